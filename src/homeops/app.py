@@ -1,0 +1,62 @@
+"""The FastAPI application: routers, error handlers and the request unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+
+from homeops import __version__
+from homeops.audit.api import router as audit_router
+from homeops.audit.repository import write_audit
+from homeops.core.config import Settings
+from homeops.core.context import UnitOfWorkMiddleware
+from homeops.core.database import create_app_engine, session_factory
+from homeops.core.errors import install_error_handlers, problem_response
+from homeops.homes.api import router as homes_router
+from homeops.identity.api import auth_router, users_router
+from homeops.settings.api import router as settings_router
+
+
+def create_app(settings: Settings, app_url: URL) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_app_engine(app_url, settings)
+        app.state.engine = engine
+        app.state.session_factory = session_factory(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="HomeOps",
+        version=__version__,
+        description=(
+            "Self-hostable maintenance platform for homes, equipment and the services around them. "
+            "Errors are RFC 9457 `application/problem+json` with a stable `code`."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(UnitOfWorkMiddleware, audit_writer=write_audit)
+
+    for router in (auth_router, users_router, homes_router, audit_router, settings_router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["system"])
+    async def healthz(request: Request) -> JSONResponse:
+        """Liveness and database reachability."""
+        try:
+            async with request.app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+            return problem_response(request, 503, "database_unavailable", "Database unavailable", str(exc)[:200])
+        return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
+
+    return app

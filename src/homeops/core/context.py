@@ -1,0 +1,261 @@
+"""The request owns the transaction.
+
+``UnitOfWorkMiddleware`` gives every HTTP request a lazily opened database session. When the application
+starts its response, the middleware commits (status < 400) or rolls back (anything else) *before* the first
+byte is sent, writing the request's audit rows in that same transaction. Work that must outlive a failed
+request (a failed login's audit row and throttle counter) is queued as ``durable`` and written in a separate
+transaction after the rollback. Side effects queued with ``after_commit`` run only once the commit succeeded.
+
+Each transaction carries the caller's identity for row-level security through transaction-local
+``set_config('app.user_id', …, true)`` / ``set_config('app.role', …, true)``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("homeops.request")
+
+MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@dataclass
+class AuditEntry:
+    action_type: str
+    entity_type: str | None = None
+    entity_id: uuid.UUID | None = None
+    description: str | None = None
+    old_values: dict[str, Any] | None = None
+    new_values: dict[str, Any] | None = None
+    user_id: uuid.UUID | None = None
+    error_message: str | None = None
+
+
+DurableOp = Callable[[AsyncSession], Awaitable[None]]
+AuditWriter = Callable[[AsyncSession, "RequestContext", int, list[AuditEntry]], Awaitable[None]]
+
+
+@dataclass
+class RequestContext:
+    request_id: str
+    method: str
+    url: str
+    ip: str | None
+    user_agent: str | None
+    started: float = field(default_factory=time.perf_counter)
+    user_id: uuid.UUID | None = None
+    role: str | None = None
+    session_id: uuid.UUID | None = None
+    session: AsyncSession | None = None
+    audit: list[AuditEntry] = field(default_factory=list)
+    durable_audit: list[AuditEntry] = field(default_factory=list)
+    durable_ops: list[DurableOp] = field(default_factory=list)
+    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    route_name: str | None = None
+    finished: bool = False
+
+    @property
+    def elapsed_ms(self) -> int:
+        return int((time.perf_counter() - self.started) * 1000)
+
+    def record(self, entry: AuditEntry) -> None:
+        """Audit row written in the request's own transaction (kept only if the request succeeds)."""
+        self.audit.append(entry)
+
+    def record_durable(self, entry: AuditEntry) -> None:
+        """Audit row written even when the request fails."""
+        self.durable_audit.append(entry)
+
+
+async def apply_rls(session: AsyncSession, user_id: uuid.UUID | None, role: str | None) -> None:
+    """Sets the row-level security identity for the current transaction only."""
+    await session.execute(
+        text("SELECT set_config('app.user_id', :uid, true), set_config('app.role', :role, true)"),
+        {"uid": str(user_id) if user_id else "", "role": role or ""},
+    )
+
+
+def get_context(request: Request) -> RequestContext:
+    ctx: RequestContext = request.state.ctx
+    return ctx
+
+
+async def open_session(request: Request) -> AsyncSession:
+    """The request's session, in a transaction; created on first use."""
+    ctx = get_context(request)
+    if ctx.session is None:
+        factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+        ctx.session = factory()
+        await ctx.session.begin()
+        if ctx.user_id is not None:
+            await apply_rls(ctx.session, ctx.user_id, ctx.role)
+    return ctx.session
+
+
+class UnitOfWorkMiddleware:
+    def __init__(self, app: ASGIApp, audit_writer: AuditWriter) -> None:
+        self.app = app
+        self.audit_writer = audit_writer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        incoming_id = headers.get("x-request-id", "")
+        request_id = incoming_id if _REQUEST_ID_RE.match(incoming_id) else uuid.uuid4().hex
+        client = scope.get("client")
+        path = scope.get("path", "")
+        query = scope.get("query_string", b"").decode("latin-1")
+        ctx = RequestContext(
+            request_id=request_id,
+            method=scope["method"],
+            url=path + (f"?{query}" if query else ""),
+            ip=client[0] if client else None,
+            user_agent=headers.get("user-agent"),
+        )
+        scope.setdefault("state", {})["ctx"] = ctx
+        scope["state"]["request_id"] = request_id
+        session_factory = scope["app"].state.session_factory if "app" in scope else None
+        replaced = False
+        status_holder = {"status": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                status_holder["status"] = status
+                route = scope.get("route")
+                ctx.route_name = getattr(route, "name", None)
+                try:
+                    await self._finish(ctx, status, session_factory)
+                except Exception:
+                    log.exception("commit failed", extra={"request_id": request_id})
+                    replaced = True
+                    await _send_internal_error(send, request_id)
+                    return
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            if not ctx.finished:
+                try:
+                    await self._finish(ctx, 500, session_factory)
+                except Exception:
+                    log.exception("rollback after error failed")
+            raise
+        finally:
+            if ctx.session is not None:
+                await ctx.session.close()
+            _log_request(ctx, status_holder["status"])
+        for hook in ctx.after_commit if status_holder["status"] < 400 else []:
+            try:
+                await hook()
+            except Exception:
+                log.exception("after-commit hook failed", extra={"request_id": request_id})
+
+    async def _finish(
+        self, ctx: RequestContext, status: int, session_factory: async_sessionmaker[AsyncSession] | None
+    ) -> None:
+        if ctx.finished:
+            return
+        ctx.finished = True
+        mutating = ctx.method in MUTATING_METHODS
+        ok = status < 400
+        session = ctx.session
+        if session is not None and session.in_transaction():
+            if ok:
+                if mutating:
+                    entries = ctx.audit or [AuditEntry(action_type=ctx.route_name or "api_request")]
+                    await self.audit_writer(session, ctx, status, entries)
+                await session.commit()
+            else:
+                await session.rollback()
+        elif ok and mutating and session_factory is not None:
+            await self._write_separately(ctx, status, session_factory, [AuditEntry(ctx.route_name or "api_request")])
+        if not ok:
+            ctx.after_commit.clear()
+            entries = list(ctx.durable_audit)
+            if mutating and not entries:
+                entries.append(
+                    AuditEntry(action_type=ctx.route_name or "api_request", error_message=f"HTTP {status}")
+                )
+            if (entries or ctx.durable_ops) and session_factory is not None:
+                await self._write_separately(ctx, status, session_factory, entries)
+        elif ctx.durable_audit or ctx.durable_ops:
+            # A successful request with durable work (e.g. a login): write it too.
+            if session_factory is not None:
+                await self._write_separately(ctx, status, session_factory, list(ctx.durable_audit))
+
+    async def _write_separately(
+        self,
+        ctx: RequestContext,
+        status: int,
+        session_factory: async_sessionmaker[AsyncSession],
+        entries: list[AuditEntry],
+    ) -> None:
+        async with session_factory() as session, session.begin():
+            await apply_rls(session, ctx.user_id, ctx.role)
+            for op in ctx.durable_ops:
+                await op(session)
+            if entries:
+                await self.audit_writer(session, ctx, status, entries)
+
+
+async def _send_internal_error(send: Send, request_id: str) -> None:
+    body = json.dumps(
+        {
+            "type": "https://homeops.dev/problems/internal_error",
+            "title": "Internal server error",
+            "status": 500,
+            "code": "internal_error",
+            "request_id": request_id,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", request_id.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _log_request(ctx: RequestContext, status: int) -> None:
+    log.info(
+        "%s %s %s",
+        ctx.method,
+        ctx.url,
+        status,
+        extra={
+            "request_id": ctx.request_id,
+            "method": ctx.method,
+            "path": ctx.url,
+            "status": status,
+            "duration_ms": ctx.elapsed_ms,
+            "user_id": str(ctx.user_id) if ctx.user_id else None,
+        },
+    )

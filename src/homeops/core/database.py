@@ -1,0 +1,126 @@
+"""Connections: the owner URL (migrations, operator commands) and the API role URL (everything else).
+
+The API connects as ``homeops_app``: a login role that owns nothing and has no BYPASSRLS, so the row-level
+security policies written by the migrations decide what each request can see.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from homeops.core.config import APP_DB_ROLE, Settings
+from homeops.core.embedded import EmbeddedPostgres
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DB_NAME = "homeops"
+
+
+def sqlalchemy_url(url: str | URL) -> URL:
+    u = make_url(url) if isinstance(url, str) else url
+    return u.set(drivername="postgresql+psycopg")
+
+
+def libpq_dsn(url: str | URL) -> str:
+    """A URL psycopg understands directly (no SQLAlchemy driver suffix)."""
+    u = make_url(url) if isinstance(url, str) else url
+    return u.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@dataclass
+class DatabaseUrls:
+    owner: URL
+    app: URL
+    embedded: EmbeddedPostgres | None = field(default=None, repr=False)
+
+    def stop(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+            self.embedded = None
+
+
+def resolve_urls(settings: Settings, *, start_embedded: bool = True) -> DatabaseUrls:
+    """The owner and API URLs; starts the embedded server when no ``HOMEOPS_DATABASE_URL`` is set."""
+    embedded = None
+    if settings.database_url:
+        owner = sqlalchemy_url(settings.database_url)
+    else:
+        if not start_embedded:
+            raise RuntimeError("HOMEOPS_DATABASE_URL is not set and the embedded server was not started")
+        embedded = EmbeddedPostgres(settings.data_path)
+        server_url = make_url(embedded.start())
+        ensure_database(server_url, EMBEDDED_DB_NAME)
+        owner = sqlalchemy_url(server_url.set(database=EMBEDDED_DB_NAME))
+    if settings.app_database_url:
+        app = sqlalchemy_url(settings.app_database_url)
+    else:
+        app = owner.set(username=APP_DB_ROLE, password=settings.secret("app_db_password"))
+    return DatabaseUrls(owner=owner, app=app, embedded=embedded)
+
+
+def ensure_database(server_url: URL, name: str) -> None:
+    with psycopg.connect(libpq_dsn(server_url), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def ensure_app_role_login(owner: URL, app: URL) -> None:
+    """Gives the (migration-created) API role its login and password. Run after the migrations."""
+    password = app.password or ""
+    role = app.username or APP_DB_ROLE
+    with psycopg.connect(libpq_dsn(owner), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)
+            )
+        )
+
+
+def alembic_config(owner: URL):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    script_location = str(Path(str(resources.files("homeops") / "migrations")))
+    cfg = Config()
+    cfg.set_main_option("script_location", script_location)
+    cfg.set_main_option("sqlalchemy.url", owner.render_as_string(hide_password=False).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(owner: URL, app: URL, revision: str = "head") -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(owner), revision)
+    ensure_app_role_login(owner, app)
+
+
+def owner_engine(owner: URL) -> Engine:
+    return create_engine(owner, poolclass=NullPool)
+
+
+@contextmanager
+def owner_connection(owner: URL) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(libpq_dsn(owner)) as conn:
+        yield conn
+
+
+def create_app_engine(app: URL, settings: Settings) -> AsyncEngine:
+    if settings.db_null_pool:
+        return create_async_engine(app, poolclass=NullPool)
+    return create_async_engine(app, pool_size=settings.db_pool_size, max_overflow=10, pool_pre_ping=True)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)

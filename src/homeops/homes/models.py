@@ -1,0 +1,67 @@
+"""Homes (000 + 004), their members (004) and rooms (004)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from homeops.core.models import Base, TimestampMixin, uuid_pk
+
+
+class HomeRole(enum.StrEnum):
+    """Ordered weakest first: the database compares them (``role >= 'member'``)."""
+
+    guest = "guest"
+    member = "member"
+    admin = "admin"
+    owner = "owner"
+
+
+home_role_enum = Enum(HomeRole, name="home_member_role", values_callable=lambda e: [m.value for m in e])
+
+
+class Home(TimestampMixin, Base):
+    __tablename__ = "homes"
+    __table_args__ = (Index("ix_homes_owner_id", "owner_id"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", server_default=text("'{}'::jsonb"))
+
+
+class HomeMember(Base):
+    __tablename__ = "home_members"
+    __table_args__ = (
+        UniqueConstraint("home_id", "user_id"),
+        Index("ix_home_members_user_id", "user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    home_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("homes.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[HomeRole] = mapped_column(home_role_enum)
+    invited_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Room(TimestampMixin, Base):
+    __tablename__ = "rooms"
+    __table_args__ = (
+        Index("uq_rooms_home_id_name_lower", "home_id", func.lower(text("name")), unique=True),
+        CheckConstraint("floor BETWEEN -10 AND 200", name="floor_range"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    home_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("homes.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    room_type: Mapped[str | None] = mapped_column(String(50))
+    floor: Mapped[int | None]
+    notes: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,96 @@
+"""One ``users`` table for every seed (000, 001, 002, 003, 004), sessions (004) and login attempts."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, func, text
+from sqlalchemy.dialects.postgresql import INET
+from sqlalchemy.orm import Mapped, mapped_column
+
+from homeops.core.models import Base, SoftDeleteMixin, TimestampMixin, uuid_pk
+
+
+class UserRole(enum.StrEnum):
+    """Every seed's roles, merged (see docs/seed-coverage.md for the mapping)."""
+
+    homeowner = "homeowner"  # 000 user, 002 citizen, 003 user, 004 user
+    provider = "provider"  # 002 engineer / company
+    technician = "technician"  # 001
+    manager = "manager"  # 001
+    office_staff = "office_staff"  # 001
+    government = "government"  # 002
+    support = "support"  # 003
+    admin = "admin"  # all; 004 "service role bypass" in RLS
+
+
+user_role_enum = Enum(UserRole, name="user_role", values_callable=lambda e: [m.value for m in e])
+
+
+class User(TimestampMixin, SoftDeleteMixin, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        Index("uq_users_email_lower", func.lower(text("email")), unique=True),
+        Index(
+            "uq_users_username_lower",
+            func.lower(text("username")),
+            unique=True,
+            postgresql_where=text("username IS NOT NULL"),
+        ),
+        Index("ix_users_role", "role"),
+        Index("ix_users_is_active", "is_active"),
+        Index("ix_users_created_at", "created_at"),
+        Index("ix_users_live", "deleted_at", postgresql_where=text("deleted_at IS NULL")),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    email: Mapped[str] = mapped_column(String(255))
+    username: Mapped[str | None] = mapped_column(String(50))
+    full_name: Mapped[str] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    role: Mapped[UserRole] = mapped_column(user_role_enum, server_default=UserRole.homeowner.value)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_verified: Mapped[bool] = mapped_column(server_default=text("false"))
+    is_active: Mapped[bool] = mapped_column(server_default=text("true"))
+    preferences: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", server_default=text("'{}'::jsonb"))
+    profile_picture_url: Mapped[str | None] = mapped_column(Text)
+    last_login_at: Mapped[datetime | None]
+    password_changed_at: Mapped[datetime | None]
+    # 001 technician fields
+    certification_numbers: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
+    specializations: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
+    hire_date: Mapped[date | None]
+
+
+class UserSession(Base):
+    """Seed 004 ``user_sessions``: one row per login; the refresh token is stored only as its SHA-256."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_id", "user_id"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    refresh_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    ip_address: Mapped[str | None] = mapped_column(INET)
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    last_used_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(String(50))
+
+
+class LoginAttempt(Base):
+    """Failed logins per email, for throttling (5 failures in 15 minutes → 429)."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_email_at", "email", "attempted_at"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    email: Mapped[str] = mapped_column(String(255))
+    ip_address: Mapped[str | None] = mapped_column(INET)
+    attempted_at: Mapped[datetime] = mapped_column(server_default=func.now())

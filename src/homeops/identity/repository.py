@@ -1,0 +1,127 @@
+"""Every query of the identity domain."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from homeops.identity.models import LoginAttempt, User, UserRole, UserSession
+
+
+@dataclass(frozen=True)
+class AuthRow:
+    id: uuid.UUID
+    password_hash: str | None
+    role: UserRole
+    is_active: bool
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def auth_lookup(self, email: str) -> AuthRow | None:
+        row = (
+            await self.session.execute(
+                text("SELECT id, password_hash, role, is_active FROM homeops_auth_lookup(:email)"),
+                {"email": email},
+            )
+        ).first()
+        return AuthRow(row.id, row.password_hash, UserRole(row.role), row.is_active) if row else None
+
+    async def id_by_email(self, email: str) -> uuid.UUID | None:
+        value = await self.session.scalar(text("SELECT homeops_user_id_by_email(:email)"), {"email": email})
+        return value if value is None else uuid.UUID(str(value))
+
+    async def get(self, user_id: uuid.UUID) -> User | None:
+        return await self.session.scalar(select(User).where(User.id == user_id, User.deleted_at.is_(None)))
+
+    async def add(self, user: User) -> User:
+        self.session.add(user)
+        await self.session.flush()
+        await self.session.refresh(user)
+        return user
+
+    async def refresh(self, user: User) -> None:
+        await self.session.flush()
+        await self.session.refresh(user)
+
+    async def touch_login(self, user_id: uuid.UUID) -> None:
+        await self.session.execute(update(User).where(User.id == user_id).values(last_login_at=func.now()))
+
+
+class SessionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create(self, row: UserSession) -> UserSession:
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def by_refresh_hash(self, token_hash: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+        row = (
+            await self.session.execute(
+                text("SELECT session_id, user_id FROM homeops_session_by_refresh(:h)"), {"h": token_hash}
+            )
+        ).first()
+        return (row.session_id, row.user_id) if row else None
+
+    async def get_active_with_user(self, session_id: uuid.UUID, user_id: uuid.UUID) -> tuple[UserSession, User] | None:
+        row = (
+            await self.session.execute(
+                select(UserSession, User)
+                .join(User, User.id == UserSession.user_id)
+                .where(
+                    UserSession.id == session_id,
+                    UserSession.user_id == user_id,
+                    UserSession.revoked_at.is_(None),
+                    UserSession.expires_at > func.now(),
+                    User.deleted_at.is_(None),
+                    User.is_active.is_(True),
+                )
+            )
+        ).first()
+        return (row[0], row[1]) if row else None
+
+    async def rotate(self, session_id: uuid.UUID, new_hash: str, expires_at: datetime) -> None:
+        await self.session.execute(
+            update(UserSession)
+            .where(UserSession.id == session_id)
+            .values(refresh_token_hash=new_hash, last_used_at=func.now(), expires_at=expires_at)
+        )
+
+    async def revoke(self, session_id: uuid.UUID, reason: str) -> None:
+        await self.session.execute(
+            update(UserSession)
+            .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
+            .values(revoked_at=func.now(), revoked_reason=reason)
+        )
+
+    async def revoke_all_except(self, user_id: uuid.UUID, keep: uuid.UUID | None, reason: str) -> int:
+        stmt = update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        if keep is not None:
+            stmt = stmt.where(UserSession.id != keep)
+        result = await self.session.execute(stmt.values(revoked_at=func.now(), revoked_reason=reason))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class LoginAttemptRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def recent_failures(self, email: str, since: datetime) -> list[datetime]:
+        rows = await self.session.scalars(
+            select(LoginAttempt.attempted_at)
+            .where(LoginAttempt.email == email.lower(), LoginAttempt.attempted_at > since)
+            .order_by(LoginAttempt.attempted_at.desc())
+        )
+        return list(rows)
+
+    async def add_failure(self, email: str, ip: str | None) -> None:
+        self.session.add(LoginAttempt(email=email.lower(), ip_address=ip))
+        await self.session.flush()
