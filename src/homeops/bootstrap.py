@@ -12,7 +12,12 @@ from homeops.core.database import DatabaseUrls, libpq_dsn, resolve_urls, upgrade
 log = logging.getLogger(__name__)
 
 
+GENERATED_SECRETS = ("jwt_secret", "field_encryption_key", "app_db_password")
+
+
 def prepare_database(settings: Settings, *, migrate: bool = True) -> DatabaseUrls:
+    for name in GENERATED_SECRETS:  # created once (0600) in the data directory unless given
+        settings.secret(name)
     urls = resolve_urls(settings)
     try:
         if migrate:

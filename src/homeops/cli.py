@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import warnings
 from typing import Annotated
 
@@ -66,10 +67,17 @@ def serve(
                 table.add_row(u.email, u.role, DEMO_PASSWORD)
             console.print(table)
         console.print("Press Ctrl-C to stop.")
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: make SIGTERM end the
+        # process through SystemExit (as SIGINT does through KeyboardInterrupt) so PostgreSQL is stopped below.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
         uvicorn.run(create_app(settings, urls.app), host=host, port=port, log_config=None)
     finally:
         urls.stop()
         console.print("Stopped.")
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 @db_app.command("upgrade")

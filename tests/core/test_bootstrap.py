@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import psycopg
@@ -26,7 +27,8 @@ def test_embedded_server_keeps_data_across_restarts(tmp_path_factory: pytest.Tem
         assert load_demo(urls.owner, rounds=4) == {"users": 0, "homes": 0, "members": 0, "rooms": 0}
     finally:
         urls.stop()
-    assert (data_dir / "secrets" / "app_db_password").exists()
+    for name in ("jwt_secret", "field_encryption_key", "app_db_password"):
+        assert stat.S_IMODE((data_dir / "secrets" / name).stat().st_mode) == 0o600
 
     urls = prepare_database(settings)  # a second start: no re-initialisation, same data
     try:

