@@ -1,6 +1,7 @@
 """Imports every domain's models so ``Base.metadata`` is complete (Alembic, tests)."""
 
 from homeops.audit import models as audit_models  # noqa: F401
+from homeops.core import job_models  # noqa: F401
 from homeops.core.models import Base
 from homeops.homes import models as homes_models  # noqa: F401
 from homeops.identity import models as identity_models  # noqa: F401

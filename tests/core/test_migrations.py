@@ -64,8 +64,9 @@ def test_api_role_owns_nothing_and_cannot_bypass_rls(owner_conn: psycopg.Connect
         "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relrowsecurity "
         "AND NOT c.relispartition AND relname <> 'alembic_version'"
     ).fetchone()[0]
-    # Only the throttle counters are outside RLS (written before anyone is authenticated).
-    assert without_rls == ["login_attempts"]
+    # Only the job queue (API role: insert only) and the throttle counters (written before anyone is
+    # authenticated) are outside RLS.
+    assert without_rls == ["jobs", "login_attempts"]
 
 
 def test_audit_logs_are_partitioned_by_month(owner_conn: psycopg.Connection) -> None:
