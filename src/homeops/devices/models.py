@@ -1,0 +1,118 @@
+"""ONE devices table for 000 appliances, 004 devices (and 001 installed equipment), plus 004 groups."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Enum,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from homeops.core.models import Base, TimestampMixin, uuid_pk
+
+
+class DeviceStatus(enum.StrEnum):
+    active = "active"
+    inactive = "inactive"
+    archived = "archived"
+    replaced = "replaced"
+    removed = "removed"
+
+
+device_status_enum = Enum(DeviceStatus, name="device_status", values_callable=lambda e: [m.value for m in e])
+
+
+class Device(TimestampMixin, Base):
+    __tablename__ = "devices"
+    __table_args__ = (
+        UniqueConstraint("id", "home_id"),  # target of (device_id, home_id) foreign keys
+        Index("ix_devices_home_status_created", "home_id", "status", text("created_at DESC")),
+        Index("ix_devices_model_id", "model_id"),
+        Index("ix_devices_room_id", "room_id"),
+        Index("ix_devices_category_code", "category_code"),
+        Index("ix_devices_serial_number_index", "serial_number_index"),
+        Index(
+            "ix_devices_make_model",
+            func.lower(text("manufacturer_name")),
+            func.upper(text("model_number")),
+        ),
+        Index("ix_devices_warranty_end", "warranty_end", postgresql_where=text("status = 'active'")),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    home_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("homes.id", ondelete="CASCADE"))
+    room_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("rooms.id", ondelete="SET NULL"))
+    added_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    model_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("device_models.id", ondelete="SET NULL"))
+    # Free text when the model is not in the catalog (001's manual_manufacturer / manual_model_number).
+    manufacturer_name: Mapped[str | None] = mapped_column(String(255))
+    model_number: Mapped[str | None] = mapped_column(String(255))
+    category_code: Mapped[str | None] = mapped_column(ForeignKey("device_categories.code", ondelete="SET NULL"))
+    subcategory: Mapped[str | None] = mapped_column(String(100))
+    # AES-GCM ciphertext (000: serials are PII) and a keyed HMAC for exact-match search.
+    serial_number_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    serial_number_index: Mapped[str | None] = mapped_column(String(64))
+    nickname: Mapped[str] = mapped_column(String(200))
+    location_detail: Mapped[str | None] = mapped_column(String(500))
+    purchase_date: Mapped[date | None]
+    purchase_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    installation_date: Mapped[date | None]
+    warranty_start: Mapped[date | None]
+    warranty_end: Mapped[date | None]
+    features: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    specifications: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    notes: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[DeviceStatus] = mapped_column(device_status_enum, server_default=DeviceStatus.active.value)
+    replaces_device_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
+    replaced_by_device_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
+    # 004 connectivity
+    ecosystem_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ecosystems.id", ondelete="SET NULL"))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    firmware_version: Mapped[str | None] = mapped_column(String(100))
+    is_online: Mapped[bool | None]
+    last_seen_at: Mapped[datetime | None]
+
+
+class DeviceGroup(TimestampMixin, Base):
+    __tablename__ = "device_groups"
+    __table_args__ = (
+        UniqueConstraint("id", "home_id"),
+        Index("uq_device_groups_home_name", "home_id", func.lower(text("name")), unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    home_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("homes.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class DeviceGroupMember(Base):
+    __tablename__ = "device_group_members"
+    __table_args__ = (
+        # Same-home membership is a database rule: both foreign keys carry home_id.
+        ForeignKeyConstraint(
+            ["group_id", "home_id"], ["device_groups.id", "device_groups.home_id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(["device_id", "home_id"], ["devices.id", "devices.home_id"], ondelete="CASCADE"),
+        Index("ix_device_group_members_device_id", "device_id"),
+    )
+
+    group_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    device_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    home_id: Mapped[uuid.UUID]
+    added_at: Mapped[datetime] = mapped_column(server_default=func.now())
