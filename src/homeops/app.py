@@ -17,6 +17,9 @@ from homeops.core.config import Settings
 from homeops.core.context import UnitOfWorkMiddleware
 from homeops.core.database import create_app_engine, session_factory
 from homeops.core.errors import install_error_handlers, problem_response
+from homeops.core.security import FieldCipher
+from homeops.catalog.api import router as catalog_router
+from homeops.devices.api import router as devices_router
 from homeops.homes.api import router as homes_router
 from homeops.identity.api import auth_router, users_router
 from homeops.settings.api import router as settings_router
@@ -43,10 +46,11 @@ def create_app(settings: Settings, app_url: URL) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.cipher = FieldCipher(settings.secret("field_encryption_key"))
     install_error_handlers(app)
     app.add_middleware(UnitOfWorkMiddleware, audit_writer=write_audit)
 
-    for router in (auth_router, users_router, homes_router, audit_router, settings_router):
+    for router in (auth_router, users_router, homes_router, catalog_router, devices_router, audit_router, settings_router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["system"])

@@ -61,3 +61,22 @@ def build_page(rows: Sequence[Any], limit: int, key: Any) -> tuple[list[Any], st
     items = list(rows[:limit])
     next_cursor = encode_cursor(*key(items[-1])) if len(rows) > limit and items else None
     return items, next_cursor
+
+
+def encode_text_cursor(key: str, row_id: uuid.UUID) -> str:
+    """Cursor for lists sorted by a text key (e.g. a lower-cased name) then id."""
+    raw = json.dumps(["t", key, str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_text_cursor(cursor: str | None) -> tuple[str, uuid.UUID] | None:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        tag, key, row_id = json.loads(base64.urlsafe_b64decode(padded))
+        if tag != "t" or not isinstance(key, str):
+            raise ValueError("not a text cursor")
+        return key, uuid.UUID(row_id)
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise InvalidCursor("The cursor is not one this API issued.") from exc

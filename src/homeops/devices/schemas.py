@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints, model_validator
+
+from homeops.core.schemas import Out, StrictIn
+from homeops.devices.models import DeviceStatus
+
+Str100 = Annotated[str, StringConstraints(max_length=100)]
+Str255 = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)]
+Nickname = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Serial = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+Price = Annotated[Decimal, Field(ge=0, le=10_000_000, decimal_places=2)]
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
+
+
+class _DeviceFields(StrictIn):
+    room_id: uuid.UUID | None = None
+    subcategory: Str100 | None = None
+    location_detail: Annotated[str, StringConstraints(max_length=500)] | None = None
+    purchase_date: date | None = None
+    purchase_price: Price | None = None
+    installation_date: date | None = None
+    warranty_start: date | None = None
+    warranty_end: date | None = None
+    features: dict[str, Any] | None = None
+    specifications: dict[str, Any] | None = None
+    notes: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    ecosystem_id: uuid.UUID | None = None
+    external_id: Annotated[str, StringConstraints(max_length=255)] | None = None
+    firmware_version: Str100 | None = None
+
+    @model_validator(mode="after")
+    def _warranty_order(self) -> _DeviceFields:
+        if self.warranty_start and self.warranty_end and self.warranty_end < self.warranty_start:
+            raise ValueError("warranty_end is before warranty_start")
+        return self
+
+
+class DeviceIn(_DeviceFields):
+    nickname: Nickname
+    category: Code | None = None
+    model_id: uuid.UUID | None = None
+    manufacturer: Str255 | None = None
+    model_number: Str255 | None = None
+    serial_number: Serial | None = None
+    replaces_device_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _model_or_free_text(self) -> DeviceIn:
+        if self.model_id and (self.manufacturer or self.model_number):
+            raise ValueError("give model_id, or manufacturer and model_number, not both")
+        return self
+
+
+class DevicePatch(_DeviceFields):
+    nickname: Nickname | None = None
+    category: Code | None = None
+    serial_number: Serial | None = None
+    status: DeviceStatus | None = None
+    is_online: bool | None = None
+
+
+class DeviceOut(Out):
+    id: uuid.UUID
+    home_id: uuid.UUID
+    room_id: uuid.UUID | None
+    added_by: uuid.UUID | None
+    model_id: uuid.UUID | None
+    manufacturer: str | None
+    model_number: str | None
+    category: str | None
+    subcategory: str | None
+    serial_number: str | None = Field(description="Clear text, shown to members of the device's home only")
+    nickname: str
+    location_detail: str | None
+    purchase_date: date | None
+    purchase_price: Decimal | None
+    installation_date: date | None
+    warranty_start: date | None
+    warranty_end: date | None
+    features: dict[str, Any]
+    specifications: dict[str, Any]
+    notes: str | None
+    status: DeviceStatus
+    replaces_device_id: uuid.UUID | None
+    replaced_by_device_id: uuid.UUID | None
+    ecosystem_id: uuid.UUID | None
+    external_id: str | None
+    firmware_version: str | None
+    is_online: bool | None
+    last_seen_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    manual_count: int = 0
+    manual_types: list[str] = Field(default_factory=list)
+
+
+class WarrantyOut(Out):
+    device_id: uuid.UUID
+    home_id: uuid.UUID
+    nickname: str
+    manufacturer: str | None
+    model_number: str | None
+    warranty_end: date
+    days_left: int
+
+
+class GroupIn(StrictIn):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class GroupPatch(StrictIn):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)] | None = None
+    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class GroupMemberIn(StrictIn):
+    device_id: uuid.UUID
+
+
+class GroupOut(Out):
+    id: uuid.UUID
+    home_id: uuid.UUID
+    name: str
+    description: str | None
+    device_ids: list[uuid.UUID] = Field(default_factory=list)
+    created_at: datetime

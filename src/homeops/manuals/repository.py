@@ -1,0 +1,220 @@
+"""Every manual-library query: de-duplication (seed 000 Query 3), device links (Query 2), passages, search."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, insert, literal, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import String
+
+from homeops.devices.models import Device
+from homeops.manuals.models import DeviceManual, Manual, ManualChunk, ManualStatus, ManualType
+
+# Seed 000 Query 2's order.
+_TYPE_ORDER = case(
+    (Manual.manual_type == ManualType.user, 1),
+    (Manual.manual_type == ManualType.troubleshooting, 2),
+    (Manual.manual_type == ManualType.installation, 3),
+    (Manual.manual_type == ManualType.service, 4),
+    else_=5,
+)
+
+
+def normalise_model_number(value: str) -> str:
+    return " ".join(value.split()).upper()
+
+
+class ManualRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, manual: Manual) -> Manual:
+        self.session.add(manual)
+        await self.session.flush()
+        await self.session.refresh(manual)
+        return manual
+
+    async def get(self, manual_id: uuid.UUID) -> Manual | None:
+        return await self.session.get(Manual, manual_id, populate_existing=True)
+
+    # Seed 000 Query 3, level by level.
+    async def by_file_hash(self, file_hash: str) -> Manual | None:
+        return await self.session.scalar(select(Manual).where(Manual.file_hash == file_hash))
+
+    async def by_content_hash(self, content_hash: str) -> Manual | None:
+        return await self.session.scalar(
+            select(Manual).where(Manual.content_hash == content_hash).order_by(Manual.created_at).limit(1)
+        )
+
+    async def by_composite(self, brand: str, model_numbers: list[str], manual_type: ManualType, version: str) -> Manual | None:
+        return await self.session.scalar(
+            select(Manual)
+            .where(
+                func.lower(Manual.brand) == brand.strip().lower(),
+                Manual.model_numbers.overlap(literal(model_numbers, ARRAY(String))),
+                Manual.manual_type == manual_type,
+                Manual.version == version,
+            )
+            .order_by(Manual.created_at)
+            .limit(1)
+        )
+
+    async def search_list(
+        self,
+        *,
+        brand: str | None,
+        model_number: str | None,
+        manual_type: ManualType | None,
+        status: ManualStatus | None,
+        limit: int,
+        after: tuple[datetime, uuid.UUID] | None,
+    ) -> list[Manual]:
+        stmt = select(Manual).order_by(Manual.created_at.desc(), Manual.id.desc()).limit(limit + 1)
+        if brand:
+            stmt = stmt.where(func.lower(Manual.brand) == brand.strip().lower())
+        if model_number:
+            stmt = stmt.where(Manual.model_numbers.contains([normalise_model_number(model_number)]))
+        if manual_type:
+            stmt = stmt.where(Manual.manual_type == manual_type)
+        if status:
+            stmt = stmt.where(Manual.status == status)
+        if after is not None:
+            stmt = stmt.where(tuple_(Manual.created_at, Manual.id) < tuple_(*after))
+        return list(await self.session.scalars(stmt))
+
+    # --- processing (worker, as owner) ----------------------------------------------------------------
+    async def set_status(self, manual_id: uuid.UUID, status: ManualStatus, **values: Any) -> None:
+        await self.session.execute(update(Manual).where(Manual.id == manual_id).values(status=status, **values))
+
+    async def replace_chunks(self, manual_id: uuid.UUID, chunks: list[tuple[int, int, str]]) -> None:
+        await self.session.execute(delete(ManualChunk).where(ManualChunk.manual_id == manual_id))
+        if chunks:
+            connection = await self.session.connection()
+            await connection.execute(
+                insert(ManualChunk.__table__),
+                [{"manual_id": manual_id, "chunk_index": i, "page": p, "content": c} for i, p, c in chunks],
+            )
+
+    async def has_embeddings_table(self) -> bool:
+        return bool(await self.session.scalar(text("SELECT to_regclass('manual_chunk_embeddings') IS NOT NULL")))
+
+    async def store_embeddings(self, manual_id: uuid.UUID, model: str, vectors: list[tuple[int, list[float]]]) -> None:
+        connection = await self.session.connection()
+        await connection.execute(
+            text("DELETE FROM manual_chunk_embeddings WHERE manual_id = :m"), {"m": manual_id}
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO manual_chunk_embeddings (manual_id, chunk_index, model, embedding) "
+                "VALUES (:m, :i, :model, CAST(:v AS vector))"
+            ),
+            [{"m": manual_id, "i": i, "model": model, "v": "[" + ",".join(f"{x:.6f}" for x in v) + "]"} for i, v in vectors],
+        )
+
+    # --- search --------------------------------------------------------------------------------------
+    async def fulltext(self, query: str, manual_ids: list[uuid.UUID] | None, limit: int) -> list[dict[str, Any]]:
+        tsq = func.websearch_to_tsquery("english", query)
+        rank = func.ts_rank_cd(ManualChunk.search_vector, tsq, 32)
+        snippet = func.ts_headline(
+            "english", ManualChunk.content, tsq,
+            "StartSel=<mark>, StopSel=</mark>, MaxWords=40, MinWords=15, MaxFragments=2, FragmentDelimiter= … ",
+        )
+        stmt = (
+            select(
+                ManualChunk.manual_id, ManualChunk.chunk_index, ManualChunk.page, Manual.title, Manual.file_name,
+                snippet.label("snippet"), rank.label("score"),
+            )
+            .join(Manual, Manual.id == ManualChunk.manual_id)
+            .where(ManualChunk.search_vector.op("@@")(tsq))
+            .order_by(rank.desc(), ManualChunk.manual_id, ManualChunk.chunk_index)
+            .limit(limit)
+        )
+        if manual_ids is not None:
+            stmt = stmt.where(ManualChunk.manual_id.in_(manual_ids))
+        return [dict(r._mapping) for r in (await self.session.execute(stmt)).all()]
+
+    async def semantic(self, vector: list[float], manual_ids: list[uuid.UUID] | None, limit: int) -> list[dict[str, Any]]:
+        scope = "AND e.manual_id = ANY(:ids)" if manual_ids is not None else ""
+        rows = await self.session.execute(
+            text(
+                "SELECT e.manual_id, e.chunk_index, c.page, m.title, m.file_name, left(c.content, 300) AS snippet, "
+                "1 - (e.embedding <=> CAST(:v AS vector)) AS score "
+                "FROM manual_chunk_embeddings e JOIN manual_chunks c USING (manual_id, chunk_index) "
+                f"JOIN manuals m ON m.id = e.manual_id WHERE true {scope} "
+                "ORDER BY e.embedding <=> CAST(:v AS vector) LIMIT :limit"
+            ),
+            {"v": "[" + ",".join(f"{x:.6f}" for x in vector) + "]", "ids": manual_ids, "limit": limit},
+        )
+        return [dict(r._mapping) for r in rows.all()]
+
+
+class LinkRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def manuals_for_device(self, device_id: uuid.UUID) -> list[tuple[Manual, DeviceManual]]:
+        """Seed 000 Query 2: a device's manuals, user → troubleshooting → installation → service → other."""
+        rows = await self.session.execute(
+            select(Manual, DeviceManual)
+            .join(DeviceManual, DeviceManual.manual_id == Manual.id)
+            .where(DeviceManual.device_id == device_id)
+            .order_by(_TYPE_ORDER, Manual.created_at)
+        )
+        return [(m, link) for m, link in rows.all()]
+
+    async def manual_ids_for_device(self, device_id: uuid.UUID) -> list[uuid.UUID]:
+        return list(await self.session.scalars(select(DeviceManual.manual_id).where(DeviceManual.device_id == device_id)))
+
+    async def link(self, device_id: uuid.UUID, manual_id: uuid.UUID, home_id: uuid.UUID, user_id: uuid.UUID | None,
+                   auto: bool) -> bool:
+        stmt = (
+            pg_insert(DeviceManual)
+            .values(device_id=device_id, manual_id=manual_id, home_id=home_id, linked_by=user_id, auto_linked=auto)
+            .on_conflict_do_nothing(index_elements=["device_id", "manual_id"])
+        )
+        result = await self.session.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def unlink(self, device_id: uuid.UUID, manual_id: uuid.UUID) -> int:
+        result = await self.session.execute(
+            delete(DeviceManual).where(DeviceManual.device_id == device_id, DeviceManual.manual_id == manual_id)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def auto_link_device(self, device_id: uuid.UUID, home_id: uuid.UUID, brand: str, model_number: str) -> int:
+        """Links a device to every manual of its brand that lists its model number."""
+        matches = select(
+            literal(device_id).label("device_id"), Manual.id, literal(home_id).label("home_id"), literal(True)
+        ).where(
+            func.lower(Manual.brand) == brand.strip().lower(),
+            Manual.model_numbers.contains([normalise_model_number(model_number)]),
+            Manual.status != ManualStatus.failed,
+        )
+        stmt = (
+            pg_insert(DeviceManual)
+            .from_select(["device_id", "manual_id", "home_id", "auto_linked"], matches)
+            .on_conflict_do_nothing(index_elements=["device_id", "manual_id"])
+        )
+        result = await self.session.execute(stmt)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def auto_link_manual(self, manual: Manual) -> int:
+        """Links a new manual to every matching device in every home (worker only: it crosses tenants)."""
+        matches = select(Device.id, literal(manual.id), Device.home_id, literal(True)).where(
+            func.lower(Device.manufacturer_name) == manual.brand.strip().lower(),
+            func.upper(Device.model_number).in_(manual.model_numbers),
+        )
+        stmt = (
+            pg_insert(DeviceManual)
+            .from_select(["device_id", "manual_id", "home_id", "auto_linked"], matches)
+            .on_conflict_do_nothing(index_elements=["device_id", "manual_id"])
+        )
+        result = await self.session.execute(stmt)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+__all__ = ["LinkRepository", "ManualRepository", "normalise_model_number", "and_"]
