@@ -1,9 +1,10 @@
 """A tiny, dependency-free PDF 1.4 writer for tests (plus pypdf for the encrypted variant).
 
 ``make_pdf`` writes one Letter-sized Helvetica page per entry of ``pages``. Explicit newlines in a page's
-text start a new line; long lines are wrapped at about 90 characters. Text must be encodable in cp1252
-(the font uses WinAnsiEncoding). Nothing is paginated: a very long page simply runs off the bottom of
-the media box, which does not matter for text extraction.
+text start a new line; long lines are wrapped between words at about 90 characters (a longer word
+stays whole, so the text is unchanged). Text must be encodable in cp1252 (the font uses WinAnsiEncoding).
+Nothing is paginated: a very long page simply runs off the bottom of the media box, which does not
+matter for text extraction.
 
 ``variant`` changes the bytes but never the text: it sets a different ``/Producer``, adds an unused
 object and, for odd variants, writes the objects in reverse order (the xref table stays correct).
@@ -23,7 +24,9 @@ TOP_Y = 750
 LEFT_X = 50
 
 #: Starts like a PDF, but has no objects, no xref table and no trailer.
-CORRUPT_PDF: bytes = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R\nthis is not a pdf\n"
+CORRUPT_PDF: bytes = (
+    b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R\nthis is not a pdf\n"
+)
 
 
 def _escape(line: str) -> bytes:
@@ -33,10 +36,10 @@ def _escape(line: str) -> bytes:
 
 
 def _lines(text: str) -> list[str]:
-    """Split on explicit newlines, then wrap each line at ``WRAP_AT`` characters."""
+    """Split on explicit newlines, then wrap each line between words at ``WRAP_AT`` characters."""
     lines: list[str] = []
     for raw_line in text.split("\n"):
-        lines.extend(textwrap.wrap(raw_line, WRAP_AT, break_on_hyphens=False) or [""])
+        lines.extend(textwrap.wrap(raw_line, WRAP_AT, break_long_words=False, break_on_hyphens=False) or [""])
     return lines
 
 

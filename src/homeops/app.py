@@ -1,7 +1,10 @@
-"""The FastAPI application: routers, error handlers and the request unit of work."""
+"""The FastAPI application: routers, error handlers, the request unit of work, and (optionally) the worker."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,27 +16,50 @@ from sqlalchemy.engine import URL
 from homeops import __version__
 from homeops.audit.api import router as audit_router
 from homeops.audit.repository import write_audit
+from homeops.catalog.api import router as catalog_router
 from homeops.core.config import Settings
 from homeops.core.context import UnitOfWorkMiddleware
 from homeops.core.database import create_app_engine, session_factory
 from homeops.core.errors import install_error_handlers, problem_response
+from homeops.core.jobs import Worker, registry
 from homeops.core.security import FieldCipher
-from homeops.catalog.api import router as catalog_router
+from homeops.core.storage import build_storage, files_router
 from homeops.devices.api import router as devices_router
 from homeops.homes.api import router as homes_router
 from homeops.identity.api import auth_router, users_router
+from homeops.manuals import tasks as manual_tasks
+from homeops.manuals.api import router as manuals_router
+from homeops.manuals.embeddings import load_embedder
 from homeops.settings.api import router as settings_router
 
+log = logging.getLogger(__name__)
 
-def create_app(settings: Settings, app_url: URL) -> FastAPI:
+ROUTERS = (
+    auth_router, users_router, homes_router, catalog_router, devices_router, manuals_router, audit_router,
+    settings_router, files_router,
+)
+
+
+def create_app(settings: Settings, app_url: URL, *, worker_url: URL | None = None) -> FastAPI:
+    """``worker_url`` (the owner connection): also run the background worker inside this process."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_app_engine(app_url, settings)
         app.state.engine = engine
         app.state.session_factory = session_factory(engine)
+        stop = asyncio.Event()
+        worker_task = None
+        if worker_url is not None:
+            worker = Worker(worker_url, registry)
+            worker_task = asyncio.create_task(worker.run(stop), name="homeops-worker")
         try:
             yield
         finally:
+            stop.set()
+            if worker_task is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(worker_task, timeout=30)
             await engine.dispose()
 
     app = FastAPI(
@@ -47,10 +73,12 @@ def create_app(settings: Settings, app_url: URL) -> FastAPI:
     )
     app.state.settings = settings
     app.state.cipher = FieldCipher(settings.secret("field_encryption_key"))
+    app.state.storage = build_storage(settings)
+    app.state.embedder = load_embedder(settings.embedder)
+    manual_tasks.configure(app.state.storage, app.state.embedder)
     install_error_handlers(app)
     app.add_middleware(UnitOfWorkMiddleware, audit_writer=write_audit)
-
-    for router in (auth_router, users_router, homes_router, catalog_router, devices_router, audit_router, settings_router):
+    for router in ROUTERS:
         app.include_router(router)
 
     @app.get("/healthz", tags=["system"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import warnings
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,6 +23,8 @@ demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(demo_app, name="demo")
+manuals_app = typer.Typer(help="The manual library.", no_args_is_help=True)
+app.add_typer(manuals_app, name="manuals")
 
 console = Console()
 
@@ -70,7 +73,8 @@ def serve(
         # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: make SIGTERM end the
         # process through SystemExit (as SIGINT does through KeyboardInterrupt) so PostgreSQL is stopped below.
         signal.signal(signal.SIGTERM, _exit_on_signal)
-        uvicorn.run(create_app(settings, urls.app), host=host, port=port, log_config=None)
+        worker_url = urls.owner if settings.run_worker else None
+        uvicorn.run(create_app(settings, urls.app, worker_url=worker_url), host=host, port=port, log_config=None)
     finally:
         urls.stop()
         console.print("Stopped.")
@@ -78,6 +82,45 @@ def serve(
 
 def _exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Run the ready jobs, then exit.")] = False,
+    concurrency: Annotated[int, typer.Option(min=1, max=32)] = 1,
+) -> None:
+    """Run background jobs (manual processing, …) apart from the API; PostgreSQL is the broker."""
+    import asyncio
+
+    from homeops.bootstrap import prepare_database
+    from homeops.core.jobs import Worker, registry
+    from homeops.core.logging import configure_logging
+    from homeops.core.storage import build_storage
+    from homeops.manuals import tasks as manual_tasks
+    from homeops.manuals.embeddings import load_embedder
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_json)
+    urls = prepare_database(settings)
+    manual_tasks.configure(build_storage(settings), load_embedder(settings.embedder))
+
+    async def main() -> int:
+        async with Worker(urls.owner, registry, concurrency=concurrency) as w:
+            if once:
+                return await w.drain()
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await w.run(stop)
+            return 0
+
+    try:
+        ran = asyncio.run(main())
+        if once:
+            console.print(f"Ran {ran} job(s).")
+    finally:
+        urls.stop()
 
 
 @db_app.command("upgrade")
@@ -180,6 +223,36 @@ def demo_load() -> None:
                       f"{DEMO_PASSWORD}")
     finally:
         urls.stop()
+
+
+@manuals_app.command("import")
+def manuals_import(
+    directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder of PDF manuals")],
+    brand: Annotated[str | None, typer.Option(help="Brand of every manual (default: the folder name)")] = None,
+    model: Annotated[list[str] | None, typer.Option(help="Model number(s) the manuals cover")] = None,
+    manual_type: Annotated[str, typer.Option("--type", help="user, troubleshooting, installation, service …")] = "user",
+    process: Annotated[bool, typer.Option("--process/--no-process", help="Process (index) them now")] = True,
+) -> None:
+    """Bulk-import a folder of PDFs with the same de-duplication as uploads; prints new / duplicate / failed."""
+    import asyncio
+
+    from homeops.manuals.importer import import_directory
+
+    settings = _settings()
+    from homeops.bootstrap import prepare_database
+
+    urls = prepare_database(settings)
+    try:
+        summary = asyncio.run(
+            import_directory(settings, urls.owner, directory, brand=brand or directory.name, models=model or [],
+                             manual_type=manual_type, process=process, console=console)
+        )
+    finally:
+        urls.stop()
+    table = Table("result", "count", title=f"Imported {directory}")
+    for key, value in summary.items():
+        table.add_row(key, str(value))
+    console.print(table)
 
 
 def main() -> None:  # pragma: no cover

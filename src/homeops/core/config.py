@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     public_base_url: str = "http://127.0.0.1:8000"
+    embedder: str | None = Field(
+        default=None, description="Manual embeddings: 'hashing:384' or 'sentence-transformers:<local path>'."
+    )
+    max_manual_upload_mb: int = Field(default=100, ge=1, le=2048)
+    run_worker: bool = Field(default=True, description="`homeops serve` runs the job worker in-process.")
     storage_backend: Literal["local", "s3"] = "local"
     s3_bucket: str | None = None
     s3_prefix: str = ""

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, literal, select, text, tuple_, update
+from sqlalchemy import case, delete, func, insert, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import String
@@ -175,9 +175,9 @@ class LinkRepository:
             pg_insert(DeviceManual)
             .values(device_id=device_id, manual_id=manual_id, home_id=home_id, linked_by=user_id, auto_linked=auto)
             .on_conflict_do_nothing(index_elements=["device_id", "manual_id"])
+            .returning(DeviceManual.manual_id)
         )
-        result = await self.session.execute(stmt)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return (await self.session.execute(stmt)).first() is not None
 
     async def unlink(self, device_id: uuid.UUID, manual_id: uuid.UUID) -> int:
         result = await self.session.execute(
@@ -199,8 +199,7 @@ class LinkRepository:
             .from_select(["device_id", "manual_id", "home_id", "auto_linked"], matches)
             .on_conflict_do_nothing(index_elements=["device_id", "manual_id"])
         )
-        result = await self.session.execute(stmt)
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return await _rowcount(self.session, stmt)
 
     async def auto_link_manual(self, manual: Manual) -> int:
         """Links a new manual to every matching device in every home (worker only: it crosses tenants)."""
@@ -213,8 +212,10 @@ class LinkRepository:
             .from_select(["device_id", "manual_id", "home_id", "auto_linked"], matches)
             .on_conflict_do_nothing(index_elements=["device_id", "manual_id"])
         )
-        result = await self.session.execute(stmt)
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return await _rowcount(self.session, stmt)
 
 
-__all__ = ["LinkRepository", "ManualRepository", "normalise_model_number", "and_"]
+async def _rowcount(session: AsyncSession, stmt: Any) -> int:
+    """Rows affected, executed on the connection (the ORM's bulk-insert path does not report them)."""
+    result = await (await session.connection()).execute(stmt)
+    return int(result.rowcount or 0)
