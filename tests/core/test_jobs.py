@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
@@ -248,9 +249,7 @@ def test_stale_running_jobs_are_recovered(test_db: PgTestDatabase, owner_conn: p
         " VALUES (%s, %s, 'running', %s, 3, now() - %s::interval, 'ghost') RETURNING id"
     )
     ids = {
-        name: owner_conn.execute(
-            insert, (task, psycopg.types.json.Jsonb({"k": name}), attempts, age)
-        ).fetchone()[0]
+        name: owner_conn.execute(insert, (task, Jsonb({"k": name}), attempts, age)).fetchall()[0][0]
         for name, attempts, age in [
             ("stale", 1, "1 hour"),
             ("fresh", 1, "1 minute"),

@@ -42,6 +42,7 @@ STALE_AFTER = timedelta(minutes=15)  # a running job whose lock is older is pres
 
 TaskFn = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 Decorator = Callable[[TaskFn], TaskFn]
+Params = dict[str, Any]
 
 _ON_CONFLICT = " ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') DO NOTHING"
 _ENQUEUE = """INSERT INTO jobs (task, payload, run_at, dedupe_key, max_attempts)
@@ -262,10 +263,10 @@ class Worker:
             await asyncio.gather(heartbeat, return_exceptions=True)
         log.info("job done", extra={**extra, "duration_ms": int((time.perf_counter() - started) * 1000)})
 
-    def _outcome(self, job: ClaimedJob, status: str, error: str | None = None, delay: float = 0) -> dict:
-        retry = status == "queued"
-        return {"status": status, "error": error, "retry": retry, "delay": float(delay), "id": job.id,
-                "me": self.name, "n": job.attempts}  # _MINE: only if this claim still holds the job
+    def _outcome(self, job: ClaimedJob, status: str, error: str | None = None, delay: float = 0) -> Params:
+        # id/me/n feed _MINE: the update applies only while this claim still holds the job
+        return {"status": status, "error": error, "retry": status == "queued", "delay": float(delay),
+                "id": job.id, "me": self.name, "n": job.attempts}
 
     async def _finish(self, job: ClaimedJob, status: str, error: str | None, delay: float = 0) -> None:
         async with self.engine.begin() as conn:
@@ -283,7 +284,7 @@ class Worker:
         used all its attempts is marked ``failed`` instead, so a job that kills its worker cannot loop."""
         async with self.engine.begin() as conn:
             result = await conn.execute(text(_RECOVER), {"age": self.stale_after})
-        if count := int(result.rowcount):  # type: ignore[attr-defined]
+        if count := result.rowcount:
             log.warning("recovered %d stale jobs", count, extra={"worker": self.name, "count": count})
         return count
 
@@ -302,6 +303,6 @@ class Worker:
                       "key": f"periodic:{task.name}:{slot}", "attempts": task.max_attempts}
             async with self.engine.begin() as conn:
                 result = await conn.execute(text(_PERIODIC), params)
-            created += result.rowcount  # type: ignore[attr-defined]
+            created += result.rowcount
             self._periodic_slots[task.name] = slot
         return created
