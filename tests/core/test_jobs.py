@@ -387,3 +387,35 @@ def test_run_wakes_on_notify_and_stops_promptly(
         assert time.monotonic() - started < 2.0
 
     run(main)
+
+
+def test_run_with_concurrency_runs_jobs_in_parallel(
+    test_db: PgTestDatabase, owner_conn: psycopg.Connection
+) -> None:
+    task = unique("concurrency")
+    reg = TaskRegistry()
+    active, peak = 0, 0
+
+    @reg.task(task)
+    async def slow(session: AsyncSession, payload: dict[str, Any]) -> None:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.3)
+        active -= 1
+
+    async def main() -> None:
+        async with session_as(test_db.app) as session, session.begin():
+            for i in range(6):
+                await enqueue(session, task, {"i": i})
+        stop = asyncio.Event()
+        runner = asyncio.create_task(Worker(test_db.owner, reg, tasks={task}, concurrency=3).run(stop))
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and {j["status"] for j in job_rows(owner_conn, task)} != {"done"}:
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(runner, timeout=2)
+
+    run(main)
+    assert {j["status"] for j in job_rows(owner_conn, task)} == {"done"}
+    assert peak == 3

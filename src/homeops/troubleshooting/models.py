@@ -1,0 +1,104 @@
+"""Troubleshooting sessions and service tickets (seed 000)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, ForeignKeyConstraint, Index, SmallInteger, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from homeops.core.models import Base, TimestampMixin, uuid_pk
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
+
+
+class SessionStatus(enum.StrEnum):
+    open = "open"
+    resolved = "resolved"
+    escalated = "escalated"
+    abandoned = "abandoned"
+
+
+class TicketStatus(enum.StrEnum):
+    open = "open"
+    assigned = "assigned"
+    in_progress = "in_progress"
+    resolved = "resolved"
+    closed = "closed"
+
+
+class Priority(enum.StrEnum):
+    """Shared by tickets (000) and complaints (003): the same four levels."""
+
+    low = "low"
+    medium = "medium"
+    high = "high"
+    urgent = "urgent"
+
+
+priority_enum = _enum(Priority, "priority_level")
+
+
+class TroubleshootingSession(TimestampMixin, Base):
+    __tablename__ = "troubleshooting_sessions"
+    __table_args__ = (
+        ForeignKeyConstraint(["device_id", "home_id"], ["devices.id", "devices.home_id"], ondelete="CASCADE"),
+        CheckConstraint("user_satisfaction BETWEEN 1 AND 5", name="satisfaction_range"),
+        Index("ix_troubleshooting_sessions_user_created", "user_id", text("created_at DESC")),
+        Index("ix_troubleshooting_sessions_device_id", "device_id"),
+        Index("ix_troubleshooting_sessions_status", "status"),
+        Index("ix_troubleshooting_sessions_symptoms", "symptoms", postgresql_using="gin",
+              postgresql_ops={"symptoms": "jsonb_path_ops"}),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    device_id: Mapped[uuid.UUID]
+    home_id: Mapped[uuid.UUID]
+    issue_summary: Mapped[str] = mapped_column(Text)
+    symptoms: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
+    error_codes: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
+    conversation: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
+    suggestions: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    status: Mapped[SessionStatus] = mapped_column(_enum(SessionStatus, "troubleshooting_status"),
+                                                  server_default=SessionStatus.open.value)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None]
+    user_satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
+
+
+class ServiceTicket(TimestampMixin, Base):
+    __tablename__ = "service_tickets"
+    __table_args__ = (
+        ForeignKeyConstraint(["device_id", "home_id"], ["devices.id", "devices.home_id"], ondelete="CASCADE"),
+        Index("ix_service_tickets_user_id", "user_id"),
+        Index("ix_service_tickets_device_id", "device_id"),
+        Index("ix_service_tickets_status", "status"),
+        Index("ix_service_tickets_priority", "priority"),
+        Index("ix_service_tickets_assigned_to", "assigned_to"),
+        Index("uq_service_tickets_session_id", "session_id", unique=True,
+              postgresql_where=text("session_id IS NOT NULL")),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    device_id: Mapped[uuid.UUID]
+    home_id: Mapped[uuid.UUID]
+    session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("troubleshooting_sessions.id", ondelete="SET NULL")
+    )
+    status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus, "ticket_status"),
+                                                 server_default=TicketStatus.open.value)
+    priority: Mapped[Priority] = mapped_column(priority_enum, server_default=Priority.medium.value)
+    summary: Mapped[str] = mapped_column(Text)
+    symptoms: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
+    error_codes: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
+    assigned_to: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
