@@ -128,7 +128,8 @@ KINDS: tuple[Kind, ...] = (
          ("HE-## LL", "WHES##", "GXSH##L", "MSD####"), ("Water softener",), (400, 2500), (1, 10)),
 )
 KIND_WEIGHTS = [k.weight for k in KINDS]
-MODELS_PER_BRAND = 300  # distinct model numbers per (category, brand)
+N_BRAND_PAIRS = sum(len(k.brands) for k in KINDS)
+MANUALS_PER_MODEL_TARGET = 5  # sizes the model universe: unique manuals / (pairs * this)
 
 LOCATIONS = ("Kitchen", "Laundry room", "Basement", "Garage", "Utility closet", "Hallway", "Attic", "Outside",
              "Upstairs", "Master bedroom", None, None, None)
@@ -198,6 +199,7 @@ class Catalog:
     """Model numbers per (kind, brand), drawn lazily and deterministically."""
 
     rng: random.Random
+    per_brand: int  # distinct model numbers per (kind, brand)
     numbers: dict[tuple[int, int], list[str]] = field(default_factory=dict)
 
     def model_numbers(self, kind_i: int, brand_i: int) -> list[str]:
@@ -208,15 +210,16 @@ class Catalog:
             shapes = KINDS[kind_i].shapes
             seen: set[str] = set()
             found = []
-            while len(found) < MODELS_PER_BRAND:
+            while len(found) < self.per_brand:
                 shape = shapes[len(found) % len(shapes)]
                 number = "".join(
                     rng.choice("ABCDEFGHJKLMNPRSTUVWXZ") if ch == "L" else str(rng.randrange(10)) if ch == "#" else ch
                     for ch in shape
                 ).upper()
-                if number not in seen:
-                    seen.add(number)
-                    found.append(number)
+                if number in seen:  # small shapes run out of combinations: add a variant suffix
+                    number = f"{number}-{len(found)}"
+                seen.add(number)
+                found.append(number)
             self.numbers[key] = found
         return found
 
@@ -262,7 +265,12 @@ class World:
     plan: Plan = field(default_factory=Plan)
 
     def __post_init__(self) -> None:
-        self.catalog = Catalog(random.Random(self.args.seed * 7919 + 1))
+        self.catalog = Catalog(random.Random(self.args.seed * 7919 + 1), 20)
+
+    def size_catalog(self, n_links: int) -> None:
+        """Enough models that each holds a realistic handful of manuals (capped at len(MANUAL_SEQUENCE))."""
+        unique = n_links * (1.0 - self.args.reuse)
+        self.catalog.per_brand = max(20, int(unique / (N_BRAND_PAIRS * MANUALS_PER_MODEL_TARGET)) + 1)
 
     # ---- users / homes ------------------------------------------------------------------------------
     def users(self) -> Iterator[str]:
@@ -328,7 +336,7 @@ class World:
                 brand_i = rng.choices(range(len(kind.brands)), [w for _, w in kind.brands])[0]
                 brand = kind.brands[brand_i][0]
                 # Popular models are far more common (Zipf-like): many homes own the same fridge.
-                model_i = int(MODELS_PER_BRAND * rng.random() ** 3)
+                model_i = int(self.catalog.per_brand * rng.random() ** 3)
                 number = self.catalog.model_numbers(kind_i, brand_i)[model_i]
                 created = joined + timedelta(seconds=rng.random() * age)
                 self.device_created.append(created)
@@ -346,14 +354,15 @@ class World:
                            installed, purchased, warranty_end, status, ts(created), ts(created))
 
                 # Links: the device's manuals come from its model's pool; a new manual is "uploaded" only
-                # when the running share of new manuals is below 1 - reuse (or the pool has nothing left).
+                # when the running share of new manuals is below 1 - reuse and the model has fewer than
+                # len(MANUAL_SEQUENCE) manuals, or when the pool has nothing left for this device.
                 model = (kind_i, brand_i, model_i)
                 pool = plan.pools.setdefault(model, [])
                 chosen: list[int] = []
                 for _ in range(links):
                     slots += 1
                     candidates = [m for m in pool if m not in chosen]
-                    want_new = len(plan.manuals) < (1.0 - reuse) * slots
+                    want_new = len(plan.manuals) < (1.0 - reuse) * slots and len(pool) < len(MANUAL_SEQUENCE)
                     if candidates and not want_new:
                         # Earlier manuals (the user manual, installation guide) are the popular ones.
                         m = candidates[int(len(candidates) * rng.random() ** 2)]
@@ -381,7 +390,7 @@ class World:
             # A manual often covers a series: the model and a few siblings.
             covered = [numbers[m.model_i]]
             if rng.random() < 0.35:
-                covered += [numbers[j] for j in rng.sample(range(MODELS_PER_BRAND), rng.randint(1, 3))
+                covered += [numbers[j] for j in rng.sample(range(len(numbers)), rng.randint(1, 3))
                             if j != m.model_i]
             manual_type, version = manual_kind(m.seq)
             language = "en" if rng.random() < 0.9 else rng.choice(("es", "fr", "de"))
@@ -518,8 +527,10 @@ def main(argv: list[str] | None = None) -> int:
             world = World(args, datetime.now(UTC).replace(microsecond=0), random.Random(args.seed), password_hash)
             n_devices = world.draw_device_counts()
             n_links = n_devices * args.links_per_device
+            world.size_catalog(n_links)
             console.print(f"plan: {args.users:,} users/homes, {n_devices:,} devices, {n_links:,} links, "
-                          f"~{int(n_links * (1 - args.reuse)):,} manuals (reuse {args.reuse:.0%})")
+                          f"~{int(n_links * (1 - args.reuse)):,} manuals (reuse {args.reuse:.0%}); "
+                          f"{world.catalog.per_brand} model numbers per brand and category")
 
             progress = Progress(TextColumn("{task.description:<15}"), BarColumn(), MofNCompleteColumn(),
                                 TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),

@@ -14,6 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from homeops import __version__
+from homeops.assistant import tasks as assistant_tasks  # noqa: F401  (registers jobs)
+from homeops.assistant.api import router as assistant_router
 from homeops.audit.api import router as audit_router
 from homeops.audit.repository import write_audit
 from homeops.catalog.api import router as catalog_router
@@ -27,16 +29,22 @@ from homeops.core.storage import build_storage, files_router
 from homeops.devices.api import router as devices_router
 from homeops.homes.api import router as homes_router
 from homeops.identity.api import auth_router, users_router
+from homeops.maintenance import tasks as maintenance_tasks  # noqa: F401  (registers jobs)
+from homeops.maintenance.api import router as maintenance_router
 from homeops.manuals import tasks as manual_tasks
 from homeops.manuals.api import router as manuals_router
 from homeops.manuals.embeddings import load_embedder
+from homeops.notifications import tasks as notification_tasks  # noqa: F401  (registers jobs)
+from homeops.notifications.api import router as notifications_router
 from homeops.settings.api import router as settings_router
+from homeops.troubleshooting import tasks as troubleshooting_tasks  # noqa: F401  (registers jobs)
+from homeops.troubleshooting.api import router as troubleshooting_router
 
 log = logging.getLogger(__name__)
 
 ROUTERS = (
-    auth_router, users_router, homes_router, catalog_router, devices_router, manuals_router, audit_router,
-    settings_router, files_router,
+    auth_router, users_router, homes_router, catalog_router, devices_router, manuals_router, maintenance_router,
+    troubleshooting_router, assistant_router, notifications_router, audit_router, settings_router, files_router,
 )
 
 

@@ -1,0 +1,1 @@
+"""Background jobs of the troubleshooting domain (registered on import; see homeops.core.jobs)."""
