@@ -36,6 +36,7 @@ from homeops.manuals.api import router as manuals_router
 from homeops.manuals.embeddings import load_embedder
 from homeops.notifications import tasks as notification_tasks  # noqa: F401  (registers jobs)
 from homeops.notifications.api import router as notifications_router
+from homeops.retention import tasks as retention_tasks  # noqa: F401  (registers jobs)
 from homeops.settings.api import router as settings_router
 from homeops.troubleshooting import tasks as troubleshooting_tasks  # noqa: F401  (registers jobs)
 from homeops.troubleshooting.api import router as troubleshooting_router

@@ -25,6 +25,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(demo_app, name="demo")
 manuals_app = typer.Typer(help="The manual library.", no_args_is_help=True)
 app.add_typer(manuals_app, name="manuals")
+retention_app = typer.Typer(help="Data retention (seeds 000 and 003).", no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
 
 console = Console()
 
@@ -92,6 +94,7 @@ def worker(
     """Run background jobs (manual processing, …) apart from the API; PostgreSQL is the broker."""
     import asyncio
 
+    import homeops.app  # noqa: F401  (imports every module that registers tasks)
     from homeops.bootstrap import prepare_database
     from homeops.core.jobs import Worker, registry
     from homeops.core.logging import configure_logging
@@ -252,6 +255,30 @@ def manuals_import(
     table = Table("result", "count", title=f"Imported {directory}")
     for key, value in summary.items():
         table.add_row(key, str(value))
+    console.print(table)
+
+
+@retention_app.command("run")
+def retention_run(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would change; change nothing.")] = False,
+) -> None:
+    """Apply the retention rules now (the worker also runs them daily) and print each count."""
+    import asyncio
+
+    from homeops.bootstrap import prepare_database
+    from homeops.retention.runner import run_from_cli
+
+    settings = _settings()
+    urls = prepare_database(settings)
+    try:
+        report = asyncio.run(run_from_cli(settings, urls.owner, dry_run=dry_run))
+    finally:
+        urls.stop()
+    table = Table("rule", "window (days)", "would change" if dry_run else "changed",
+                  title="Retention (dry run: nothing changed)" if dry_run else "Retention applied")
+    windows = list(report.windows.values())
+    for (name, count), days in zip(report.counts.items(), windows, strict=True):
+        table.add_row(name, str(days), str(count))
     console.print(table)
 
 

@@ -1,0 +1,87 @@
+"""Retention: what the seeds ask to delete or archive after a while, with a dry run that changes nothing.
+
+| rule | seed | default |
+|---|---|---|
+| resolved troubleshooting sessions deleted | 000 | 365 days |
+| closed service tickets deleted | 000 | 1095 days |
+| active devices with no service event archived | 000 | 730 days |
+| chat sessions (and their messages) deleted | 003 | 365 days |
+| media files deleted (file and row) | 003 | 182 days |
+
+Windows come from ``system_settings`` (``retention.*``). Each run is audited with its counts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from anyio import to_thread
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from homeops.audit.repository import write_audit
+from homeops.core.context import AuditEntry, RequestContext
+from homeops.core.storage import Storage
+from homeops.retention.repository import RetentionRepository
+
+DEFAULT_DAYS = {
+    "retention.troubleshooting_days": 365,
+    "retention.closed_tickets_days": 1095,
+    "retention.device_inactive_days": 730,
+    "retention.chat_days": 365,
+    "retention.media_days": 182,
+}
+
+
+@dataclass
+class RetentionReport:
+    dry_run: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    windows: dict[str, int] = field(default_factory=dict)
+    # Storage objects of deleted rows: the caller removes them once the transaction has committed.
+    storage_keys: list[str] = field(default_factory=list)
+
+
+async def run_retention(
+    session: AsyncSession, *, dry_run: bool, now: datetime | None = None, source: str = "job"
+) -> RetentionReport:
+    repo = RetentionRepository(session)
+    configured = await repo.settings("retention.")
+    days = {k: int(float(configured.get(k, v))) for k, v in DEFAULT_DAYS.items()}
+    now = now or datetime.now(UTC)
+    cut = {k: now - timedelta(days=v) for k, v in days.items()}
+    report = RetentionReport(dry_run=dry_run, windows=days)
+
+    media = await repo.media_keys(cut["retention.media_days"])
+    if dry_run:
+        report.counts = {
+            "troubleshooting_sessions_deleted": await repo.count(repo.resolved_sessions(cut["retention.troubleshooting_days"])),
+            "service_tickets_deleted": await repo.count(repo.closed_tickets(cut["retention.closed_tickets_days"])),
+            "devices_archived": await repo.count(repo.idle_devices(cut["retention.device_inactive_days"])),
+            "chat_sessions_deleted": await repo.count(repo.old_chats(cut["retention.chat_days"])),
+            "media_files_deleted": len(media),
+        }
+        return report
+
+    report.counts = {
+        "troubleshooting_sessions_deleted": await repo.delete_sessions(cut["retention.troubleshooting_days"]),
+        "service_tickets_deleted": await repo.delete_tickets(cut["retention.closed_tickets_days"]),
+        "devices_archived": await repo.archive_devices(cut["retention.device_inactive_days"]),
+        "chat_sessions_deleted": await repo.delete_chats(cut["retention.chat_days"]),
+        "media_files_deleted": await repo.delete_media([m[0] for m in media]),
+    }
+    report.storage_keys = [key for _, key in media]
+    ctx = RequestContext(request_id=uuid.uuid4().hex, method="SYSTEM", url=f"retention:{source}", ip=None,
+                         user_agent=None)
+    await write_audit(session, ctx, 200, [
+        AuditEntry("retention_run", "system", None, description="retention policies applied",
+                   new_values={"counts": report.counts, "windows_days": days}),
+    ])
+    return report
+
+
+async def delete_objects(storage: Storage, keys: list[str]) -> None:
+    """Removes stored files after their rows are gone (idempotent: a missing object is not an error)."""
+    for key in keys:
+        await to_thread.run_sync(storage.delete, key)
