@@ -6,8 +6,10 @@ Runs as the database owner (an operator action): it creates users with roles the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 from sqlalchemy.engine import URL
 
 from homeops.core.database import libpq_dsn
@@ -54,9 +56,111 @@ DEMO_HOMES = [
 ]
 
 
+# manufacturer, model number, product name, category, specs, problems, maintenance templates
+DEMO_MODELS: list[dict[str, Any]] = [
+    {
+        "maker": "Daikin", "number": "FTXS12WVJU9", "name": "Wall-mounted mini-split heat pump", "category": "mini_split",
+        "electrical": {"voltage": 208.0, "amp_draw_nominal": 17.8, "phase": 1, "frequency": 60},
+        "physical": {"filter_size": "washable mesh", "weight_lbs": 22.0},
+        "problems": [
+            ("Indoor unit drips water", ["dripping water", "water leak", "ice on coil"], ["U4"],
+             "Clogged condensate drain", "Flush the drain line and clean the drain pan", "medium", "common"),
+            ("Unit blinks and stops", ["blinking light", "no cooling"], ["A5", "E7"],
+             "Fan motor lock or high-pressure control", "Check the outdoor fan; call a technician", "high", "occasional"),
+        ],
+        "templates": [("Clean air filters", 2, "weeks", 0), ("Professional service", 1, "years", 150)],
+    },
+    {
+        "maker": "Acmeheat", "number": "ZX-100", "name": "50-gallon gas water heater", "category": "water_heater",
+        "electrical": {}, "physical": {"capacity_gal": 50},
+        "problems": [
+            ("Pilot light will not stay lit", ["no hot water", "pilot goes out"], ["PL"],
+             "Dirty or failed thermocouple", "Clean or replace the thermocouple", "high", "common"),
+            ("Rumbling noise when heating", ["rumbling noise", "popping sound"], [],
+             "Sediment build-up", "Flush the tank", "low", "very_common"),
+        ],
+        "templates": [("Flush the tank", 1, "years", 0), ("Test the relief valve", 6, "months", 0)],
+    },
+    {
+        "maker": "Peerless Pump", "number": "8AE20G", "name": "Horizontal split-case fire pump", "category": "fire_pump",
+        "electrical": {"voltage": 480.0, "phase": 3}, "physical": {},
+        "problems": [
+            ("Pump fails to start on pressure drop", ["no start", "breaker trips"], ["E1"],
+             "Controller fault or seized bearing", "Inspect the controller; replace the bearing", "critical",
+             "occasional"),
+        ],
+        "templates": [("Weekly churn test", 1, "weeks", 0), ("Annual flow test", 1, "years", 400)],
+    },
+]
+
+DEMO_DEVICES = [
+    # home owner email, home name, nickname, room, maker, model number, category, warranty years from purchase
+    ("alice@demo.homeops.org", "Maple Street House", "Basement water heater", "Basement", "Acmeheat", "ZX-100",
+     "water_heater", 6),
+    ("alice@demo.homeops.org", "Maple Street House", "Living room heat pump", "Living Room", "Daikin", "FTXS12WVJU9",
+     "mini_split", 5),
+    ("alice@demo.homeops.org", "Maple Street House", "Kitchen fridge", "Kitchen", "Frigidaire", "FFTR1835VW",
+     "refrigerator", 1),
+    ("bob@demo.homeops.org", "Lakeside Cabin", "Boiler", "Boiler Room", "Viessmann", "Vitodens 100", "boiler", 10),
+]
+
+
+def _load_catalog(conn: psycopg.Connection, created: dict[str, int]) -> dict[tuple[str, str], str]:
+    models: dict[tuple[str, str], str] = {}
+    for m in DEMO_MODELS:
+        maker = conn.execute(
+            "INSERT INTO manufacturers (name) VALUES (%s) ON CONFLICT ((lower(name))) DO UPDATE SET name = EXCLUDED.name "
+            "RETURNING id", (m["maker"],)).fetchone()
+        assert maker is not None
+        row = conn.execute(
+            """INSERT INTO device_models (manufacturer_id, model_number, product_name, category_code, electrical_specs,
+                   physical_specs, data_source)
+               VALUES (%s, %s, %s, %s, %s, %s, 'HomeOps demo data')
+               ON CONFLICT (manufacturer_id, upper(model_number)) DO NOTHING RETURNING id""",
+            (maker[0], m["number"], m["name"], m["category"], Jsonb(m["electrical"]), Jsonb(m["physical"])),
+        ).fetchone()
+        if row is None:
+            row = conn.execute("SELECT id FROM device_models WHERE manufacturer_id = %s AND upper(model_number) = %s",
+                               (maker[0], m["number"].upper())).fetchone()
+        else:
+            created["models"] += 1
+            for desc, symptoms, codes, cause, solution, severity, frequency in m["problems"]:
+                conn.execute(
+                    """INSERT INTO common_problems (model_id, problem_description, symptoms, error_codes, root_cause,
+                           solution, severity, frequency) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+                    (row[0], desc, Jsonb(symptoms), Jsonb(codes), cause, solution, severity, frequency))
+            for task, interval, unit, cost in m["templates"]:
+                conn.execute(
+                    """INSERT INTO model_maintenance_templates (model_id, task_name, interval, interval_unit,
+                           estimated_cost) VALUES (%s, %s, %s, %s, %s)""", (row[0], task, interval, unit, cost))
+        assert row is not None
+        models[(m["maker"].lower(), m["number"].upper())] = str(row[0])
+    return models
+
+
+def _load_devices(conn: psycopg.Connection, ids: dict[str, str], models: dict[tuple[str, str], str],
+                  created: dict[str, int]) -> None:
+    for email, home_name, nickname, room, maker, number, category, warranty_years in DEMO_DEVICES:
+        home = conn.execute("SELECT id FROM homes WHERE owner_id = %s AND name = %s", (ids[email], home_name)).fetchone()
+        assert home is not None
+        if conn.execute("SELECT 1 FROM devices WHERE home_id = %s AND nickname = %s", (home[0], nickname)).fetchone():
+            continue
+        room_row = conn.execute("SELECT id FROM rooms WHERE home_id = %s AND lower(name) = lower(%s)",
+                                (home[0], room)).fetchone()
+        conn.execute(
+            """INSERT INTO devices (home_id, room_id, added_by, model_id, manufacturer_name, model_number,
+                   category_code, nickname, purchase_date, warranty_start, warranty_end)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, current_date - 400, current_date - 400,
+                       current_date - 400 + make_interval(years => %s))""",
+            (home[0], room_row[0] if room_row else None, ids[email], models.get((maker.lower(), number.upper())),
+             maker, number, category, nickname, warranty_years),
+        )
+        created["devices"] += 1
+
+
 def load_demo(owner: URL, rounds: int = 12) -> dict[str, int]:
     """Creates what is missing; running it twice changes nothing. Returns counts of rows created."""
-    created = {"users": 0, "homes": 0, "members": 0, "rooms": 0}
+    created = {"users": 0, "homes": 0, "members": 0, "rooms": 0, "models": 0, "devices": 0}
     password_hash = hash_password(DEMO_PASSWORD, rounds)
     with psycopg.connect(libpq_dsn(owner)) as conn, conn.transaction():
         ids: dict[str, str] = {}
@@ -78,7 +182,7 @@ def load_demo(owner: URL, rounds: int = 12) -> dict[str, int]:
             if home is None:
                 home = conn.execute(
                     "INSERT INTO homes (owner_id, name, timezone, address) VALUES (%s, %s, %s, %s) RETURNING id",
-                    (owner_id, h["name"], h["timezone"], psycopg.types.json.Jsonb(h["address"])),
+                    (owner_id, h["name"], h["timezone"], Jsonb(h["address"])),
                 ).fetchone()
                 created["homes"] += 1
             assert home is not None
@@ -97,6 +201,8 @@ def load_demo(owner: URL, rounds: int = 12) -> dict[str, int]:
                     (home_id, name, room_type, floor),
                 )
                 created["rooms"] += cur.rowcount
+        models = _load_catalog(conn, created)
+        _load_devices(conn, ids, models, created)
     return created
 
 
