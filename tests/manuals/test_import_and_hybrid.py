@@ -35,7 +35,7 @@ def test_import_directory(cli_env, tmp_path: Path, test_db: PgTestDatabase) -> N
         rows = conn.execute("SELECT status, failure_reason FROM manuals WHERE brand = %s ORDER BY file_name",
                             (brand,)).fetchall()
         audited = conn.execute("SELECT count(*) FROM audit_logs WHERE request_method = 'CLI' AND request_url LIKE %s",
-                               (f"import:%",)).fetchone()[0]
+                               ("import:%",)).fetchone()[0]
     assert sorted(rows) == [("failed", "corrupt"), ("ready", None), ("ready", None)]
     assert audited >= 3
 

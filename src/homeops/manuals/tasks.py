@@ -68,7 +68,7 @@ async def process_manual(
     embedded = False
     if embedder is not None and chunks and await repo.has_embeddings_table():
         vectors = await to_thread.run_sync(embedder.embed, [c.text for c in chunks])
-        await repo.store_embeddings(manual_id, embedder.name, [(c.index, v) for c, v in zip(chunks, vectors)])
+        await repo.store_embeddings(manual_id, embedder.name, [(c.index, v) for c, v in zip(chunks, vectors, strict=True)])
         embedded = True
     await repo.set_status(
         manual_id, ManualStatus.ready, page_count=doc.page_count, content_hash=content_hash(doc.pages),
