@@ -171,3 +171,15 @@ def test_sessions_store_only_token_hashes(make_user, owner_conn) -> None:  # typ
     assert len(rows) == 1
     assert rows[0][0] != user.refresh_token and len(rows[0][0]) == 64
     assert rows[0][1] == "203.0.113.7"
+
+
+def test_user_rows_visible_to_self_housemates_and_staff_only(make_user, make_staff, app_conn: psycopg.Connection) -> None:  # type: ignore[no-untyped-def]
+    alice, bob, support = make_user(), make_user(), make_staff("support")
+    visible = "SELECT count(*) FROM users WHERE id = %s"
+    with app_conn.transaction():
+        as_user(app_conn, bob.id, "homeowner")
+        assert app_conn.execute(visible, (alice.id,)).fetchone()[0] == 0
+        as_user(app_conn, support.id, "support")
+        assert app_conn.execute(visible, (alice.id,)).fetchone()[0] == 1
+        as_user(app_conn, bob.id, "support")  # claiming the role in the setting is not enough
+        assert app_conn.execute(visible, (alice.id,)).fetchone()[0] == 0
