@@ -85,6 +85,7 @@ def create_app(settings: Settings, app_url: URL, *, worker_url: URL | None = Non
     app.state.storage = build_storage(settings)
     app.state.embedder = load_embedder(settings.embedder)
     manual_tasks.configure(app.state.storage, app.state.embedder)
+    notification_tasks.configure(settings)
     install_error_handlers(app)
     app.add_middleware(UnitOfWorkMiddleware, audit_writer=write_audit)
     for router in ROUTERS:

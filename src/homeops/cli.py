@@ -106,6 +106,9 @@ def worker(
     configure_logging(settings.log_level, settings.log_json)
     urls = prepare_database(settings)
     manual_tasks.configure(build_storage(settings), load_embedder(settings.embedder))
+    from homeops.notifications import tasks as notification_tasks
+
+    notification_tasks.configure(settings)
 
     async def main() -> int:
         async with Worker(urls.owner, registry, concurrency=concurrency) as w:

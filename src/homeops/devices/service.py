@@ -21,6 +21,7 @@ from homeops.homes.models import HomeRole
 from homeops.homes.repository import RoomRepository
 from homeops.homes.service import HomeService
 from homeops.identity.service import CurrentUser
+from homeops.maintenance.templates import instantiate_templates
 from homeops.manuals.repository import LinkRepository
 
 # Columns a PATCH may set directly (the rest need rules).
@@ -130,11 +131,13 @@ class DeviceService:
         linked = 0
         if manufacturer and model_number:
             linked = await self.links.auto_link_device(device.id, home_id, manufacturer, model_number)
+        schedules = await instantiate_templates(self.session, device)
         self.ctx.record(
             AuditEntry(
                 "device_created", "device", device.id,
                 new_values={**data.model_dump(mode="json", exclude={"serial_number"}),
-                            "serial_number": "***" if data.serial_number else None, "auto_linked_manuals": linked},
+                            "serial_number": "***" if data.serial_number else None, "auto_linked_manuals": linked,
+                            "maintenance_schedules": schedules},
             )
         )
         row = await self.devices.get_with_manuals(device.id)
