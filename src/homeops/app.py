@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL
 
 from homeops import __version__
 from homeops.assistant import tasks as assistant_tasks  # noqa: F401  (registers jobs)
+from homeops.assistant import transcription
 from homeops.assistant.api import router as assistant_router
 from homeops.audit.api import router as audit_router
 from homeops.audit.repository import write_audit
@@ -86,6 +87,8 @@ def create_app(settings: Settings, app_url: URL, *, worker_url: URL | None = Non
     app.state.embedder = load_embedder(settings.embedder)
     manual_tasks.configure(app.state.storage, app.state.embedder)
     notification_tasks.configure(settings)
+    if settings.transcriber:
+        transcription.install(transcription.load_transcriber(settings.transcriber))
     install_error_handlers(app)
     app.add_middleware(UnitOfWorkMiddleware, audit_writer=write_audit)
     for router in ROUTERS:

@@ -109,6 +109,10 @@ def worker(
     from homeops.notifications import tasks as notification_tasks
 
     notification_tasks.configure(settings)
+    if settings.transcriber:
+        from homeops.assistant import transcription
+
+        transcription.install(transcription.load_transcriber(settings.transcriber))
 
     async def main() -> int:
         async with Worker(urls.owner, registry, concurrency=concurrency) as w:

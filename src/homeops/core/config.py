@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
     storage_signing_key: SecretStr | None = None
+    transcriber: str | None = Field(
+        default=None, description="Media transcription: 'faster-whisper:<local model dir>' (extra 'transcription')."
+    )
     smtp_host: str | None = Field(default=None, description="E-mail notifications via SMTP; unset: in-app only.")
     smtp_port: int = 25
     smtp_username: str | None = None

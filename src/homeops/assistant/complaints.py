@@ -1,0 +1,142 @@
+"""Complaints (seed 003 ``complaints``): a sentiment score from an explainable lexicon, a priority derived
+from it unless the user chose one, and the status workflow new → in_progress → resolved → closed.
+
+Homeowners see their own complaints; support staff (support, technician, manager, admin) see and work on
+everyone's (RLS enforces the same). Staff move a complaint to ``in_progress`` and ``resolved``; the owner
+or staff may close it (withdrawing it before it is resolved, or confirming the resolution).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from homeops.assistant import sentiment
+from homeops.assistant.models import Complaint, ComplaintStatus
+from homeops.assistant.repository import ComplaintRepository
+from homeops.assistant.schemas import ComplaintIn, ComplaintOut, ComplaintPatch
+from homeops.core.context import AuditEntry, RequestContext
+from homeops.core.errors import Conflict, Forbidden, NotFound
+from homeops.core.pagination import PageParams, build_page, decode_cursor
+from homeops.devices.repository import DeviceRepository
+from homeops.devices.service import DeviceNotFound
+from homeops.homes.models import HomeRole
+from homeops.homes.service import HomeService
+from homeops.identity.models import UserRole
+from homeops.identity.service import CurrentUser
+from homeops.troubleshooting.models import Priority
+
+STAFF_ROLES = frozenset({UserRole.support, UserRole.technician, UserRole.manager, UserRole.admin})
+
+TRANSITIONS: dict[ComplaintStatus, frozenset[ComplaintStatus]] = {
+    ComplaintStatus.new: frozenset({ComplaintStatus.in_progress, ComplaintStatus.closed}),
+    ComplaintStatus.in_progress: frozenset({ComplaintStatus.resolved, ComplaintStatus.closed}),
+    ComplaintStatus.resolved: frozenset({ComplaintStatus.closed}),
+    ComplaintStatus.closed: frozenset(),
+}
+STAFF_ONLY = frozenset({ComplaintStatus.in_progress, ComplaintStatus.resolved})
+
+# Sentiment score → priority when the user did not choose one (the angrier, the sooner).
+PRIORITY_BANDS: tuple[tuple[float, Priority], ...] = (
+    (-0.6, Priority.urgent),
+    (-0.25, Priority.high),
+    (0.25, Priority.medium),
+)
+
+
+class ComplaintNotFound(NotFound):
+    code, title = "complaint_not_found", "Complaint not found"
+
+
+def priority_for(score: float) -> Priority:
+    for upper, priority in PRIORITY_BANDS:
+        if score <= upper:
+            return priority
+    return Priority.low
+
+
+class ComplaintService:
+    def __init__(self, session: AsyncSession, ctx: RequestContext, user: CurrentUser) -> None:
+        self.session = session
+        self.ctx = ctx
+        self.user = user
+        self.complaints = ComplaintRepository(session)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.user.role in STAFF_ROLES
+
+    async def create(self, data: ComplaintIn) -> ComplaintOut:
+        if data.device_id is not None:
+            device = await DeviceRepository(self.session).get(data.device_id)
+            if device is None:
+                raise DeviceNotFound()
+            await HomeService(self.session, self.ctx, self.user).require(device.home_id, HomeRole.guest)
+        mood = sentiment.analyse(f"{data.title}. {data.description}")
+        priority = data.priority or priority_for(mood.score)
+        complaint = await self.complaints.add(
+            Complaint(
+                user_id=self.user.id,
+                device_id=data.device_id,
+                title=data.title,
+                description=data.description,
+                category=data.category,
+                priority=priority,
+                status=ComplaintStatus.new,
+                sentiment_score=mood.score,
+                metadata_={
+                    "sentiment": mood.explain(),
+                    "priority_source": "user" if data.priority else "sentiment",
+                },
+            )
+        )
+        self.ctx.record(
+            AuditEntry(
+                "complaint_created",
+                "complaint",
+                complaint.id,
+                new_values={"title": data.title, "priority": priority.value, "sentiment_score": mood.score},
+            )
+        )
+        return ComplaintOut.model_validate(complaint)
+
+    async def _complaint(self, complaint_id: uuid.UUID) -> Complaint:
+        complaint = await self.complaints.get(complaint_id)  # RLS: own, or any for staff
+        if complaint is None:
+            raise ComplaintNotFound()
+        return complaint
+
+    async def get(self, complaint_id: uuid.UUID) -> ComplaintOut:
+        return ComplaintOut.model_validate(await self._complaint(complaint_id))
+
+    async def list(
+        self, page: PageParams, status: ComplaintStatus | None, priority: Priority | None
+    ) -> tuple[list[ComplaintOut], str | None]:
+        owner = None if self.is_staff else self.user.id
+        rows = await self.complaints.list(owner, status, priority, page.limit, decode_cursor(page.cursor))
+        items, cursor = build_page(rows, page.limit, key=lambda c: (c.created_at, c.id))
+        return [ComplaintOut.model_validate(c) for c in items], cursor
+
+    async def update(self, complaint_id: uuid.UUID, patch: ComplaintPatch) -> ComplaintOut:
+        complaint = await self._complaint(complaint_id)
+        old, new = complaint.status, patch.status
+        if new not in TRANSITIONS[old]:
+            raise Conflict(
+                f"A {old.value} complaint cannot become {new.value}.", code="invalid_status_transition"
+            )
+        if new in STAFF_ONLY and not self.is_staff:
+            raise Forbidden(f"Only support staff can mark a complaint {new.value}.", code="staff_only")
+        if complaint.user_id != self.user.id and not self.is_staff:  # defence in depth; RLS hides these
+            raise ComplaintNotFound()
+        await self.complaints.set_status(complaint, new)
+        self.ctx.record(
+            AuditEntry(
+                "complaint_status_changed",
+                "complaint",
+                complaint.id,
+                old_values={"status": old.value},
+                new_values={"status": new.value},
+            )
+        )
+        return ComplaintOut.model_validate(complaint)
