@@ -15,6 +15,7 @@ import tempfile
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
+from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 
 from homeops.app import create_app
@@ -195,6 +197,22 @@ def make_home(client: TestClient) -> Callable[..., dict]:
         return r.json()
 
     return _make
+
+
+@contextmanager
+def captured_sql(client: TestClient) -> Iterator[list[str]]:
+    """The SQL statements the app's engine sends while the block runs (to prove "one statement" claims)."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    engine = client.app.state.engine.sync_engine  # type: ignore[attr-defined]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def make_url_str(url: URL) -> str:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
-from tests.conftest import assert_problem
+from tests.conftest import assert_problem, captured_sql
 from tests.maintenance.conftest import days
 
 
@@ -85,17 +84,8 @@ def test_query4_is_one_statement(  # type: ignore[no-untyped-def]
     home = make_home(user)
     for i in range(3):
         make_schedule(user, make_device(user, home, f"D{i}"), next_due=days(i + 1))
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    engine = client.app.state.engine.sync_engine  # type: ignore[attr-defined]
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with captured_sql(client) as statements:
         r = client.get("/api/v1/maintenance/upcoming?days=30", headers=user.headers)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert r.status_code == 200 and len(r.json()) == 3
     touching = [s for s in statements if "maintenance_schedules" in s]
     assert len(touching) == 1, statements

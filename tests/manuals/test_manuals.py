@@ -4,9 +4,8 @@ import uuid
 
 import psycopg
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
-from tests.conftest import as_user, assert_problem
+from tests.conftest import as_user, assert_problem, captured_sql
 from tests.manuals.conftest import manual_pages, pdf_for, unique_brand
 from tests.pdf_writer import CORRUPT_PDF, make_encrypted_pdf, make_pdf
 
@@ -172,17 +171,8 @@ def test_query1_is_one_statement(client: TestClient, make_user, make_home) -> No
     home = make_home(user)
     for i in range(3):
         client.post(f"/api/v1/homes/{home['id']}/devices", json={"nickname": f"D{i}"}, headers=user.headers)
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    engine = client.app.state.engine.sync_engine  # type: ignore[attr-defined]
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with captured_sql(client) as statements:
         r = client.get("/api/v1/devices?status=active", headers=user.headers)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert r.status_code == 200 and len(r.json()["items"]) == 3
     touching_devices = [s for s in statements if "FROM devices" in s]
     assert len(touching_devices) == 1, statements

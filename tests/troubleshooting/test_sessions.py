@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
-from tests.conftest import as_user, assert_problem
+from tests.conftest import as_user, assert_problem, captured_sql
 from tests.troubleshooting.conftest import SESSIONS
 
 
@@ -47,17 +46,8 @@ def test_query5_is_one_statement_over_the_callers_own_sessions(client: TestClien
     alice, support = make_user(), make_staff("support")
     device = make_device(alice)
     mine = open_session(alice, device, symptoms=["hum"])
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    engine = client.app.state.engine.sync_engine  # type: ignore[attr-defined]
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with captured_sql(client) as statements:
         r = client.get(f"{SESSIONS}?symptoms=hum", headers=alice.headers)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert _ids(r) == [mine["id"]]
     touching = [s for s in statements if "troubleshooting_sessions" in s]
     assert len(touching) == 1, statements

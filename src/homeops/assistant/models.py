@@ -8,15 +8,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Enum, Float, ForeignKey, Index, String, Text, func, text
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from homeops.core.models import Base, TimestampMixin, uuid_pk
+from homeops.core.models import Base, TimestampMixin, pg_enum, uuid_pk
 from homeops.troubleshooting.models import Priority
-
-
-def _enum(cls: type[enum.Enum], name: str, *, create: bool = True) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e], create_type=create)
 
 
 class MessageType(enum.StrEnum):
@@ -44,7 +40,7 @@ class ComplaintStatus(enum.StrEnum):
     closed = "closed"
 
 
-processing_status_enum = _enum(ProcessingStatus, "processing_status")
+processing_status_enum = pg_enum(ProcessingStatus, "processing_status")
 
 
 class ChatSession(TimestampMixin, Base):
@@ -75,7 +71,7 @@ class ChatMessage(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=text("gen_random_uuid()"))
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     content: Mapped[str] = mapped_column(Text)
-    message_type: Mapped[MessageType] = mapped_column(_enum(MessageType, "message_type"))
+    message_type: Mapped[MessageType] = mapped_column(pg_enum(MessageType, "message_type"))
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.clock_timestamp())
 
@@ -115,7 +111,7 @@ class MediaFile(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     filename: Mapped[str] = mapped_column(String(255))
-    media_type: Mapped[MediaType] = mapped_column(_enum(MediaType, "media_type"))
+    media_type: Mapped[MediaType] = mapped_column(pg_enum(MediaType, "media_type"))
     content_type: Mapped[str] = mapped_column(String(100))
     file_size: Mapped[int] = mapped_column(BigInteger)
     duration: Mapped[int | None]  # seconds
@@ -123,7 +119,7 @@ class MediaFile(Base):
     bucket_name: Mapped[str] = mapped_column(String(100), server_default="media")
     upload_date: Mapped[datetime] = mapped_column(server_default=func.now())
     processing_status: Mapped[ProcessingStatus] = mapped_column(
-        _enum(ProcessingStatus, "processing_status", create=False), server_default=ProcessingStatus.pending.value
+        pg_enum(ProcessingStatus, "processing_status", create=False), server_default=ProcessingStatus.pending.value
     )
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", server_default=text("'{}'::jsonb"))
 
@@ -157,8 +153,8 @@ class Complaint(TimestampMixin, Base):
     title: Mapped[str] = mapped_column(String(255))
     description: Mapped[str] = mapped_column(Text)
     category: Mapped[str | None] = mapped_column(String(50))
-    priority: Mapped[Priority] = mapped_column(_enum(Priority, "priority_level", create=False))
-    status: Mapped[ComplaintStatus] = mapped_column(_enum(ComplaintStatus, "complaint_status"),
+    priority: Mapped[Priority] = mapped_column(pg_enum(Priority, "priority_level", create=False))
+    status: Mapped[ComplaintStatus] = mapped_column(pg_enum(ComplaintStatus, "complaint_status"),
                                                    server_default=ComplaintStatus.new.value)
     resolved_at: Mapped[datetime | None]
     sentiment_score: Mapped[float | None] = mapped_column(Float)

@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy import (
     Computed,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -24,11 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from homeops.core.models import Base, SoftDeleteMixin, TimestampMixin, uuid_pk
-
-
-def _pg_enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
+from homeops.core.models import Base, SoftDeleteMixin, TimestampMixin, pg_enum, uuid_pk
 
 
 class DeviceCategory(Base):
@@ -130,8 +125,8 @@ class CommonProblem(TimestampMixin, SoftDeleteMixin, Base):
     error_codes: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
     root_cause: Mapped[str | None] = mapped_column(Text)
     solution: Mapped[str | None] = mapped_column(Text)
-    severity: Mapped[ProblemSeverity] = mapped_column(_pg_enum(ProblemSeverity, "problem_severity"))
-    frequency: Mapped[ProblemFrequency] = mapped_column(_pg_enum(ProblemFrequency, "problem_frequency"))
+    severity: Mapped[ProblemSeverity] = mapped_column(pg_enum(ProblemSeverity, "problem_severity"))
+    frequency: Mapped[ProblemFrequency] = mapped_column(pg_enum(ProblemFrequency, "problem_frequency"))
     typical_age_range: Mapped[str | None] = mapped_column(String(50))
     related_parts: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
     estimated_repair_cost: Mapped[str | None] = mapped_column(String(50))
@@ -158,7 +153,7 @@ class IntervalUnit(enum.StrEnum):
     years = "years"
 
 
-interval_unit_enum = _pg_enum(IntervalUnit, "interval_unit")
+interval_unit_enum = pg_enum(IntervalUnit, "interval_unit")
 
 
 class ModelMaintenanceTemplate(TimestampMixin, Base):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, func, text
+from sqlalchemy import DateTime, Enum, MetaData, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -27,6 +28,11 @@ class Base(DeclarativeBase):
         list[Any]: JSONB,
         uuid.UUID: UUID(as_uuid=True),
     }
+
+
+def pg_enum(cls: type[enum.Enum], name: str, *, create: bool = True) -> Enum:
+    """A PostgreSQL enum stored by value (``create=False`` for a type another table already created)."""
+    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e], create_type=create)
 
 
 def uuid_pk() -> Mapped[uuid.UUID]:

@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    Enum,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -23,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from homeops.core.models import Base, TimestampMixin, uuid_pk
+from homeops.core.models import Base, TimestampMixin, pg_enum, uuid_pk
 
 
 class DeviceStatus(enum.StrEnum):
@@ -34,7 +33,7 @@ class DeviceStatus(enum.StrEnum):
     removed = "removed"
 
 
-device_status_enum = Enum(DeviceStatus, name="device_status", values_callable=lambda e: [m.value for m in e])
+device_status_enum = pg_enum(DeviceStatus, "device_status")
 
 
 class Device(TimestampMixin, Base):

@@ -7,10 +7,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint, func, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from homeops.core.models import Base, TimestampMixin, uuid_pk
+from homeops.core.models import Base, TimestampMixin, pg_enum, uuid_pk
 
 
 class HomeRole(enum.StrEnum):
@@ -22,7 +22,7 @@ class HomeRole(enum.StrEnum):
     owner = "owner"
 
 
-home_role_enum = Enum(HomeRole, name="home_member_role", values_callable=lambda e: [m.value for m in e])
+home_role_enum = pg_enum(HomeRole, "home_member_role")
 
 
 class Home(TimestampMixin, Base):

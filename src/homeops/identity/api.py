@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Request, status
-from pydantic import ValidationError
 from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from homeops.identity.deps import AppSettings, Auth, Ctx, DbSession
 from homeops.identity.schemas import (

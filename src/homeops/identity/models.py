@@ -7,11 +7,11 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, func, text
+from sqlalchemy import ForeignKey, Index, String, Text, func, text
 from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.orm import Mapped, mapped_column
 
-from homeops.core.models import Base, SoftDeleteMixin, TimestampMixin, uuid_pk
+from homeops.core.models import Base, SoftDeleteMixin, TimestampMixin, pg_enum, uuid_pk
 
 
 class UserRole(enum.StrEnum):
@@ -27,7 +27,7 @@ class UserRole(enum.StrEnum):
     admin = "admin"  # all; 004 "service role bypass" in RLS
 
 
-user_role_enum = Enum(UserRole, name="user_role", values_callable=lambda e: [m.value for m in e])
+user_role_enum = pg_enum(UserRole, "user_role")
 
 
 class User(TimestampMixin, SoftDeleteMixin, Base):

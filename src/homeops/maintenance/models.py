@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
-    Enum,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -25,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from homeops.catalog.models import IntervalUnit
-from homeops.core.models import Base, TimestampMixin, uuid_pk
+from homeops.core.models import Base, TimestampMixin, pg_enum, uuid_pk
 
 
 class RecurrenceAnchor(enum.StrEnum):
@@ -49,9 +48,6 @@ class OccurrenceOutcome(enum.StrEnum):
     skipped = "skipped"
 
 
-def _enum(cls: type[enum.Enum], name: str, *, create: bool = True) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e], create_type=create)
-
 
 class MaintenanceSchedule(TimestampMixin, Base):
     __tablename__ = "maintenance_schedules"
@@ -73,8 +69,8 @@ class MaintenanceSchedule(TimestampMixin, Base):
     task_name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     interval: Mapped[int]
-    interval_unit: Mapped[IntervalUnit] = mapped_column(_enum(IntervalUnit, "interval_unit", create=False))
-    anchor: Mapped[RecurrenceAnchor] = mapped_column(_enum(RecurrenceAnchor, "recurrence_anchor"))
+    interval_unit: Mapped[IntervalUnit] = mapped_column(pg_enum(IntervalUnit, "interval_unit", create=False))
+    anchor: Mapped[RecurrenceAnchor] = mapped_column(pg_enum(RecurrenceAnchor, "recurrence_anchor"))
     # Schedule-anchored series are computed from their start and occurrence number, so Jan 31 → Feb 28 →
     # Mar 31 (clamped months never drift).
     series_start: Mapped[date]
@@ -102,7 +98,7 @@ class MaintenanceOccurrence(Base):
     schedule_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("maintenance_schedules.id", ondelete="CASCADE"))
     home_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("homes.id", ondelete="CASCADE"))
     due_date: Mapped[date]
-    outcome: Mapped[OccurrenceOutcome] = mapped_column(_enum(OccurrenceOutcome, "occurrence_outcome"))
+    outcome: Mapped[OccurrenceOutcome] = mapped_column(pg_enum(OccurrenceOutcome, "occurrence_outcome"))
     acted_on: Mapped[date]
     service_event_id: Mapped[uuid.UUID | None]
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -128,7 +124,7 @@ class ServiceEvent(TimestampMixin, Base):
     home_id: Mapped[uuid.UUID]
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     schedule_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("maintenance_schedules.id", ondelete="SET NULL"))
-    event_type: Mapped[ServiceEventType] = mapped_column(_enum(ServiceEventType, "service_event_type"))
+    event_type: Mapped[ServiceEventType] = mapped_column(pg_enum(ServiceEventType, "service_event_type"))
     event_date: Mapped[date]
     description: Mapped[str | None] = mapped_column(Text)
     technician: Mapped[str | None] = mapped_column(String(200))

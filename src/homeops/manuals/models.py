@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Computed,
-    Enum,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -23,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from homeops.core.models import Base, TimestampMixin, uuid_pk
+from homeops.core.models import Base, TimestampMixin, pg_enum, uuid_pk
 
 
 class ManualType(enum.StrEnum):
@@ -44,8 +43,8 @@ class ManualStatus(enum.StrEnum):
     failed = "failed"
 
 
-manual_type_enum = Enum(ManualType, name="manual_type", values_callable=lambda e: [m.value for m in e])
-manual_status_enum = Enum(ManualStatus, name="manual_status", values_callable=lambda e: [m.value for m in e])
+manual_type_enum = pg_enum(ManualType, "manual_type")
+manual_status_enum = pg_enum(ManualStatus, "manual_status")
 
 
 class Manual(TimestampMixin, Base):

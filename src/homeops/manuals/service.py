@@ -17,8 +17,8 @@ from homeops.core.errors import NotFound, Problem
 from homeops.core.jobs import enqueue
 from homeops.core.pagination import PageParams, build_page, decode_cursor
 from homeops.core.storage import Storage
-from homeops.devices.service import DeviceNotFound
 from homeops.devices.repository import DeviceRepository
+from homeops.devices.service import DeviceNotFound
 from homeops.homes.models import HomeRole
 from homeops.homes.service import HomeService
 from homeops.identity.service import CurrentUser

@@ -7,11 +7,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, func, text
+from sqlalchemy import ForeignKey, Index, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from homeops.core.models import Base
+from homeops.core.models import Base, pg_enum
 
 
 class NotificationPriority(enum.StrEnum):
@@ -43,7 +43,7 @@ class Notification(Base):
     related_entity_id: Mapped[uuid.UUID | None]
     action_url: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[NotificationPriority] = mapped_column(
-        Enum(NotificationPriority, name="notification_priority", values_callable=lambda e: [m.value for m in e]),
+        pg_enum(NotificationPriority, "notification_priority"),
         server_default=NotificationPriority.normal.value,
     )
     delivery_method: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))

@@ -6,10 +6,10 @@ import enum
 import uuid
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from homeops.core.models import Base, TimestampMixin, uuid_pk
+from homeops.core.models import Base, TimestampMixin, pg_enum, uuid_pk
 
 
 class SettingType(enum.StrEnum):
@@ -19,7 +19,7 @@ class SettingType(enum.StrEnum):
     json = "json"
 
 
-setting_type_enum = Enum(SettingType, name="setting_type", values_callable=lambda e: [m.value for m in e])
+setting_type_enum = pg_enum(SettingType, "setting_type")
 
 
 class SystemSetting(TimestampMixin, Base):

@@ -7,14 +7,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, ForeignKeyConstraint, Index, SmallInteger, Text, text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    SmallInteger,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from homeops.core.models import Base, TimestampMixin, uuid_pk
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
+from homeops.core.models import Base, TimestampMixin, pg_enum, uuid_pk
 
 
 class SessionStatus(enum.StrEnum):
@@ -41,7 +45,7 @@ class Priority(enum.StrEnum):
     urgent = "urgent"
 
 
-priority_enum = _enum(Priority, "priority_level")
+priority_enum = pg_enum(Priority, "priority_level")
 
 
 class TroubleshootingSession(TimestampMixin, Base):
@@ -65,7 +69,7 @@ class TroubleshootingSession(TimestampMixin, Base):
     error_codes: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
     conversation: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
     suggestions: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
-    status: Mapped[SessionStatus] = mapped_column(_enum(SessionStatus, "troubleshooting_status"),
+    status: Mapped[SessionStatus] = mapped_column(pg_enum(SessionStatus, "troubleshooting_status"),
                                                   server_default=SessionStatus.open.value)
     resolution: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[datetime | None]
@@ -92,7 +96,7 @@ class ServiceTicket(TimestampMixin, Base):
     session_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("troubleshooting_sessions.id", ondelete="SET NULL")
     )
-    status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus, "ticket_status"),
+    status: Mapped[TicketStatus] = mapped_column(pg_enum(TicketStatus, "ticket_status"),
                                                  server_default=TicketStatus.open.value)
     priority: Mapped[Priority] = mapped_column(priority_enum, server_default=Priority.medium.value)
     summary: Mapped[str] = mapped_column(Text)
