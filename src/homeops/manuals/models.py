@@ -54,6 +54,12 @@ class Manual(TimestampMixin, Base):
         Index("ix_manuals_content_hash", "content_hash"),
         Index("ix_manuals_model_numbers", "model_numbers", postgresql_using="gin"),
         Index("ix_manuals_composite", func.lower(text("brand")), "manual_type", "version"),
+        # Seed 000 Query 3 level 3 in one GIN probe: one key per (brand, type, version, model number).
+        Index(
+            "ix_manuals_composite_keys",
+            func.homeops_manual_keys(text("brand"), text("manual_type"), text("version"), text("model_numbers")),
+            postgresql_using="gin",
+        ),
         Index("ix_manuals_manual_type", "manual_type"),
         Index("ix_manuals_category_code", "category_code"),
         Index("ix_manuals_created", text("created_at DESC"), "id"),

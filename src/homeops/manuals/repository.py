@@ -52,13 +52,17 @@ class ManualRepository:
         )
 
     async def by_composite(self, brand: str, model_numbers: list[str], manual_type: ManualType, version: str) -> Manual | None:
+        """Same brand, an overlapping model number, same type and version: one probe of the GIN index on
+        ``homeops_manual_keys(...)`` (both sides built by the same SQL function, so they always agree)."""
+        keys = func.homeops_manual_keys(
+            literal(brand.strip()), literal(manual_type, Manual.__table__.c.manual_type.type), literal(version),
+            literal(model_numbers, ARRAY(String)),
+        )
         return await self.session.scalar(
             select(Manual)
             .where(
-                func.lower(Manual.brand) == brand.strip().lower(),
-                Manual.model_numbers.overlap(literal(model_numbers, ARRAY(String))),
-                Manual.manual_type == manual_type,
-                Manual.version == version,
+                func.homeops_manual_keys(Manual.brand, Manual.manual_type, Manual.version, Manual.model_numbers)
+                .op("&&")(keys)
             )
             .order_by(Manual.created_at)
             .limit(1)
