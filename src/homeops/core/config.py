@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 APP_DB_ROLE = "homeops_app"
@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     smtp_from: str = "homeops@localhost"
     smtp_starttls: bool = False
 
+    _secrets: dict[str, str] = PrivateAttr(default_factory=dict)
+
     @property
     def data_path(self) -> Path:
         return self.data_dir.expanduser().resolve()
@@ -73,7 +75,10 @@ class Settings(BaseSettings):
         explicit: SecretStr | None = getattr(self, name, None)
         if explicit is not None:
             return explicit.get_secret_value()
-        return load_or_create_secret(self.data_path / "secrets", name)
+        cached = self._secrets.get(name)
+        if cached is None:  # read once: the JWT key is needed on every request
+            cached = self._secrets[name] = load_or_create_secret(self.data_path / "secrets", name)
+        return cached
 
 
 def load_or_create_secret(directory: Path, name: str) -> str:

@@ -31,6 +31,10 @@ _PLAIN = (
 )
 
 
+# Device columns that DeviceOut carries under the same name (computed once, not per row).
+_OUT_COLUMNS = tuple(c.key for c in Device.__table__.columns if c.key in DeviceOut.model_fields)
+
+
 class DeviceNotFound(NotFound):
     code, title = "device_not_found", "Device not found"
 
@@ -54,7 +58,7 @@ class DeviceService:
 
     def out(self, row: DeviceRow, role: HomeRole | None) -> DeviceOut:
         device, manual_count, manual_types = row
-        data: dict[str, Any] = {c.key: getattr(device, c.key) for c in Device.__table__.columns if hasattr(device, c.key)}
+        data: dict[str, Any] = {key: getattr(device, key) for key in _OUT_COLUMNS}
         data.update(
             manufacturer=device.manufacturer_name,
             category=device.category_code,

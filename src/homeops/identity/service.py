@@ -188,13 +188,16 @@ class IdentityService:
             claims = decode_access_token(self.settings, token)
         except TokenError as exc:
             raise InvalidToken("The access token is invalid or expired.") from exc
-        await self._as_user(claims.user_id, None)
+        # One round trip in the usual case: the token's role is only a hint (the database's admin and staff
+        # checks read the stored role), and it is corrected below when the stored role differs.
+        claimed = UserRole(claims.role) if claims.role in UserRole.__members__ else None
+        await self._as_user(claims.user_id, claimed)
         pair = await self.sessions.get_active_with_user(claims.session_id, claims.user_id)
         if pair is None:
             raise InvalidToken("The session has ended. Sign in again.")
         _, user = pair
-        # The role comes from the database, never from the token.
-        await self._as_user(user.id, user.role)
+        if user.role is not claimed:
+            await self._as_user(user.id, user.role)
         self.ctx.session_id = claims.session_id
         return CurrentUser(id=user.id, role=user.role, session_id=claims.session_id, email=user.email)
 
