@@ -52,13 +52,16 @@ class ManualRepository:
         )
 
     async def by_composite(self, brand: str, model_numbers: list[str], manual_type: ManualType, version: str) -> Manual | None:
-        """Same brand, an overlapping model number, same type and version (a SECURITY DEFINER lookup: under RLS
-        the GIN index could not serve the non-leakproof ``&&``; see migration 0007)."""
-        found = func.homeops_manual_by_composite(
+        """Same brand, an overlapping model number, same type and version: one probe of the GIN index on
+        ``homeops_manual_keys(...)`` (both sides built by that SQL function, so they always agree)."""
+        wanted = func.homeops_manual_keys(
             brand.strip(), literal(manual_type, Manual.__table__.c.manual_type.type), version,
             literal(model_numbers, ARRAY(String)),
         )
-        return await self.session.scalar(select(Manual).where(Manual.id == found))
+        keys = func.homeops_manual_keys(Manual.brand, Manual.manual_type, Manual.version, Manual.model_numbers)
+        return await self.session.scalar(
+            select(Manual).where(keys.op("&&")(wanted)).order_by(Manual.created_at).limit(1)
+        )
 
     async def search_list(
         self,
@@ -183,12 +186,14 @@ class LinkRepository:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def auto_link_device(self, device_id: uuid.UUID, home_id: uuid.UUID, brand: str, model_number: str) -> int:
-        """Links a device to every manual of its brand that lists its model number (manual ids from a
-        SECURITY DEFINER lookup, for the same reason as ``by_composite``)."""
-        manual_id = func.homeops_matching_manual_ids(
-            brand.strip(), normalise_model_number(model_number)
-        ).column_valued("manual_id")
-        matches = select(literal(device_id), manual_id, literal(home_id), literal(True))
+        """Links a device to every manual of its brand that lists its model number."""
+        matches = select(
+            literal(device_id).label("device_id"), Manual.id, literal(home_id).label("home_id"), literal(True)
+        ).where(
+            func.lower(Manual.brand) == brand.strip().lower(),
+            Manual.model_numbers.contains([normalise_model_number(model_number)]),
+            Manual.status != ManualStatus.failed,
+        )
         stmt = (
             pg_insert(DeviceManual)
             .from_select(["device_id", "manual_id", "home_id", "auto_linked"], matches)

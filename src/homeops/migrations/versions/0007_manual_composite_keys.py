@@ -1,10 +1,13 @@
-"""manuals: fast de-duplication level 3 and auto-link lookups under RLS (seed 000 Query 3, < 5 ms)
+"""shared reference data (catalog, manual library) is filtered by grants, not by a row policy; composite
+de-duplication keys (seed 000 Query 3 level 3, < 5 ms)
 
-Measured before (100k users, 299k manuals; benchmarks/queries.py): level 3 p50 122-162 ms, p99 251-333 ms;
-the auto-link INSERT…SELECT p50 175 ms. Under row-level security PostgreSQL may not use an index for a
-non-leakproof operator such as array overlap (``&&``) or containment (``@>``), so both scanned a brand's
-manuals row by row. Manuals are shared, non-tenant data: two narrow SECURITY DEFINER lookups run them as the
-owner, where the GIN indexes apply (measured with them: p50 0.5 ms).
+Measured before (100k users, 299k manuals; benchmarks/queries.py, as the API role): de-dup level 3 p50 122 ms,
+p99 251 ms; the device auto-link INSERT…SELECT p50 175 ms. The SELECT policies on the shared tables only said
+"signed in" (``(SELECT homeops_uid()) IS NOT NULL``), but any row policy makes PostgreSQL evaluate it before
+every non-leakproof condition — array ``&&``/``@>``, ``lower()``, full-text ``@@`` — so none of them could use
+an index: each lookup scanned the table. These tables hold no household data; the API requires a login for
+every route that reads them, and the household-private links (``device_manuals``) keep their policies.
+Measured after (same data, rolled-back trial): level 3 p50 0.6 ms, auto-link p50 1.7 ms.
 
 Revision ID: 0007
 Revises: 0006
@@ -19,8 +22,17 @@ down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+_SHARED = ("device_categories", "manufacturers", "device_models", "common_problems", "ecosystems",
+           "model_maintenance_templates", "manuals", "manual_chunks")
+
 
 def upgrade() -> None:
+    for table in _SHARED:
+        op.execute(f"ALTER POLICY {table}_select ON {table} USING (true)")
+    op.execute(
+        "DO $$ BEGIN IF to_regclass('manual_chunk_embeddings') IS NOT NULL THEN "
+        "ALTER POLICY manual_chunk_embeddings_select ON manual_chunk_embeddings USING (true); END IF; END $$"
+    )
     # Declared IMMUTABLE for the index: it depends only on its arguments (manual_type's labels are never renamed).
     op.execute(
         """
@@ -35,36 +47,16 @@ def upgrade() -> None:
         "CREATE INDEX ix_manuals_composite_keys ON manuals USING gin "
         "(homeops_manual_keys(brand, manual_type, version, model_numbers))"
     )
-
-
-    op.execute(
-        """
-        CREATE FUNCTION homeops_manual_by_composite(p_brand text, p_kind manual_type, p_version text,
-                                                    p_models text[]) RETURNS uuid
-        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS
-        $$ SELECT m.id FROM manuals m
-           WHERE homeops_manual_keys(m.brand, m.manual_type, m.version, m.model_numbers)
-                 && homeops_manual_keys(p_brand, p_kind, p_version, p_models)
-           ORDER BY m.created_at LIMIT 1 $$
-        """
-    )
-    op.execute(
-        """
-        CREATE FUNCTION homeops_matching_manual_ids(p_brand text, p_model text) RETURNS SETOF uuid
-        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS
-        $$ SELECT m.id FROM manuals m
-           WHERE lower(m.brand) = lower(p_brand) AND m.model_numbers @> ARRAY[p_model]::varchar[]
-             AND m.status <> 'failed' $$
-        """
-    )
-    for fn in ("homeops_manual_by_composite(text, manual_type, text, text[])",
-               "homeops_matching_manual_ids(text, text)"):
-        op.execute(f"REVOKE ALL ON FUNCTION {fn} FROM PUBLIC")
-        op.execute(f"GRANT EXECUTE ON FUNCTION {fn} TO homeops_app")
+    op.execute("ANALYZE manuals")  # statistics for the new expression index
 
 
 def downgrade() -> None:
-    op.execute("DROP FUNCTION IF EXISTS homeops_matching_manual_ids(text, text)")
-    op.execute("DROP FUNCTION IF EXISTS homeops_manual_by_composite(text, manual_type, text, text[])")
     op.execute("DROP INDEX IF EXISTS ix_manuals_composite_keys")
     op.execute("DROP FUNCTION IF EXISTS homeops_manual_keys(text, manual_type, text, text[])")
+    signed_in = "(SELECT homeops_uid()) IS NOT NULL"
+    for table in _SHARED:
+        op.execute(f"ALTER POLICY {table}_select ON {table} USING ({signed_in})")
+    op.execute(
+        "DO $$ BEGIN IF to_regclass('manual_chunk_embeddings') IS NOT NULL THEN "
+        f"ALTER POLICY manual_chunk_embeddings_select ON manual_chunk_embeddings USING ({signed_in}); END IF; END $$"
+    )
