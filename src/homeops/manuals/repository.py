@@ -59,9 +59,13 @@ class ManualRepository:
             literal(model_numbers, ARRAY(String)),
         )
         keys = func.homeops_manual_keys(Manual.brand, Manual.manual_type, Manual.version, Manual.model_numbers)
-        return await self.session.scalar(
-            select(Manual).where(keys.op("&&")(wanted)).order_by(Manual.created_at).limit(1)
+        # MATERIALIZED: find the (few) matches through the GIN index first; left to itself, the planner may
+        # walk the created_at index for "ORDER BY created_at LIMIT 1" and test every manual.
+        hits = select(Manual.id, Manual.created_at).where(keys.op("&&")(wanted)).cte("hits").prefix_with(
+            "MATERIALIZED"
         )
+        first = select(hits.c.id).order_by(hits.c.created_at).limit(1).scalar_subquery()
+        return await self.session.scalar(select(Manual).where(Manual.id == first))
 
     async def search_list(
         self,
