@@ -147,20 +147,33 @@ def _load_devices(conn: psycopg.Connection, ids: dict[str, str], models: dict[tu
             continue
         room_row = conn.execute("SELECT id FROM rooms WHERE home_id = %s AND lower(name) = lower(%s)",
                                 (home[0], room)).fetchone()
-        conn.execute(
+        device = conn.execute(
             """INSERT INTO devices (home_id, room_id, added_by, model_id, manufacturer_name, model_number,
                    category_code, nickname, purchase_date, warranty_start, warranty_end)
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, current_date - 400, current_date - 400,
-                       current_date - 400 + make_interval(years => %s))""",
+                       current_date - 400 + make_interval(years => %s)) RETURNING id, model_id""",
             (home[0], room_row[0] if room_row else None, ids[email], models.get((maker.lower(), number.upper())),
              maker, number, category, nickname, warranty_years),
-        )
+        ).fetchone()
+        assert device is not None
         created["devices"] += 1
+        # The model's maintenance templates as schedules (as the API does for new devices), due within weeks
+        # so the demo's "upcoming maintenance" and calendar feed have something to show.
+        cur = conn.execute(
+            """INSERT INTO maintenance_schedules (device_id, home_id, template_id, task_name, interval, interval_unit,
+                   anchor, series_start, next_due, lead_days, estimated_cost)
+               SELECT %s, %s, t.id, t.task_name, t.interval, t.interval_unit, 'completion',
+                      current_date + (3 + 9 * row_number() OVER (ORDER BY t.task_name))::int,
+                      current_date + (3 + 9 * row_number() OVER (ORDER BY t.task_name))::int, 7, t.estimated_cost
+               FROM model_maintenance_templates t WHERE t.model_id = %s""",
+            (device[0], home[0], device[1]),
+        )
+        created["schedules"] += cur.rowcount
 
 
 def load_demo(owner: URL, rounds: int = 12) -> dict[str, int]:
     """Creates what is missing; running it twice changes nothing. Returns counts of rows created."""
-    created = {"users": 0, "homes": 0, "members": 0, "rooms": 0, "models": 0, "devices": 0}
+    created = {"users": 0, "homes": 0, "members": 0, "rooms": 0, "models": 0, "devices": 0, "schedules": 0}
     password_hash = hash_password(DEMO_PASSWORD, rounds)
     with psycopg.connect(libpq_dsn(owner)) as conn, conn.transaction():
         ids: dict[str, str] = {}

@@ -24,7 +24,7 @@ def test_embedded_server_keeps_data_across_restarts(tmp_path_factory: pytest.Tem
         assert urls.embedded is not None
         first = load_demo(urls.owner, rounds=4)
         assert first["users"] == len(DEMO_USERS) and first["homes"] == 2 and first["rooms"] == 7
-        assert first["models"] == 3 and first["devices"] == 4
+        assert first["models"] == 3 and first["devices"] == 4 and first["schedules"] == 4
         assert not any(load_demo(urls.owner, rounds=4).values())
     finally:
         urls.stop()
