@@ -119,7 +119,9 @@ def owner_connection(owner: URL) -> Iterator[psycopg.Connection]:
 def create_app_engine(app: URL, settings: Settings) -> AsyncEngine:
     if settings.db_null_pool:
         return create_async_engine(app, poolclass=NullPool)
-    return create_async_engine(app, pool_size=settings.db_pool_size, max_overflow=10, pool_pre_ping=True)
+    # No pre-ping (a round trip on every request). After a database restart the first request that meets a dead
+    # connection fails, and SQLAlchemy then invalidates the whole pool, so the next ones reconnect.
+    return create_async_engine(app, pool_size=settings.db_pool_size, max_overflow=10, pool_recycle=1800)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
