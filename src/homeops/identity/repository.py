@@ -71,11 +71,13 @@ class SessionRepository:
         ).first()
         return (row.session_id, row.user_id) if row else None
 
-    async def get_active_with_user(self, session_id: uuid.UUID, user_id: uuid.UUID) -> tuple[UserSession, User] | None:
+    async def live_identity(self, session_id: uuid.UUID, user_id: uuid.UUID) -> tuple[UserRole, str] | None:
+        """(role, email) when the session is live and its user active — three columns, no ORM entities: this
+        runs on every authenticated request."""
         row = (
             await self.session.execute(
-                select(UserSession, User)
-                .join(User, User.id == UserSession.user_id)
+                select(User.role, User.email)
+                .join(UserSession, UserSession.user_id == User.id)
                 .where(
                     UserSession.id == session_id,
                     UserSession.user_id == user_id,

@@ -166,11 +166,11 @@ class IdentityService:
             raise InvalidToken("The refresh token is invalid, expired or already used.")
         session_id, user_id = found
         await self._as_user(user_id, None)
-        pair = await self.sessions.get_active_with_user(session_id, user_id)
-        if pair is None:
+        identity = await self.sessions.live_identity(session_id, user_id)
+        if identity is None:
             raise InvalidToken("The refresh token is invalid, expired or already used.")
-        _, user = pair
-        await self._as_user(user.id, user.role)
+        role, _ = identity
+        await self._as_user(user_id, role)
         new_refresh = new_opaque_token()
         await self.sessions.rotate(
             session_id,
@@ -178,7 +178,7 @@ class IdentityService:
             datetime.now(UTC) + timedelta(days=self.settings.refresh_token_days),
         )
         self.ctx.session_id = session_id
-        access, ttl = issue_access_token(self.settings, user.id, session_id, user.role.value)
+        access, ttl = issue_access_token(self.settings, user_id, session_id, role.value)
         self.ctx.record(AuditEntry("session_refreshed", "user_session", session_id))
         return TokenOut(access_token=access, refresh_token=new_refresh, expires_in=ttl)
 
@@ -192,14 +192,14 @@ class IdentityService:
         # checks read the stored role), and it is corrected below when the stored role differs.
         claimed = UserRole(claims.role) if claims.role in UserRole.__members__ else None
         await self._as_user(claims.user_id, claimed)
-        pair = await self.sessions.get_active_with_user(claims.session_id, claims.user_id)
-        if pair is None:
+        identity = await self.sessions.live_identity(claims.session_id, claims.user_id)
+        if identity is None:
             raise InvalidToken("The session has ended. Sign in again.")
-        _, user = pair
-        if user.role is not claimed:
-            await self._as_user(user.id, user.role)
+        role, email = identity
+        if role is not claimed:
+            await self._as_user(claims.user_id, role)
         self.ctx.session_id = claims.session_id
-        return CurrentUser(id=user.id, role=user.role, session_id=claims.session_id, email=user.email)
+        return CurrentUser(id=claims.user_id, role=role, session_id=claims.session_id, email=email)
 
     async def logout(self, current: CurrentUser) -> None:
         await self.sessions.revoke(current.session_id, "logout")
