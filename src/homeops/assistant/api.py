@@ -27,8 +27,8 @@ from homeops.assistant.schemas import (
     TranscriptionOut,
 )
 from homeops.core.pagination import Page, PageParams, page_params
+from homeops.core.schemas import DownloadOut
 from homeops.identity.deps import Auth, Ctx, DbSession
-from homeops.manuals.schemas import DownloadOut
 from homeops.troubleshooting.models import Priority
 
 router = APIRouter(prefix="/api/v1", tags=["assistant"])

@@ -13,7 +13,6 @@ import re
 import unicodedata
 import uuid
 import zipfile
-from datetime import UTC, datetime, timedelta
 
 from anyio import to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,14 +25,13 @@ from homeops.core.context import AuditEntry, RequestContext
 from homeops.core.errors import NotFound, Problem
 from homeops.core.jobs import enqueue
 from homeops.core.pagination import PageParams, build_page, decode_cursor
-from homeops.core.storage import Storage
+from homeops.core.schemas import DownloadOut
+from homeops.core.storage import Storage, signed_download
 from homeops.identity.service import CurrentUser
-from homeops.manuals.schemas import DownloadOut
 
 MB = 1024 * 1024
 DOCUMENT_MAX_BYTES = 25 * MB
 MEDIA_MAX_BYTES = 200 * MB
-DOWNLOAD_TTL_SECONDS = 900
 MAX_NAME = 200
 
 DOCUMENT_CONTENT_TYPES = {
@@ -196,16 +194,7 @@ class FileService:
         await to_thread.run_sync(self.storage.put, key, data, content_type)
 
     async def _download(self, key: str, filename: str, content_type: str) -> DownloadOut:
-        url = await to_thread.run_sync(
-            lambda: self.storage.signed_url(
-                key, expires_in=DOWNLOAD_TTL_SECONDS, filename=filename, content_type=content_type
-            )
-        )
-        return DownloadOut(
-            url=url,
-            expires_in=DOWNLOAD_TTL_SECONDS,
-            expires_at=datetime.now(UTC) + timedelta(seconds=DOWNLOAD_TTL_SECONDS),
-        )
+        return await signed_download(self.storage, key, filename=filename, content_type=content_type)
 
     def _remove_after_commit(self, key: str) -> None:
         async def remove() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -13,3 +15,11 @@ class StrictIn(BaseModel):
 
 class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+class DownloadOut(Out):
+    """A signed, expiring URL for a stored file (never a public path)."""
+
+    url: str
+    expires_in: int
+    expires_at: datetime

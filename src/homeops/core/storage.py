@@ -18,14 +18,17 @@ import tempfile
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
 from homeops.core.errors import Problem
+from homeops.core.schemas import DownloadOut
 
 if TYPE_CHECKING:
     from homeops.core.config import Settings
@@ -313,3 +316,16 @@ def download_file(
     if filename:
         headers["Content-Disposition"] = content_disposition(filename)
     return FileResponse(path, media_type=content_type or "application/octet-stream", headers=headers)
+
+
+DOWNLOAD_TTL_SECONDS = 900
+
+
+async def signed_download(
+    storage: Storage, key: str, *, filename: str, content_type: str, expires_in: int = DOWNLOAD_TTL_SECONDS
+) -> DownloadOut:
+    """The download answer every domain gives: a signed URL (made off the event loop) and its expiry."""
+    url = await to_thread.run_sync(
+        lambda: storage.signed_url(key, expires_in=expires_in, filename=filename, content_type=content_type)
+    )
+    return DownloadOut(url=url, expires_in=expires_in, expires_at=datetime.now(UTC) + timedelta(seconds=expires_in))

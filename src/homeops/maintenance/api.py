@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile, status
 
 from homeops.core.pagination import Page, PageParams, page_params
+from homeops.core.schemas import DownloadOut
 from homeops.identity.deps import AppSettings, Auth, Ctx, DbSession
 from homeops.maintenance.calendar import CalendarService, render_feed
 from homeops.maintenance.schemas import (
@@ -13,7 +14,6 @@ from homeops.maintenance.schemas import (
     CalendarTokenOut,
     CompleteIn,
     CompletionOut,
-    DownloadOut,
     DueItem,
     ScheduleIn,
     ScheduleOut,

@@ -167,9 +167,6 @@ class DueItem(Out):
     days_until_due: int = Field(description="Negative when overdue")
 
 
-class DownloadOut(Out):
-    url: str
-    expires_in: int
 
 
 class CalendarTokenOut(Out):

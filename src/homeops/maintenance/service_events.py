@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from homeops.core.context import AuditEntry, RequestContext
 from homeops.core.errors import NotFound, Problem, UnprocessableEntity
 from homeops.core.pagination import InvalidCursor, PageParams, decode_text_cursor, encode_text_cursor
-from homeops.core.storage import Storage
+from homeops.core.schemas import DownloadOut
+from homeops.core.storage import Storage, signed_download
 from homeops.devices.repository import DeviceRepository
 from homeops.devices.service import DeviceNotFound
 from homeops.homes.models import HomeRole
@@ -22,11 +23,10 @@ from homeops.homes.service import HomeService
 from homeops.identity.service import CurrentUser
 from homeops.maintenance.models import ServiceEvent
 from homeops.maintenance.repository import ServiceEventRepository
-from homeops.maintenance.schemas import AttachmentOut, DownloadOut, ServiceEventIn, ServiceEventOut
+from homeops.maintenance.schemas import AttachmentOut, ServiceEventIn, ServiceEventOut
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 MAX_ATTACHMENTS = 20
-DOWNLOAD_TTL_SECONDS = 900
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 
@@ -207,12 +207,5 @@ class ServiceEventService:
         if not 0 <= index < len(attachments):
             raise AttachmentNotFound()
         item = attachments[index]
-        url = await to_thread.run_sync(
-            lambda: self.storage.signed_url(
-                item["key"],
-                expires_in=DOWNLOAD_TTL_SECONDS,
-                filename=item["file_name"],
-                content_type=item["content_type"],
-            )
-        )
-        return DownloadOut(url=url, expires_in=DOWNLOAD_TTL_SECONDS)
+        return await signed_download(self.storage, item["key"], filename=item["file_name"],
+                                     content_type=item["content_type"])

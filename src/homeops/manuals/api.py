@@ -8,9 +8,10 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from homeops.core.pagination import Page, PageParams, page_params
+from homeops.core.schemas import DownloadOut
 from homeops.identity.deps import AppSettings, Auth, Ctx, DbSession
 from homeops.manuals.models import ManualStatus, ManualType
-from homeops.manuals.schemas import DeviceManualOut, DownloadOut, ManualMeta, ManualOut, SearchOut
+from homeops.manuals.schemas import DeviceManualOut, ManualMeta, ManualOut, SearchOut
 from homeops.manuals.service import ManualService
 
 router = APIRouter(prefix="/api/v1", tags=["manuals"])

@@ -73,12 +73,6 @@ class DeviceManualOut(ManualOut):
     linked_at: datetime
 
 
-class DownloadOut(Out):
-    url: str
-    expires_in: int
-    expires_at: datetime
-
-
 class SearchHit(Out):
     manual_id: uuid.UUID
     title: str
@@ -95,4 +89,4 @@ class SearchOut(Out):
     items: list[SearchHit]
 
 
-__all__ = ["DeviceManualOut", "DownloadOut", "ManualMeta", "ManualOut", "SearchHit", "SearchOut"]
+__all__ = ["DeviceManualOut", "ManualMeta", "ManualOut", "SearchHit", "SearchOut"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from anyio import to_thread
@@ -16,7 +15,8 @@ from homeops.core.context import AuditEntry, RequestContext
 from homeops.core.errors import NotFound, Problem
 from homeops.core.jobs import enqueue
 from homeops.core.pagination import PageParams, build_page, decode_cursor
-from homeops.core.storage import Storage
+from homeops.core.schemas import DownloadOut
+from homeops.core.storage import Storage, signed_download
 from homeops.devices.repository import DeviceRepository
 from homeops.devices.service import DeviceNotFound
 from homeops.homes.models import HomeRole
@@ -28,7 +28,6 @@ from homeops.manuals.models import Manual, ManualStatus, ManualType
 from homeops.manuals.repository import LinkRepository, ManualRepository
 from homeops.manuals.schemas import (
     DeviceManualOut,
-    DownloadOut,
     DuplicateLevel,
     ManualMeta,
     ManualOut,
@@ -38,7 +37,6 @@ from homeops.manuals.schemas import (
 from homeops.manuals.tasks import PROCESS_MANUAL
 
 PDF_MAGIC = b"%PDF-"
-DOWNLOAD_TTL_SECONDS = 900
 RRF_K = 60  # reciprocal-rank fusion constant for hybrid search
 
 
@@ -164,12 +162,8 @@ class ManualService:
 
     async def download(self, manual_id: uuid.UUID) -> DownloadOut:
         manual = await self._manual(manual_id)
-        url = await to_thread.run_sync(
-            lambda: self.storage.signed_url(manual.storage_key, expires_in=DOWNLOAD_TTL_SECONDS,
-                                            filename=manual.file_name, content_type="application/pdf")
-        )
-        return DownloadOut(url=url, expires_in=DOWNLOAD_TTL_SECONDS,
-                           expires_at=datetime.now(UTC) + timedelta(seconds=DOWNLOAD_TTL_SECONDS))
+        return await signed_download(self.storage, manual.storage_key, filename=manual.file_name,
+                                     content_type="application/pdf")
 
     # --- device links -------------------------------------------------------------------------------
     async def _device_home(self, device_id: uuid.UUID, minimum: HomeRole) -> uuid.UUID:
