@@ -12,12 +12,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from homeops.core.config import APP_DB_ROLE, Settings
@@ -126,3 +127,10 @@ def create_app_engine(app: URL, settings: Settings) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+async def rows_affected(session: AsyncSession, statement: Any) -> int:
+    """Executes on the session's connection and returns the row count (the ORM's bulk INSERT … SELECT path
+    does not report it)."""
+    result = await (await session.connection()).execute(statement)
+    return int(result.rowcount or 0)

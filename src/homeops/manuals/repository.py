@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import String
 
+from homeops.core.database import rows_affected
 from homeops.devices.models import Device
 from homeops.manuals.models import DeviceManual, Manual, ManualChunk, ManualStatus, ManualType
 
@@ -203,7 +204,7 @@ class LinkRepository:
             .from_select(["device_id", "manual_id", "home_id", "auto_linked"], matches)
             .on_conflict_do_nothing(index_elements=["device_id", "manual_id"])
         )
-        return await _rowcount(self.session, stmt)
+        return await rows_affected(self.session, stmt)
 
     async def auto_link_manual(self, manual: Manual) -> int:
         """Links a new manual to every matching device in every home (worker only: it crosses tenants)."""
@@ -216,10 +217,5 @@ class LinkRepository:
             .from_select(["device_id", "manual_id", "home_id", "auto_linked"], matches)
             .on_conflict_do_nothing(index_elements=["device_id", "manual_id"])
         )
-        return await _rowcount(self.session, stmt)
+        return await rows_affected(self.session, stmt)
 
-
-async def _rowcount(session: AsyncSession, stmt: Any) -> int:
-    """Rows affected, executed on the connection (the ORM's bulk-insert path does not report them)."""
-    result = await (await session.connection()).execute(stmt)
-    return int(result.rowcount or 0)

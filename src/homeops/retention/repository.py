@@ -9,6 +9,7 @@ from sqlalchemy import Select, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeops.assistant.models import ChatSession, MediaFile
+from homeops.core.database import rows_affected
 from homeops.devices.models import Device, DeviceStatus
 from homeops.maintenance.models import ServiceEvent
 from homeops.settings.models import SystemSetting
@@ -64,21 +65,21 @@ class RetentionRepository:
 
     async def delete_sessions(self, cutoff: datetime) -> int:
         ids = self.resolved_sessions(cutoff)
-        return await self._rowcount(delete(TroubleshootingSession).where(TroubleshootingSession.id.in_(ids)))
+        return await rows_affected(self.session, delete(TroubleshootingSession).where(TroubleshootingSession.id.in_(ids)))
 
     async def delete_tickets(self, cutoff: datetime) -> int:
         ids = self.closed_tickets(cutoff)
-        return await self._rowcount(delete(ServiceTicket).where(ServiceTicket.id.in_(ids)))
+        return await rows_affected(self.session, delete(ServiceTicket).where(ServiceTicket.id.in_(ids)))
 
     async def archive_devices(self, cutoff: datetime) -> int:
         ids = self.idle_devices(cutoff)
-        return await self._rowcount(
+        return await rows_affected(self.session, 
             update(Device).where(Device.id.in_(ids)).values(status=DeviceStatus.archived)
         )
 
     async def delete_chats(self, cutoff: datetime) -> int:
         ids = self.old_chats(cutoff)
-        return await self._rowcount(delete(ChatSession).where(ChatSession.id.in_(ids)))
+        return await rows_affected(self.session, delete(ChatSession).where(ChatSession.id.in_(ids)))
 
     async def media_keys(self, cutoff: datetime) -> list[tuple[Any, str]]:
         return [(r[0], r[1]) for r in (await self.session.execute(self.old_media(cutoff))).all()]
@@ -86,11 +87,8 @@ class RetentionRepository:
     async def delete_media(self, ids: list[Any]) -> int:
         if not ids:
             return 0
-        return await self._rowcount(delete(MediaFile).where(MediaFile.id.in_(ids)))
+        return await rows_affected(self.session, delete(MediaFile).where(MediaFile.id.in_(ids)))
 
-    async def _rowcount(self, stmt: Any) -> int:
-        result = await (await self.session.connection()).execute(stmt)
-        return int(result.rowcount or 0)
 
 
 
