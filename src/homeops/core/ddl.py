@@ -47,3 +47,14 @@ IS_ADMIN = "(SELECT homeops_is_admin())"
 
 def home_ids(min_role: str) -> str:
     return f"(SELECT homeops_home_ids('{min_role}'))"
+
+
+def home_scoped(table: str) -> None:
+    """The homes rule on a tenant table with a ``home_id``: guests (and platform admins) read, members write."""
+    grant(table, "SELECT, INSERT, UPDATE, DELETE")
+    enable_rls(table)
+    policy(table, f"{table}_select", "SELECT", using=f"home_id IN {home_ids('guest')} OR {IS_ADMIN}")
+    policy(table, f"{table}_insert", "INSERT", check=f"home_id IN {home_ids('member')}")
+    policy(table, f"{table}_update", "UPDATE", using=f"home_id IN {home_ids('member')}",
+           check=f"home_id IN {home_ids('member')}")
+    policy(table, f"{table}_delete", "DELETE", using=f"home_id IN {home_ids('member')}")

@@ -356,13 +356,7 @@ def _grants_and_policies() -> None:
 
     # Tenant data: guests read, members write (the homes rules).
     for table in _HOME_SCOPED:
-        ddl.grant(table, "SELECT, INSERT, UPDATE, DELETE")
-        ddl.enable_rls(table)
-        ddl.policy(table, f"{table}_select", "SELECT", using=f"home_id IN {home_ids('guest')} OR {IS_ADMIN}")
-        ddl.policy(table, f"{table}_insert", "INSERT", check=f"home_id IN {home_ids('member')}")
-        ddl.policy(table, f"{table}_update", "UPDATE",
-                   using=f"home_id IN {home_ids('member')}", check=f"home_id IN {home_ids('member')}")
-        ddl.policy(table, f"{table}_delete", "DELETE", using=f"home_id IN {home_ids('member')}")
+        ddl.home_scoped(table)
 
     # Manuals are shared across households (the seed expects ~80% reuse): any signed-in user reads and
     # uploads; processing is done by the worker (owner); admins correct or remove.

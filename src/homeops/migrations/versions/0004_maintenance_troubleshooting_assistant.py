@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 from homeops.core import ddl
-from homeops.core.ddl import IS_ADMIN, UID, home_ids
+from homeops.core.ddl import UID, home_ids
 
 revision: str = '0004'
 down_revision: str | None = '0003'
@@ -437,13 +437,7 @@ def _after_tables() -> None:
 
     # Home-scoped: guests read, members write.
     for table in ("maintenance_schedules", "maintenance_occurrences", "service_events"):
-        ddl.grant(table, "SELECT, INSERT, UPDATE, DELETE")
-        ddl.enable_rls(table)
-        ddl.policy(table, f"{table}_select", "SELECT", using=f"home_id IN {home_ids('guest')} OR {IS_ADMIN}")
-        ddl.policy(table, f"{table}_insert", "INSERT", check=f"home_id IN {home_ids('member')}")
-        ddl.policy(table, f"{table}_update", "UPDATE",
-                   using=f"home_id IN {home_ids('member')}", check=f"home_id IN {home_ids('member')}")
-        ddl.policy(table, f"{table}_delete", "DELETE", using=f"home_id IN {home_ids('member')}")
+        ddl.home_scoped(table)
 
     # Own rows: the user who opened them (000's user_isolation policies), plus staff reads.
     ddl.grant("troubleshooting_sessions", "SELECT, INSERT, UPDATE, DELETE")
