@@ -26,8 +26,13 @@ from psycopg import sql
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 
+from homeops import domains
 from homeops.app import create_app
+from homeops.audit.repository import write_audit
+from homeops.core.clock import FrozenClock
 from homeops.core.config import APP_DB_ROLE, Settings
+from homeops.core.jobs import Worker, registry
+from homeops.core.runtime import Runtime
 from homeops.core.database import libpq_dsn, sqlalchemy_url, upgrade
 from homeops.demo import create_user
 
@@ -102,8 +107,40 @@ def settings(data_dir: Path, test_db: PgTestDatabase) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def client(settings: Settings, test_db: PgTestDatabase) -> Iterator[TestClient]:
-    app = create_app(settings, test_db.app)
+def runtime(settings: Settings) -> Runtime:
+    """The process runtime the test app and workers share (storage, cipher, clock, domain resources)."""
+    return domains.build_runtime(settings)
+
+
+@pytest.fixture
+def frozen_clock(runtime: Runtime) -> Iterator[FrozenClock]:
+    """Freezes the shared runtime's clock for one test (set it, advance it); restored afterwards."""
+    from datetime import UTC, datetime
+
+    previous = runtime.clock
+    clock = FrozenClock(datetime.now(UTC))
+    runtime.clock = clock
+    try:
+        yield clock
+    finally:
+        runtime.clock = previous
+
+
+@pytest.fixture
+def make_worker(test_db: PgTestDatabase, runtime: Runtime) -> Callable[..., Worker]:
+    """A job worker on the test database with the shared runtime (the caller closes or drains it)."""
+
+    def _make(**kwargs: object) -> Worker:
+        domains.load_tasks()
+        return Worker(test_db.owner, registry, runtime=runtime, bus=domains.event_bus(), audit_writer=write_audit,
+                      **kwargs)  # type: ignore[arg-type]
+
+    return _make
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings, test_db: PgTestDatabase, runtime: Runtime) -> Iterator[TestClient]:
+    app = create_app(settings, test_db.app, runtime=runtime)
     with TestClient(app, base_url="http://testserver", client=("203.0.113.7", 50000)) as c:
         yield c
 

@@ -1,4 +1,5 @@
-"""The FastAPI application: routers, error handlers, the request unit of work, and (optionally) the worker."""
+"""The FastAPI application: the domains' routers, error handlers, the request unit of work, and (optionally)
+the background worker. Everything domain-specific comes from ``homeops.domains``."""
 
 from __future__ import annotations
 
@@ -13,45 +14,27 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from homeops import __version__
-from homeops.assistant import tasks as assistant_tasks  # noqa: F401  (registers jobs)
-from homeops.assistant import transcription
-from homeops.assistant.api import router as assistant_router
-from homeops.audit.api import router as audit_router
+from homeops import __version__, domains
 from homeops.audit.repository import write_audit
-from homeops.catalog.api import router as catalog_router
 from homeops.core.config import Settings
 from homeops.core.context import UnitOfWorkMiddleware
 from homeops.core.database import create_app_engine, session_factory
 from homeops.core.errors import install_error_handlers, problem_response
 from homeops.core.jobs import Worker, registry
-from homeops.core.security import FieldCipher
-from homeops.core.storage import build_storage, files_router
-from homeops.devices.api import router as devices_router
-from homeops.homes.api import router as homes_router
-from homeops.identity.api import auth_router, users_router
-from homeops.maintenance import tasks as maintenance_tasks  # noqa: F401  (registers jobs)
-from homeops.maintenance.api import router as maintenance_router
-from homeops.manuals import tasks as manual_tasks
-from homeops.manuals.api import router as manuals_router
-from homeops.manuals.embeddings import load_embedder
-from homeops.notifications import tasks as notification_tasks  # noqa: F401  (registers jobs)
-from homeops.notifications.api import router as notifications_router
-from homeops.retention import tasks as retention_tasks  # noqa: F401  (registers jobs)
-from homeops.settings.api import router as settings_router
-from homeops.troubleshooting import tasks as troubleshooting_tasks  # noqa: F401  (registers jobs)
-from homeops.troubleshooting.api import router as troubleshooting_router
+from homeops.core.runtime import Runtime
+from homeops.core.storage import files_router
 
 log = logging.getLogger(__name__)
 
-ROUTERS = (
-    auth_router, users_router, homes_router, catalog_router, devices_router, manuals_router, maintenance_router,
-    troubleshooting_router, assistant_router, notifications_router, audit_router, settings_router, files_router,
-)
 
-
-def create_app(settings: Settings, app_url: URL, *, worker_url: URL | None = None) -> FastAPI:
-    """``worker_url`` (the owner connection): also run the background worker inside this process."""
+def create_app(
+    settings: Settings, app_url: URL, *, worker_url: URL | None = None, runtime: Runtime | None = None
+) -> FastAPI:
+    """``worker_url`` (the owner connection): also run the background worker inside this process.
+    ``runtime``: the process runtime (tests pass one with a frozen clock); built from the settings if omitted."""
+    runtime = runtime or domains.build_runtime(settings)
+    bus = domains.event_bus()
+    domains.load_tasks()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,7 +44,7 @@ def create_app(settings: Settings, app_url: URL, *, worker_url: URL | None = Non
         stop = asyncio.Event()
         worker_task = None
         if worker_url is not None:
-            worker = Worker(worker_url, registry)
+            worker = Worker(worker_url, registry, runtime=runtime, bus=bus, audit_writer=write_audit)
             worker_task = asyncio.create_task(worker.run(stop), name="homeops-worker")
         try:
             yield
@@ -82,17 +65,16 @@ def create_app(settings: Settings, app_url: URL, *, worker_url: URL | None = Non
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.cipher = FieldCipher(settings.secret("field_encryption_key"))
-    app.state.storage = build_storage(settings)
-    app.state.embedder = load_embedder(settings.embedder)
-    manual_tasks.configure(app.state.storage, app.state.embedder)
-    notification_tasks.configure(settings)
-    if settings.transcriber:
-        transcription.install(transcription.load_transcriber(settings.transcriber))
+    app.state.runtime = runtime
+    app.state.bus = bus
+    # Kept for the routes that read them directly (signed downloads, serials).
+    app.state.cipher = runtime.cipher
+    app.state.storage = runtime.storage
     install_error_handlers(app)
     app.add_middleware(UnitOfWorkMiddleware, audit_writer=write_audit)
-    for router in ROUTERS:
+    for router in domains.routers():
         app.include_router(router)
+    app.include_router(files_router)
 
     @app.get("/healthz", tags=["system"])
     async def healthz(request: Request) -> JSONResponse:
@@ -105,3 +87,16 @@ def create_app(settings: Settings, app_url: URL, *, worker_url: URL | None = Non
         return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one API process started by ``homeops serve --workers N`` (settings and the database URLs
+    come from the environment the parent process set)."""
+    from homeops.core.config import get_settings
+    from homeops.core.database import resolve_urls
+    from homeops.core.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    urls = resolve_urls(settings, start_embedded=False)
+    return create_app(settings, urls.app)

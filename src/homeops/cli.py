@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import warnings
-from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from homeops import domains
 from homeops.core.config import Settings, get_settings
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -23,10 +24,8 @@ demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(demo_app, name="demo")
-manuals_app = typer.Typer(help="The manual library.", no_args_is_help=True)
-app.add_typer(manuals_app, name="manuals")
-retention_app = typer.Typer(help="Data retention (seeds 000 and 003).", no_args_is_help=True)
-app.add_typer(retention_app, name="retention")
+for _name, _commands in domains.commands():  # each domain's own commands (``homeops manuals …`` …)
+    app.add_typer(_commands, name=_name)
 
 console = Console()
 
@@ -46,17 +45,22 @@ def serve(
     demo: Annotated[bool, typer.Option("--demo", help="Load demo users and homes (idempotent).")] = False,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="API processes (default: the number of CPU cores).")
+    ] = None,
 ) -> None:
-    """Start the database (embedded unless HOMEOPS_DATABASE_URL is set), migrate, and serve the API."""
+    """Start the database (embedded unless HOMEOPS_DATABASE_URL is set), migrate, and serve the API.
+
+    The API runs in ``--workers`` processes; the background worker runs once, in this process."""
     import uvicorn
 
-    from homeops.app import create_app
     from homeops.bootstrap import prepare_database
     from homeops.core.logging import configure_logging
     from homeops.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_json)
+    processes = workers or os.cpu_count() or 1
     with console.status(f"Starting {_describe(settings)} and migrating…"):
         urls = prepare_database(settings)
     try:
@@ -65,7 +69,8 @@ def serve(
                 created = load_demo(urls.owner, settings.bcrypt_rounds)
             console.print(f"[green]Demo data ready[/green] (created: {created})")
         base = f"http://{host}:{port}"
-        console.print(f"[bold]HomeOps[/bold] on {base}  ·  API docs {base}/docs  ·  database: {_describe(settings)}")
+        console.print(f"[bold]HomeOps[/bold] on {base}  ·  API docs {base}/docs  ·  database: {_describe(settings)}"
+                      f"  ·  {processes} API process(es)")
         if demo:
             table = Table("email", "role", "password", title="Demo logins")
             for u in DEMO_USERS:
@@ -75,11 +80,54 @@ def serve(
         # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: make SIGTERM end the
         # process through SystemExit (as SIGINT does through KeyboardInterrupt) so PostgreSQL is stopped below.
         signal.signal(signal.SIGTERM, _exit_on_signal)
-        worker_url = urls.owner if settings.run_worker else None
-        uvicorn.run(create_app(settings, urls.app, worker_url=worker_url), host=host, port=port, log_config=None)
+        if processes == 1:
+            from homeops.app import create_app
+
+            worker_url = urls.owner if settings.run_worker else None
+            uvicorn.run(create_app(settings, urls.app, worker_url=worker_url), host=host, port=port, log_config=None)
+        else:
+            # The API processes connect to the server started here (they inherit its URLs); the background
+            # worker stays in this process, so there is exactly one.
+            os.environ["HOMEOPS_DATABASE_URL"] = urls.owner.render_as_string(hide_password=False)
+            os.environ["HOMEOPS_APP_DATABASE_URL"] = urls.app.render_as_string(hide_password=False)
+            stop_worker = _background_worker(settings, urls.owner) if settings.run_worker else None
+            try:
+                uvicorn.run("homeops.app:app_from_environment", factory=True, host=host, port=port,
+                            workers=processes, log_config=None)
+            finally:
+                if stop_worker is not None:
+                    stop_worker()
     finally:
         urls.stop()
         console.print("Stopped.")
+
+
+def _background_worker(settings: Settings, owner: object) -> Callable[[], None]:
+    """Runs the job worker on its own event loop in a thread of this process; returns its stop function."""
+    import asyncio
+    import threading
+
+    from homeops.audit.repository import write_audit
+    from homeops.core.jobs import Worker, registry
+
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        domains.load_tasks()
+        worker = Worker(owner, registry, runtime=domains.build_runtime(settings), bus=domains.event_bus(),  # type: ignore[arg-type]
+                        audit_writer=write_audit)
+        loop.run_until_complete(worker.run(stop))
+
+    thread = threading.Thread(target=run, name="homeops-worker", daemon=True)
+    thread.start()
+
+    def halt() -> None:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=30)
+
+    return halt
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:
@@ -94,28 +142,20 @@ def worker(
     """Run background jobs (manual processing, …) apart from the API; PostgreSQL is the broker."""
     import asyncio
 
-    import homeops.app  # noqa: F401  (imports every module that registers tasks)
+    from homeops.audit.repository import write_audit
     from homeops.bootstrap import prepare_database
     from homeops.core.jobs import Worker, registry
     from homeops.core.logging import configure_logging
-    from homeops.core.storage import build_storage
-    from homeops.manuals import tasks as manual_tasks
-    from homeops.manuals.embeddings import load_embedder
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_json)
     urls = prepare_database(settings)
-    manual_tasks.configure(build_storage(settings), load_embedder(settings.embedder))
-    from homeops.notifications import tasks as notification_tasks
-
-    notification_tasks.configure(settings)
-    if settings.transcriber:
-        from homeops.assistant import transcription
-
-        transcription.install(transcription.load_transcriber(settings.transcriber))
+    domains.load_tasks()
+    runtime = domains.build_runtime(settings)
 
     async def main() -> int:
-        async with Worker(urls.owner, registry, concurrency=concurrency) as w:
+        async with Worker(urls.owner, registry, concurrency=concurrency, runtime=runtime, bus=domains.event_bus(),
+                          audit_writer=write_audit) as w:
             if once:
                 return await w.drain()
             stop = asyncio.Event()
@@ -233,60 +273,6 @@ def demo_load() -> None:
                       f"{DEMO_PASSWORD}")
     finally:
         urls.stop()
-
-
-@manuals_app.command("import")
-def manuals_import(
-    directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder of PDF manuals")],
-    brand: Annotated[str | None, typer.Option(help="Brand of every manual (default: the folder name)")] = None,
-    model: Annotated[list[str] | None, typer.Option(help="Model number(s) the manuals cover")] = None,
-    manual_type: Annotated[str, typer.Option("--type", help="user, troubleshooting, installation, service …")] = "user",
-    process: Annotated[bool, typer.Option("--process/--no-process", help="Process (index) them now")] = True,
-) -> None:
-    """Bulk-import a folder of PDFs with the same de-duplication as uploads; prints new / duplicate / failed."""
-    import asyncio
-
-    from homeops.manuals.importer import import_directory
-
-    settings = _settings()
-    from homeops.bootstrap import prepare_database
-
-    urls = prepare_database(settings)
-    try:
-        summary = asyncio.run(
-            import_directory(settings, urls.owner, directory, brand=brand or directory.name, models=model or [],
-                             manual_type=manual_type, process=process, console=console)
-        )
-    finally:
-        urls.stop()
-    table = Table("result", "count", title=f"Imported {directory}")
-    for key, value in summary.items():
-        table.add_row(key, str(value))
-    console.print(table)
-
-
-@retention_app.command("run")
-def retention_run(
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would change; change nothing.")] = False,
-) -> None:
-    """Apply the retention rules now (the worker also runs them daily) and print each count."""
-    import asyncio
-
-    from homeops.bootstrap import prepare_database
-    from homeops.retention.runner import run_from_cli
-
-    settings = _settings()
-    urls = prepare_database(settings)
-    try:
-        report = asyncio.run(run_from_cli(settings, urls.owner, dry_run=dry_run))
-    finally:
-        urls.stop()
-    table = Table("rule", "window (days)", "would change" if dry_run else "changed",
-                  title="Retention (dry run: nothing changed)" if dry_run else "Retention applied")
-    windows = list(report.windows.values())
-    for (name, count), days in zip(report.counts.items(), windows, strict=True):
-        table.add_row(name, str(days), str(count))
-    console.print(table)
 
 
 def main() -> None:  # pragma: no cover

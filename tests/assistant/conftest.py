@@ -11,20 +11,20 @@ from fastapi.testclient import TestClient
 
 from homeops.assistant import tasks as assistant_tasks
 from homeops.assistant import transcription
-from homeops.core.jobs import Worker, registry
+from homeops.core.jobs import Worker
+from homeops.core.runtime import Runtime
 from homeops.manuals import tasks as manual_tasks
-from tests.conftest import PgTestDatabase
 
 TASKS = {manual_tasks.PROCESS_MANUAL, assistant_tasks.PROCESS_DOCUMENT, assistant_tasks.PROCESS_MEDIA}
 
 
 @pytest.fixture
-def drain(test_db: PgTestDatabase) -> Callable[[], int]:
+def drain(make_worker: Callable[..., Worker]) -> Callable[[], int]:
     """Runs queued manual, document and media jobs, as the worker would."""
 
     def _drain() -> int:
         async def run() -> int:
-            async with Worker(test_db.owner, registry, tasks=TASKS) as worker:
+            async with make_worker(tasks=TASKS) as worker:
                 return await worker.drain()
 
         return asyncio.run(run())
@@ -32,18 +32,32 @@ def drain(test_db: PgTestDatabase) -> Callable[[], int]:
     return _drain
 
 
-@pytest.fixture
-def no_transcriber() -> Iterator[None]:
-    """The default: nothing installed (restores whatever was installed before)."""
-    saved = (transcription.runtime.transcriber, transcription.runtime.reason, transcription.runtime.loaded)
-    transcription.install(None)
-    yield
-    transcription.runtime.transcriber, transcription.runtime.reason, transcription.runtime.loaded = saved
+_TRANSCRIBER_KEYS = (transcription.TRANSCRIBER, transcription.TRANSCRIBER_UNAVAILABLE)
 
 
 @pytest.fixture
-def use_transcriber(no_transcriber: None) -> Callable[[transcription.Transcriber], None]:
-    return transcription.install
+def no_transcriber(runtime: Runtime) -> Iterator[None]:
+    """The default: no transcriber in the shared runtime's resources (restores what was there before)."""
+    saved = {k: runtime.resources[k] for k in _TRANSCRIBER_KEYS if k in runtime.resources}
+    for key in _TRANSCRIBER_KEYS:
+        runtime.resources.pop(key, None)
+    runtime.resources[transcription.TRANSCRIBER] = None
+    try:
+        yield
+    finally:
+        for key in _TRANSCRIBER_KEYS:
+            runtime.resources.pop(key, None)
+        runtime.resources.update(saved)
+
+
+@pytest.fixture
+def use_transcriber(no_transcriber: None, runtime: Runtime) -> Callable[[transcription.Transcriber], None]:
+    """Puts a transcriber into the shared runtime for the rest of the test."""
+
+    def _use(transcriber: transcription.Transcriber) -> None:
+        runtime.resources[transcription.TRANSCRIBER] = transcriber
+
+    return _use
 
 
 def unique_brand() -> str:

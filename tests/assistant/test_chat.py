@@ -231,10 +231,9 @@ def test_cannot_write_into_another_users_session(client, make_user, app_conn) ->
 
     alice, mallory = make_user(), make_user()
     session = client.post("/api/v1/assistant/sessions", json={"title": "mine"}, headers=alice.headers).json()
-    with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        with app_conn.transaction():
-            as_user(app_conn, mallory.id)
-            app_conn.execute(
-                "INSERT INTO messages (session_id, user_id, content, message_type) VALUES (%s, %s, 'spam', 'user')",
-                (session["id"], mallory.id),
-            )
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), app_conn.transaction():
+        as_user(app_conn, mallory.id)
+        app_conn.execute(
+            "INSERT INTO messages (session_id, user_id, content, message_type) VALUES (%s, %s, 'spam', 'user')",
+            (session["id"], mallory.id),
+        )

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from homeops.core import jobs
-from homeops.core.jobs import TaskRegistry, Worker, enqueue
+from homeops.core.jobs import JobContext, TaskRegistry, Worker, enqueue
 from tests.conftest import PgTestDatabase
 
 
@@ -95,7 +95,7 @@ def test_dedupe_key_blocks_a_second_active_job_but_not_after_it_is_done(
     ran: list[dict[str, Any]] = []
 
     @reg.task(task)
-    async def record(session: AsyncSession, payload: dict[str, Any]) -> None:
+    async def record(job: JobContext, payload: dict[str, Any]) -> None:
         ran.append(payload)
 
     async def main() -> None:
@@ -123,7 +123,8 @@ def test_task_runs_in_a_transaction_and_is_marked_done(
     reg = TaskRegistry()
 
     @reg.task(task)
-    async def write(session: AsyncSession, payload: dict[str, Any]) -> None:
+    async def write(job: JobContext, payload: dict[str, Any]) -> None:
+        session = job.session
         await session.execute(text(f"INSERT INTO {table} (value) VALUES (:v)"), {"v": payload["value"]})
 
     async def main() -> None:
@@ -150,7 +151,8 @@ def test_failing_task_rolls_back_retries_with_backoff_then_fails(
 
     # Registered on the module registry so enqueue picks up max_attempts=3 from the decorator.
     @jobs.registry.task(task, max_attempts=3, retry_backoff_seconds=100)
-    async def flaky(session: AsyncSession, payload: dict[str, Any]) -> None:
+    async def flaky(job: JobContext, payload: dict[str, Any]) -> None:
+        session = job.session
         await session.execute(text(f"INSERT INTO {table} (value) VALUES ('partial')"))
         raise RuntimeError("boom " + "x" * 10_000)
 
@@ -215,7 +217,8 @@ def test_concurrent_workers_never_run_the_same_job_twice(
     seen: list[int] = []
 
     @reg.task(task)
-    async def slow(session: AsyncSession, payload: dict[str, Any]) -> None:
+    async def slow(job: JobContext, payload: dict[str, Any]) -> None:
+        session = job.session
         await session.execute(text("SELECT pg_sleep(0.01)"))
         seen.append(payload["i"])
 
@@ -241,7 +244,7 @@ def test_stale_running_jobs_are_recovered(test_db: PgTestDatabase, owner_conn: p
     reg = TaskRegistry()
 
     @reg.task(task)
-    async def noop(session: AsyncSession, payload: dict[str, Any]) -> None:
+    async def noop(job: JobContext, payload: dict[str, Any]) -> None:
         return None
 
     insert = (
@@ -281,7 +284,8 @@ def test_long_task_keeps_its_lock_fresh_and_a_recovered_job_rolls_back(
     locks: list[datetime] = []
 
     @reg.task(task)
-    async def long(session: AsyncSession, payload: dict[str, Any]) -> None:
+    async def long(job: JobContext, payload: dict[str, Any]) -> None:
+        session = job.session
         await session.execute(text(f"INSERT INTO {table} (value) VALUES (:v)"), {"v": payload["mode"]})
         locks.append(job_rows(owner_conn, task)[-1]["locked_at"])
         await asyncio.sleep(1.3)  # heartbeat every max(stale_after / 3, 1 s)
@@ -319,7 +323,7 @@ def test_periodic_enqueue_is_idempotent_per_slot(
     slots: list[int] = []
 
     @reg.periodic(task, every_seconds=60)
-    async def tick(session: AsyncSession, payload: dict[str, Any]) -> None:
+    async def tick(job: JobContext, payload: dict[str, Any]) -> None:
         slots.append(payload["slot"])
 
     now = 1_800_000_030.0  # slot 30_000_000
@@ -353,7 +357,7 @@ def test_run_wakes_on_notify_and_stops_promptly(
     reg = TaskRegistry()
 
     @reg.task(task)
-    async def noop(session: AsyncSession, payload: dict[str, Any]) -> None:
+    async def noop(job: JobContext, payload: dict[str, Any]) -> None:
         return None
 
     async def wait_for_status(status: str, timeout: float) -> float:
@@ -397,7 +401,7 @@ def test_run_with_concurrency_runs_jobs_in_parallel(
     active, peak = 0, 0
 
     @reg.task(task)
-    async def slow(session: AsyncSession, payload: dict[str, Any]) -> None:
+    async def slow(job: JobContext, payload: dict[str, Any]) -> None:
         nonlocal active, peak
         active += 1
         peak = max(peak, active)

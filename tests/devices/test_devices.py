@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -89,15 +89,35 @@ def test_query1_list_with_manual_summary_and_filters(client: TestClient, make_us
     assert [page1["items"][0]["id"], page2["items"][0]["id"]] == [c["id"], b["id"]] and page2["next_cursor"] is None
 
 
-def test_warranty_expiring(client: TestClient, make_user, make_home) -> None:  # type: ignore[no-untyped-def]
+def test_warranty_expiring(client: TestClient, make_user, make_home, frozen_clock) -> None:  # type: ignore[no-untyped-def]
     user = make_user()
-    home = make_home(user)
-    today = date.today()
+    home = make_home(user)  # Europe/Paris: noon UTC is the same day there
+    frozen_clock.set(datetime(2030, 6, 15, 12, tzinfo=UTC))
+    today = date(2030, 6, 15)
     soon = _device(client, user, home["id"], warranty_end=str(today + timedelta(days=10)))
     _device(client, user, home["id"], warranty_end=str(today + timedelta(days=400)))
     _device(client, user, home["id"], warranty_end=str(today - timedelta(days=1)))
     items = client.get("/api/v1/devices/warranty-expiring?days=60", headers=user.headers).json()
     assert [(i["device_id"], i["days_left"]) for i in items] == [(soon["id"], 10)]
+
+
+def test_warranty_days_are_each_homes_own(client: TestClient, make_user, make_home, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    """At 12:00 UTC on 15 June it is already the 16th on Kiritimati (UTC+14) and still the 15th in Pago Pago
+    (UTC-11): the same warranty end is expired in one home and ends today in the other."""
+    user = make_user()
+    east, west = make_home(user, name="East", timezone="Pacific/Kiritimati"), make_home(user, name="West",
+                                                                                           timezone="Pacific/Pago_Pago")
+    frozen_clock.set(datetime(2030, 6, 15, 12, tzinfo=UTC))
+    ends = ("2030-06-15", "2030-07-15", "2030-07-16")
+    ids = {(h["name"], end): _device(client, user, h["id"], warranty_end=end)["id"] for h in (east, west) for end in ends}
+    items = client.get("/api/v1/devices/warranty-expiring?days=30", headers=user.headers).json()
+    got = {(i["device_id"], i["days_left"]) for i in items}
+    assert got == {
+        (ids["West", "2030-06-15"], 0),  # today in Pago Pago
+        (ids["East", "2030-07-15"], 29), (ids["West", "2030-07-15"], 30),
+        (ids["East", "2030-07-16"], 30),  # 31 days away in Pago Pago: not listed
+    }
+    assert [i["warranty_end"] for i in items] == sorted(i["warranty_end"] for i in items)
 
 
 def test_replacement_chain_and_groups(client: TestClient, make_user, make_home) -> None:  # type: ignore[no-untyped-def]
@@ -148,7 +168,6 @@ def test_devices_are_invisible_to_other_households(client: TestClient, make_user
         assert app_conn.execute("SELECT count(*) FROM devices WHERE id = %s", (d["id"],)).fetchone()[0] == 0
         assert app_conn.execute("SELECT count(*) FROM device_groups WHERE home_id = %s", (home["id"],)).fetchone()[0] == 0
         assert app_conn.execute("UPDATE devices SET nickname = 'x' WHERE id = %s", (d["id"],)).rowcount == 0
-    with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        with app_conn.transaction():
-            as_user(app_conn, guest.id)
-            app_conn.execute("INSERT INTO devices (home_id, nickname) VALUES (%s, 'guest device')", (home["id"],))
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), app_conn.transaction():
+        as_user(app_conn, guest.id)
+        app_conn.execute("INSERT INTO devices (home_id, nickname) VALUES (%s, 'guest device')", (home["id"],))

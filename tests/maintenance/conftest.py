@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 import pytest
@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from homeops.core.clock import FrozenClock
 from homeops.core.database import sqlalchemy_url
 from tests.conftest import ApiUser, PgTestDatabase
 
@@ -18,6 +19,20 @@ T = TypeVar("T")
 
 def days(n: int) -> str:
     return (date.today() + timedelta(days=n)).isoformat()
+
+
+def noon(day: date) -> datetime:
+    """Noon UTC of ``day``: the same date in UTC, Europe/Paris (the test homes' default) and the Americas."""
+    return datetime.combine(day, time(12), UTC)
+
+
+@pytest.fixture(autouse=True)
+def home_day(frozen_clock: FrozenClock) -> Iterator[FrozenClock]:
+    """Every maintenance test runs at noon UTC of ``date.today()``: "today" is a home's date now, and at noon
+    UTC a Paris or Chicago home has the same date as ``date.today()`` whatever the hour the suite runs
+    (tests that cross a date line set the clock themselves)."""
+    frozen_clock.set(noon(date.today()))
+    yield frozen_clock
 
 
 @pytest.fixture

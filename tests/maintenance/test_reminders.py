@@ -16,12 +16,14 @@ from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
 from homeops.core.config import Settings
+from homeops.core.runtime import Runtime
 from homeops.maintenance.tasks import REMINDERS, send_maintenance_reminders
-from homeops.notifications import tasks as notification_tasks
 from homeops.notifications.email import Mailer
-from tests.maintenance.conftest import days
+from homeops.notifications.tasks import mailer_of
+from tests.maintenance.conftest import days, noon
 
 TODAY = date.today()
+NOW = noon(TODAY)  # the instant the job runs at: TODAY in every test home's timezone
 
 
 def _mine(  # type: ignore[no-untyped-def]
@@ -61,7 +63,7 @@ def test_reminders_once_per_member_and_occurrence(
     theirs = make_schedule(stranger, make_device(stranger, make_home(stranger)), next_due=days(2))
     ids = [soon["id"], late["id"], far["id"], silent["id"], off["id"], theirs["id"]]
 
-    created = as_owner(lambda s: send_maintenance_reminders(s, TODAY))
+    created = as_owner(lambda s: send_maintenance_reminders(s, NOW))
     assert created >= 5  # 2 members x 2 schedules + the stranger's (other tests' schedules may add more)
     for user in (owner, member):
         rows = _mine(owner_conn, user.id, ids)
@@ -75,17 +77,17 @@ def test_reminders_once_per_member_and_occurrence(
     assert [r[0] for r in _mine(owner_conn, stranger.id, ids)] == [theirs["id"]]
 
     # Running again creates nothing new.
-    assert as_owner(lambda s: send_maintenance_reminders(s, TODAY)) == 0
+    assert as_owner(lambda s: send_maintenance_reminders(s, NOW)) == 0
     assert len(_mine(owner_conn, owner.id, ids)) == 2
 
     # Days later the first one is overdue too: one more per member; the old overdue is not repeated.
-    as_owner(lambda s: send_maintenance_reminders(s, TODAY + timedelta(days=4)))
+    as_owner(lambda s: send_maintenance_reminders(s, NOW + timedelta(days=4)))
     rows = _mine(owner_conn, member.id, ids)
     assert len(rows) == 3 and f"maint:{soon['id']}:{days(3)}:overdue" in {r[2] for r in rows}
 
     # Completing moves the due date: the next occurrence is reminded afresh later, not now.
     client.post(f"/api/v1/maintenance-schedules/{late['id']}/complete", json={}, headers=owner.headers)
-    as_owner(lambda s: send_maintenance_reminders(s, TODAY))
+    as_owner(lambda s: send_maintenance_reminders(s, NOW))
     assert len(_mine(owner_conn, owner.id, ids)) == 3
 
 
@@ -131,7 +133,7 @@ def test_reminders_are_emailed(
         user, make_device(user, make_home(user), "Water softener"), task_name="Add salt", next_due=days(2)
     )
     mailer = Mailer("127.0.0.1", port, sender="homeops@test.invalid")
-    assert as_owner(lambda s: send_maintenance_reminders(s, TODAY, mailer)) >= 1
+    assert as_owner(lambda s: send_maintenance_reminders(s, NOW, mailer)) >= 1
 
     mine = [e for e in sink.envelopes if e.rcpt_tos == [user.email]]
     assert len(mine) == 1
@@ -157,18 +159,18 @@ def test_email_failure_never_breaks_the_job(
     user = make_user()
     sched = make_schedule(user, make_device(user, make_home(user)), next_due=days(1))
     dead = Mailer("127.0.0.1", _free_port(), timeout=2)  # nothing listens there
-    assert as_owner(lambda s: send_maintenance_reminders(s, TODAY, dead)) >= 1
+    assert as_owner(lambda s: send_maintenance_reminders(s, NOW, dead)) >= 1
     (row,) = _mine(owner_conn, user.id, [sched["id"]])
     assert row[5]["email"]["sent"] is False and "connect" in row[5]["email"]["reason"]
     assert row[5]["in_app"] is True
 
 
-def test_smtp_settings_and_registration() -> None:
+def test_smtp_settings_and_registration(runtime: Runtime) -> None:
     assert Mailer.from_settings(Settings(smtp_host=None)) is None
     mailer = Mailer.from_settings(Settings(smtp_host="127.0.0.1", smtp_port=2525, smtp_from="x@y.z"))
     assert mailer is not None and (mailer.host, mailer.port, mailer.sender) == ("127.0.0.1", 2525, "x@y.z")
     from homeops.core.jobs import registry
 
     assert registry.tasks[REMINDERS].every_seconds == 3600
-    notification_tasks.configure(Settings(smtp_host=None))
-    assert notification_tasks.current_mailer() is None
+    assert runtime.settings.smtp_host is None
+    assert mailer_of(runtime) is None

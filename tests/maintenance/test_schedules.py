@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from homeops.catalog.models import IntervalUnit
 from homeops.maintenance.recurrence import add_interval
-from tests.conftest import as_user, assert_problem
+from tests.conftest import as_user, assert_problem, captured_sql
 from tests.maintenance.conftest import days
 
 
@@ -373,3 +373,29 @@ def test_templates_become_schedules(
     assert (
         client.get(f"/api/v1/devices/{plain['id']}/maintenance-schedules", headers=user.headers).json() == []
     )
+
+
+def test_complete_reads_the_schedule_once(  # type: ignore[no-untyped-def]
+    client: TestClient, make_user, make_home, make_device, make_schedule
+) -> None:
+    """One completion: the schedule read once, locked (with its home's timezone in the same statement), no
+    home or membership look-up (the actor carries the memberships), then the three writes and the audit row.
+    Before the platform core it took 13 statements (11 not counting the two identity ones, which now go
+    through the raw driver, outside this capture)."""
+    user = make_user()
+    sched = make_schedule(user, make_device(user, make_home(user)), next_due=days(-1))
+    with captured_sql(client) as statements:
+        r = client.post(f"/api/v1/maintenance-schedules/{sched['id']}/complete", json={}, headers=user.headers)
+    assert r.status_code == 200, r.text
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 1 and "FROM maintenance_schedules" in reads[0] and "FOR UPDATE" in reads[0], statements
+    assert not any("home_members" in s for s in statements), statements
+    kinds = [" ".join(s.split()[:3]) for s in statements]
+    assert kinds == [
+        kinds[0],
+        "INSERT INTO service_events",
+        "INSERT INTO maintenance_occurrences",
+        "UPDATE maintenance_schedules SET",
+        "INSERT INTO audit_logs",
+    ], statements
+    assert len(statements) == 5

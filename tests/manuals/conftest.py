@@ -7,19 +7,18 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from homeops.core.jobs import Worker, registry
-from homeops.manuals import tasks as manual_tasks  # noqa: F401  (registers manuals.process)
-from tests.conftest import PgTestDatabase
+from homeops.core.jobs import Worker
+from homeops.manuals import tasks as manual_tasks
 from tests.pdf_writer import make_pdf
 
 
 @pytest.fixture
-def drain(test_db: PgTestDatabase) -> Callable[[], int]:
-    """Runs the queued manual-processing jobs, as the worker would."""
+def drain(make_worker: Callable[..., Worker]) -> Callable[[], int]:
+    """Runs the queued manual-processing jobs, as the worker would (the shared runtime, the domains' bus)."""
 
     def _drain() -> int:
         async def run() -> int:
-            async with Worker(test_db.owner, registry, tasks={manual_tasks.PROCESS_MANUAL}) as worker:
+            async with make_worker(tasks={manual_tasks.PROCESS_MANUAL}) as worker:
                 return await worker.drain()
 
         return asyncio.run(run())

@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from homeops.app import create_app
 from homeops.cli import app as cli
+from homeops.manuals.embeddings import load_embedder
+from homeops.manuals.tasks import EMBEDDER
 from tests.conftest import PgTestDatabase
 from tests.core.test_cli import cli_env  # noqa: F401  (fixture)
 from tests.manuals.conftest import unique_brand
@@ -40,12 +42,15 @@ def test_import_directory(cli_env, tmp_path: Path, test_db: PgTestDatabase) -> N
     assert audited >= 3
 
 
-def test_hybrid_search_with_an_embedder(settings, test_db: PgTestDatabase, make_user, upload, drain, owner_conn) -> None:  # type: ignore[no-untyped-def]
+def test_hybrid_search_with_an_embedder(settings, test_db: PgTestDatabase, runtime, monkeypatch, make_user, upload,  # type: ignore[no-untyped-def]
+                                        drain, owner_conn) -> None:
     has_vectors = owner_conn.execute("SELECT to_regclass('manual_chunk_embeddings') IS NOT NULL").fetchone()[0]
     if not has_vectors:
         pytest.skip("this PostgreSQL has no pgvector: search is full-text only (tested elsewhere)")
     hybrid_settings = settings.model_copy(update={"embedder": "hashing:384"})
-    app = create_app(hybrid_settings, test_db.app)
+    # The embedder is a process resource: the app and the worker (``drain``) share the runtime.
+    monkeypatch.setitem(runtime.resources, EMBEDDER, load_embedder(hybrid_settings.embedder))
+    app = create_app(hybrid_settings, test_db.app, runtime=runtime)
     with TestClient(app, client=("203.0.113.9", 1)) as client:
         user = make_user()
         brand = unique_brand()

@@ -13,11 +13,22 @@ from homeops.core.context import apply_rls
 from homeops.core.database import sqlalchemy_url
 from homeops.notifications.models import NotificationPriority
 from homeops.notifications.service import NotificationService
+from homeops.core.actor import Actor
+from homeops.core.audit import AuditRecorder
+from homeops.core.clock import SystemClock
+from homeops.core.events import EventBus
+from homeops.core.runtime import Runtime
+from homeops.core.tenancy import UserRole
+from homeops.core.uow import UnitOfWork
 from tests.conftest import PgTestDatabase, as_user, assert_problem
+
+# notify() needs the clock only (storage and cipher are never touched).
+_RUNTIME = Runtime(settings=None, storage=None, cipher=None, clock=SystemClock())  # type: ignore[arg-type]
 
 
 def _notify_as(
-    test_db: PgTestDatabase, actor: uuid.UUID, recipient: uuid.UUID, title: str, dedupe_key: str | None = None
+    test_db: PgTestDatabase, actor: uuid.UUID, recipient: uuid.UUID, title: str, dedupe_key: str | None = None,
+    runtime: Runtime | None = None,
 ) -> uuid.UUID | None:
     """What another domain does inside a request: the actor's RLS identity, notifying someone else."""
 
@@ -26,7 +37,8 @@ def _notify_as(
         try:
             async with async_sessionmaker(engine)() as session, session.begin():
                 await apply_rls(session, actor, "homeowner")
-                return await NotificationService(session).notify(
+                uow = UnitOfWork(session, Actor(actor, UserRole.homeowner), AuditRecorder(), _RUNTIME, EventBus())
+                return await NotificationService(uow).notify(
                     recipient,
                     "ticket_update",
                     title,

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from homeops.core.jobs import Worker, registry
+from homeops.core.jobs import Worker
+from homeops.manuals.tasks import PROCESS_MANUAL
 from homeops.troubleshooting.tasks import NOTIFY_TICKET
-from tests.conftest import ApiUser, PgTestDatabase
-from tests.manuals.conftest import drain, upload  # noqa: F401  (fixtures shared with the manual tests)
+from tests.conftest import ApiUser
+from tests.manuals.conftest import upload  # noqa: F401  (fixture shared with the manual tests)
 
 SESSIONS = "/api/v1/troubleshooting-sessions"
 TICKETS = "/api/v1/service-tickets"
@@ -22,12 +23,26 @@ def unique(prefix: str) -> str:
 
 
 @pytest.fixture
-def drain_tickets(test_db: PgTestDatabase) -> Callable[[], int]:
+def drain(make_worker: Callable[..., Worker]) -> Callable[[], int]:
+    """Runs the queued manual-processing jobs, as the worker would."""
+
+    def _drain() -> int:
+        async def run() -> int:
+            async with make_worker(tasks={PROCESS_MANUAL}) as worker:
+                return await worker.drain()
+
+        return asyncio.run(run())
+
+    return _drain
+
+
+@pytest.fixture
+def drain_tickets(make_worker: Callable[..., Worker]) -> Callable[[], int]:
     """Runs the queued new-ticket announcements, as the worker would."""
 
     def _drain() -> int:
         async def run() -> int:
-            async with Worker(test_db.owner, registry, tasks={NOTIFY_TICKET}) as worker:
+            async with make_worker(tasks={NOTIFY_TICKET}) as worker:
                 return await worker.drain()
 
         return asyncio.run(run())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, UploadFile, status
 
 from homeops.assistant.chat import ChatService
 from homeops.assistant.complaints import ComplaintService
@@ -28,23 +28,23 @@ from homeops.assistant.schemas import (
 )
 from homeops.core.pagination import Page, PageParams, page_params
 from homeops.core.schemas import DownloadOut
-from homeops.identity.deps import Auth, Ctx, DbSession
+from homeops.identity.deps import Uow
 from homeops.troubleshooting.models import Priority
 
 router = APIRouter(prefix="/api/v1", tags=["assistant"])
 PREFIX = "/assistant"
 
 
-def _chat(session: DbSession, ctx: Ctx, user: Auth) -> ChatService:
-    return ChatService(session, ctx, user)
+async def _chat(uow: Uow) -> ChatService:
+    return ChatService(uow)
 
 
-def _files(request: Request, session: DbSession, ctx: Ctx, user: Auth) -> FileService:
-    return FileService(session, ctx, user, request.app.state.storage)
+async def _files(uow: Uow) -> FileService:
+    return FileService(uow)
 
 
-def _complaints(session: DbSession, ctx: Ctx, user: Auth) -> ComplaintService:
-    return ComplaintService(session, ctx, user)
+async def _complaints(uow: Uow) -> ComplaintService:
+    return ComplaintService(uow)
 
 
 Chat = Annotated[ChatService, Depends(_chat)]
@@ -63,7 +63,7 @@ async def create_session(body: SessionIn, svc: Chat) -> SessionOut:
 @router.get(f"{PREFIX}/sessions", response_model=Page[SessionOut])
 async def list_sessions(svc: Chat, page: Paging) -> Page[SessionOut]:
     """Your chat sessions, newest first (keyset pagination)."""
-    items, cursor = await svc.list(page)
+    items, cursor = await svc.list_mine(page)
     return Page(items=items, next_cursor=cursor)
 
 
@@ -177,7 +177,7 @@ async def list_complaints(
     svc: Complaints, page: Paging, status: ComplaintStatus | None = None, priority: Priority | None = None
 ) -> Page[ComplaintOut]:
     """Your complaints; support staff see everyone's. Newest first."""
-    items, cursor = await svc.list(page, status, priority)
+    items, cursor = await svc.search(page, status, priority)
     return Page(items=items, next_cursor=cursor)
 
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from homeops.assistant.models import ChatMessage, ChatSession, MessageType, ProductQuery
-from homeops.assistant.repository import ChatRepository, ProductQueryRepository
+from homeops.assistant.repository import ChatRepository, MessageRepository, ProductQueryRepository
 from homeops.assistant.responder import LibraryKnowledge, LibraryResponder, ReplyContext, Responder
 from homeops.assistant.schemas import (
     ExchangeOut,
@@ -23,16 +21,17 @@ from homeops.assistant.schemas import (
 from homeops.catalog.models import DeviceModel
 from homeops.catalog.repository import CatalogRepository
 from homeops.catalog.service import ModelNotFound
-from homeops.core.context import AuditEntry, RequestContext
+from homeops.core.audit import AuditEntry
 from homeops.core.errors import NotFound
 from homeops.core.pagination import PageParams, build_page, decode_cursor
+from homeops.core.tenancy import HomeRole
+from homeops.core.uow import UnitOfWork
+from homeops.devices.links import LinkRepository
 from homeops.devices.models import Device
 from homeops.devices.repository import DeviceRepository
 from homeops.devices.service import DeviceNotFound
-from homeops.homes.models import HomeRole
-from homeops.homes.service import HomeService
-from homeops.identity.service import CurrentUser
-from homeops.manuals.repository import LinkRepository, ManualRepository
+from homeops.homes.access import load_in_home
+from homeops.manuals.repository import ManualRepository
 
 HISTORY_MESSAGES = 10
 TITLE_FROM_MESSAGE = 80
@@ -55,30 +54,25 @@ class ProductQueryNotFound(NotFound):
 
 
 class ChatService:
-    def __init__(
-        self,
-        session: AsyncSession,
-        ctx: RequestContext,
-        user: CurrentUser,
-        responder: Responder | None = None,
-    ) -> None:
-        self.session = session
-        self.ctx = ctx
-        self.user = user
+    def __init__(self, uow: UnitOfWork, responder: Responder | None = None) -> None:
+        self.uow = uow
+        self.session = uow.session
         self.responder = responder or LibraryResponder()
-        self.chats = ChatRepository(session)
-        self.queries = ProductQueryRepository(session)
+        self.chats = ChatRepository(uow.session)
+        self.messages = MessageRepository(uow.session)
+        self.queries = ProductQueryRepository(uow.session)
+
+    @property
+    def _me(self) -> uuid.UUID:
+        return self.uow.actor.require_user_id()
 
     # --- sessions -----------------------------------------------------------------------------------
     async def _visible_device(self, device_id: uuid.UUID) -> Device:
-        device = await DeviceRepository(self.session).get(device_id)
-        if device is None:
-            raise DeviceNotFound()
-        await HomeService(self.session, self.ctx, self.user).require(device.home_id, HomeRole.guest)
+        device, _ = await load_in_home(self.uow, Device, device_id, HomeRole.guest, not_found=DeviceNotFound)
         return device
 
     async def _chat(self, session_id: uuid.UUID) -> ChatSession:
-        chat = await self.chats.get(session_id, self.user.id)
+        chat = await self.chats.mine(session_id, self._me)
         if chat is None:
             raise ChatSessionNotFound()
         return chat
@@ -86,18 +80,16 @@ class ChatService:
     async def create(self, data: SessionIn) -> SessionOut:
         if data.device_id is not None:
             await self._visible_device(data.device_id)
-        chat = await self.chats.add(
-            ChatSession(user_id=self.user.id, device_id=data.device_id, title=data.title)
-        )
-        self.ctx.record(
+        chat = await self.chats.add(ChatSession(user_id=self._me, device_id=data.device_id, title=data.title))
+        self.uow.record(
             AuditEntry(
                 "chat_session_created", "chat_session", chat.id, new_values=data.model_dump(mode="json")
             )
         )
         return SessionOut.model_validate(chat)
 
-    async def list(self, page: PageParams) -> tuple[list[SessionOut], str | None]:
-        rows = await self.chats.list(self.user.id, page.limit, decode_cursor(page.cursor))
+    async def list_mine(self, page: PageParams) -> tuple[list[SessionOut], str | None]:
+        rows = await self.chats.of_user(self._me, page.limit, decode_cursor(page.cursor))
         items, cursor = build_page(rows, page.limit, key=lambda c: (c.created_at, c.id))
         return [SessionOut.model_validate(c) for c in items], cursor
 
@@ -108,8 +100,8 @@ class ChatService:
 
     async def delete(self, session_id: uuid.UUID) -> None:
         chat = await self._chat(session_id)
-        await self.chats.delete(chat.id)
-        self.ctx.record(
+        await self.chats.delete_by_id(chat.id)
+        self.uow.record(
             AuditEntry(
                 "chat_session_deleted",
                 "chat_session",
@@ -128,24 +120,22 @@ class ChatService:
         history = [
             (str(m.message_type), m.content) for m in await self.chats.recent(chat.id, HISTORY_MESSAGES)
         ]
-        asked = await self.chats.add(
-            ChatMessage(
-                session_id=chat.id, user_id=self.user.id, content=content, message_type=MessageType.user
-            )
+        asked = await self.messages.add(
+            ChatMessage(session_id=chat.id, user_id=self._me, content=content, message_type=MessageType.user)
         )
         knowledge, subject = await self._device_knowledge(chat.device_id)
         reply = await self.responder.respond(ReplyContext(content, knowledge, subject, history))
-        answer = await self.chats.add(
+        answer = await self.messages.add(
             ChatMessage(
                 session_id=chat.id,
-                user_id=self.user.id,
+                user_id=self._me,
                 content=reply.content,
                 message_type=MessageType.assistant,
                 metadata_=reply.metadata(),
             )
         )
         await self.chats.touch(chat, None if chat.title else content[:TITLE_FROM_MESSAGE])
-        self.ctx.record(
+        self.uow.record(
             AuditEntry(
                 "chat_message_posted",
                 "chat_session",
@@ -209,7 +199,7 @@ class ChatService:
         reply = await self.responder.respond(ReplyContext(data.query_text, knowledge, subject))
         row = await self.queries.add(
             ProductQuery(
-                user_id=self.user.id,
+                user_id=self._me,
                 model_id=found[0].id if found else None,
                 product_id=data.product_id,
                 query_text=data.query_text,
@@ -217,7 +207,7 @@ class ChatService:
                 metadata_={**reply.metadata(), "model": snapshot},
             )
         )
-        self.ctx.record(
+        self.uow.record(
             AuditEntry(
                 "product_query_created",
                 "product_query",
@@ -249,13 +239,13 @@ class ChatService:
         return None
 
     async def get_product_query(self, query_id: uuid.UUID) -> ProductQueryOut:
-        row = await self.queries.get(query_id, self.user.id)
+        row = await self.queries.mine(query_id, self._me)
         if row is None:
             raise ProductQueryNotFound()
         return ProductQueryOut.model_validate(row)
 
     async def list_product_queries(self, page: PageParams) -> tuple[list[ProductQueryOut], str | None]:
-        rows = await self.queries.list(self.user.id, page.limit, decode_cursor(page.cursor))
+        rows = await self.queries.of_user(self._me, page.limit, decode_cursor(page.cursor))
         items, cursor = build_page(rows, page.limit, key=lambda q: (q.created_at, q.id))
         return [ProductQueryOut.model_validate(q) for q in items], cursor
 

@@ -10,24 +10,21 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from homeops.assistant import sentiment
 from homeops.assistant.models import Complaint, ComplaintStatus
 from homeops.assistant.repository import ComplaintRepository
 from homeops.assistant.schemas import ComplaintIn, ComplaintOut, ComplaintPatch
-from homeops.core.context import AuditEntry, RequestContext
+from homeops.core.audit import AuditEntry
 from homeops.core.errors import Conflict, Forbidden, NotFound
 from homeops.core.pagination import PageParams, build_page, decode_cursor
-from homeops.devices.repository import DeviceRepository
+from homeops.core.tenancy import STAFF_ROLES, HomeRole
+from homeops.core.uow import UnitOfWork
+from homeops.devices.models import Device
 from homeops.devices.service import DeviceNotFound
-from homeops.homes.models import HomeRole
-from homeops.homes.service import HomeService
-from homeops.identity.models import UserRole
-from homeops.identity.service import CurrentUser
+from homeops.homes.access import load_in_home, load_visible
 from homeops.troubleshooting.models import Priority
 
-STAFF_ROLES = frozenset({UserRole.support, UserRole.technician, UserRole.manager, UserRole.admin})
+__all__ = ["STAFF_ROLES", "ComplaintNotFound", "ComplaintService", "priority_for"]
 
 TRANSITIONS: dict[ComplaintStatus, frozenset[ComplaintStatus]] = {
     ComplaintStatus.new: frozenset({ComplaintStatus.in_progress, ComplaintStatus.closed}),
@@ -57,27 +54,23 @@ def priority_for(score: float) -> Priority:
 
 
 class ComplaintService:
-    def __init__(self, session: AsyncSession, ctx: RequestContext, user: CurrentUser) -> None:
-        self.session = session
-        self.ctx = ctx
-        self.user = user
-        self.complaints = ComplaintRepository(session)
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.session = uow.session
+        self.complaints = ComplaintRepository(uow.session)
 
     @property
     def is_staff(self) -> bool:
-        return self.user.role in STAFF_ROLES
+        return self.uow.actor.is_staff
 
     async def create(self, data: ComplaintIn) -> ComplaintOut:
         if data.device_id is not None:
-            device = await DeviceRepository(self.session).get(data.device_id)
-            if device is None:
-                raise DeviceNotFound()
-            await HomeService(self.session, self.ctx, self.user).require(device.home_id, HomeRole.guest)
+            await load_in_home(self.uow, Device, data.device_id, HomeRole.guest, not_found=DeviceNotFound)
         mood = sentiment.analyse(f"{data.title}. {data.description}")
         priority = data.priority or priority_for(mood.score)
         complaint = await self.complaints.add(
             Complaint(
-                user_id=self.user.id,
+                user_id=self.uow.actor.require_user_id(),
                 device_id=data.device_id,
                 title=data.title,
                 description=data.description,
@@ -91,7 +84,7 @@ class ComplaintService:
                 },
             )
         )
-        self.ctx.record(
+        self.uow.record(
             AuditEntry(
                 "complaint_created",
                 "complaint",
@@ -101,25 +94,23 @@ class ComplaintService:
         )
         return ComplaintOut.model_validate(complaint)
 
-    async def _complaint(self, complaint_id: uuid.UUID) -> Complaint:
-        complaint = await self.complaints.get(complaint_id)  # RLS: own, or any for staff
-        if complaint is None:
-            raise ComplaintNotFound()
-        return complaint
+    async def _complaint(self, complaint_id: uuid.UUID, *, lock: bool = False) -> Complaint:
+        # RLS: own, or any for staff
+        return await load_visible(self.uow, Complaint, complaint_id, not_found=ComplaintNotFound, lock=lock)
 
     async def get(self, complaint_id: uuid.UUID) -> ComplaintOut:
         return ComplaintOut.model_validate(await self._complaint(complaint_id))
 
-    async def list(
+    async def search(
         self, page: PageParams, status: ComplaintStatus | None, priority: Priority | None
     ) -> tuple[list[ComplaintOut], str | None]:
-        owner = None if self.is_staff else self.user.id
-        rows = await self.complaints.list(owner, status, priority, page.limit, decode_cursor(page.cursor))
+        owner = None if self.is_staff else self.uow.actor.require_user_id()
+        rows = await self.complaints.search(owner, status, priority, page.limit, decode_cursor(page.cursor))
         items, cursor = build_page(rows, page.limit, key=lambda c: (c.created_at, c.id))
         return [ComplaintOut.model_validate(c) for c in items], cursor
 
     async def update(self, complaint_id: uuid.UUID, patch: ComplaintPatch) -> ComplaintOut:
-        complaint = await self._complaint(complaint_id)
+        complaint = await self._complaint(complaint_id, lock=True)
         old, new = complaint.status, patch.status
         if new not in TRANSITIONS[old]:
             raise Conflict(
@@ -127,10 +118,10 @@ class ComplaintService:
             )
         if new in STAFF_ONLY and not self.is_staff:
             raise Forbidden(f"Only support staff can mark a complaint {new.value}.", code="staff_only")
-        if complaint.user_id != self.user.id and not self.is_staff:  # defence in depth; RLS hides these
+        if complaint.user_id != self.uow.actor.user_id and not self.is_staff:  # defence in depth; RLS hides these
             raise ComplaintNotFound()
         await self.complaints.set_status(complaint, new)
-        self.ctx.record(
+        self.uow.record(
             AuditEntry(
                 "complaint_status_changed",
                 "complaint",

@@ -15,19 +15,18 @@ import uuid
 import zipfile
 
 from anyio import to_thread
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeops.assistant.models import Document, MediaFile, MediaType, ProcessingStatus
 from homeops.assistant.repository import DocumentRepository, MediaRepository
 from homeops.assistant.schemas import DocumentOut, MediaOut, TranscriptionOut
 from homeops.assistant.tasks import PROCESS_DOCUMENT, PROCESS_MEDIA
-from homeops.core.context import AuditEntry, RequestContext
+from homeops.core.audit import AuditEntry
 from homeops.core.errors import NotFound, Problem
 from homeops.core.jobs import enqueue
 from homeops.core.pagination import PageParams, build_page, decode_cursor
 from homeops.core.schemas import DownloadOut
-from homeops.core.storage import Storage, signed_download
-from homeops.identity.service import CurrentUser
+from homeops.core.storage import signed_download
+from homeops.core.uow import UnitOfWork
 
 MB = 1024 * 1024
 DOCUMENT_MAX_BYTES = 25 * MB
@@ -180,15 +179,16 @@ def media_format(data: bytes, filename: str | None, content_type: str | None) ->
 
 
 class FileService:
-    def __init__(
-        self, session: AsyncSession, ctx: RequestContext, user: CurrentUser, storage: Storage
-    ) -> None:
-        self.session = session
-        self.ctx = ctx
-        self.user = user
-        self.storage = storage
-        self.documents = DocumentRepository(session)
-        self.media = MediaRepository(session)
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.session = uow.session
+        self.storage = uow.runtime.storage
+        self.documents = DocumentRepository(uow.session)
+        self.media = MediaRepository(uow.session)
+
+    @property
+    def _me(self) -> uuid.UUID:
+        return self.uow.actor.require_user_id()
 
     async def _put(self, key: str, data: bytes, content_type: str) -> None:
         await to_thread.run_sync(self.storage.put, key, data, content_type)
@@ -200,7 +200,7 @@ class FileService:
         async def remove() -> None:
             await to_thread.run_sync(self.storage.delete, key)
 
-        self.ctx.after_commit.append(remove)
+        self.uow.on_commit(remove)
 
     # --- documents ----------------------------------------------------------------------------------
     async def upload_document(self, data: bytes, filename: str | None) -> DocumentOut:
@@ -209,11 +209,11 @@ class FileService:
         name = safe_filename(filename, "jpg" if file_type == "jpeg" else file_type, "document")
         doc_id = uuid.uuid4()
         folder = file_type if file_type in ("pdf", "docx") else "other"
-        key = f"documents/{folder}/{self.user.id}/{doc_id}/{name}"
+        key = f"documents/{folder}/{self._me}/{doc_id}/{name}"
         doc = await self.documents.add(
             Document(
                 id=doc_id,
-                user_id=self.user.id,
+                user_id=self._me,
                 filename=name,
                 file_type=file_type,
                 file_size=len(data),
@@ -225,7 +225,7 @@ class FileService:
             self.session, PROCESS_DOCUMENT, {"document_id": doc.id}, dedupe_key=f"document:{doc.id}"
         )
         await self._put(key, data, DOCUMENT_CONTENT_TYPES[file_type])  # last: a failure rolls the row back
-        self.ctx.record(
+        self.uow.record(
             AuditEntry(
                 "document_uploaded",
                 "document",
@@ -236,7 +236,7 @@ class FileService:
         return DocumentOut.model_validate(doc)
 
     async def _document(self, document_id: uuid.UUID) -> Document:
-        doc = await self.documents.get(document_id, self.user.id)
+        doc = await self.documents.mine(document_id, self._me)
         if doc is None:
             raise DocumentNotFound()
         return doc
@@ -247,7 +247,7 @@ class FileService:
     async def list_documents(
         self, page: PageParams, status: ProcessingStatus | None
     ) -> tuple[list[DocumentOut], str | None]:
-        rows = await self.documents.list(self.user.id, status, page.limit, decode_cursor(page.cursor))
+        rows = await self.documents.of_user(self._me, status, page.limit, decode_cursor(page.cursor))
         items, cursor = build_page(rows, page.limit, key=lambda d: (d.upload_date, d.id))
         return [DocumentOut.model_validate(d) for d in items], cursor
 
@@ -258,9 +258,9 @@ class FileService:
 
     async def delete_document(self, document_id: uuid.UUID) -> None:
         doc = await self._document(document_id)
-        await self.documents.delete(doc.id)
+        await self.documents.delete_by_id(doc.id)
         self._remove_after_commit(doc.storage_key)
-        self.ctx.record(
+        self.uow.record(
             AuditEntry(
                 "document_deleted",
                 "document",
@@ -275,11 +275,11 @@ class FileService:
         fmt, media_type, mime = media_format(data, filename, content_type)
         name = safe_filename(filename, fmt, media_type.value)
         media_id = uuid.uuid4()
-        key = f"media/{media_type.value}/{self.user.id}/{media_id}/{name}"
+        key = f"media/{media_type.value}/{self._me}/{media_id}/{name}"
         media = await self.media.add(
             MediaFile(
                 id=media_id,
-                user_id=self.user.id,
+                user_id=self._me,
                 filename=name,
                 media_type=media_type,
                 content_type=mime,
@@ -291,7 +291,7 @@ class FileService:
         )
         await enqueue(self.session, PROCESS_MEDIA, {"media_id": media.id}, dedupe_key=f"media:{media.id}")
         await self._put(key, data, mime)
-        self.ctx.record(
+        self.uow.record(
             AuditEntry(
                 "media_uploaded",
                 "media_file",
@@ -302,7 +302,7 @@ class FileService:
         return MediaOut.model_validate(media)
 
     async def _media(self, media_id: uuid.UUID) -> MediaFile:
-        media = await self.media.get(media_id, self.user.id)
+        media = await self.media.mine(media_id, self._me)
         if media is None:
             raise MediaNotFound()
         return media
@@ -313,7 +313,7 @@ class FileService:
     async def list_media(
         self, page: PageParams, status: ProcessingStatus | None
     ) -> tuple[list[MediaOut], str | None]:
-        rows = await self.media.list(self.user.id, status, page.limit, decode_cursor(page.cursor))
+        rows = await self.media.of_user(self._me, status, page.limit, decode_cursor(page.cursor))
         items, cursor = build_page(rows, page.limit, key=lambda m: (m.upload_date, m.id))
         return [MediaOut.model_validate(m) for m in items], cursor
 
@@ -327,9 +327,9 @@ class FileService:
 
     async def delete_media(self, media_id: uuid.UUID) -> None:
         media = await self._media(media_id)
-        await self.media.delete(media.id)
+        await self.media.delete_by_id(media.id)
         self._remove_after_commit(media.storage_key)
-        self.ctx.record(
+        self.uow.record(
             AuditEntry(
                 "media_deleted",
                 "media_file",

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Select, delete, func, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from homeops.assistant.models import (
     ChatMessage,
@@ -21,49 +21,40 @@ from homeops.assistant.models import (
     ProductQuery,
     Transcription,
 )
+from homeops.core.repository import Repository, keyset
 from homeops.troubleshooting.models import Priority
 
-T = TypeVar("T")
 After = tuple[datetime, uuid.UUID] | None
 
 
-def _page(stmt: Select[Any], ts: Any, row_id: Any, limit: int, after: After) -> Select[Any]:
-    """Newest first on (ts, id), ``limit + 1`` rows after the cursor."""
-    stmt = stmt.order_by(ts.desc(), row_id.desc()).limit(limit + 1)
-    return stmt.where(tuple_(ts, row_id) < tuple_(*after)) if after is not None else stmt
+async def _mine(repo: Repository[Any], object_id: uuid.UUID, user_id: uuid.UUID) -> Any:
+    """The caller's own row (these APIs are personal: staff see only theirs too), loaded fresh."""
+    model = repo.model
+    return await repo.session.scalar(
+        select(model).where(model.id == object_id, model.user_id == user_id).execution_options(populate_existing=True)
+    )
 
 
-class _Base:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+async def _update_returning(repo: Repository[Any], row_id: uuid.UUID, values: dict[str, Any]) -> None:
+    """``UPDATE … SET values … RETURNING`` the row into the loaded entity: one round trip, and the values the
+    database computed (its clock) are on the entity afterwards."""
+    model = repo.model
+    await repo.session.execute(
+        update(model).where(model.id == row_id).values(values).returning(model)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
 
-    async def add(self, row: T) -> T:
-        self.session.add(row)
-        await self.session.flush()
-        await self.session.refresh(row)
+
+class ChatRepository(Repository[ChatSession]):
+    model = ChatSession
+
+    async def mine(self, session_id: uuid.UUID, user_id: uuid.UUID) -> ChatSession | None:
+        row: ChatSession | None = await _mine(self, session_id, user_id)
         return row
 
-    async def refresh(self, row: object) -> None:
-        await self.session.flush()
-        await self.session.refresh(row)
-
-
-class ChatRepository(_Base):
-    async def get(self, session_id: uuid.UUID, user_id: uuid.UUID) -> ChatSession | None:
-        return await self.session.scalar(
-            select(ChatSession)
-            .where(ChatSession.id == session_id, ChatSession.user_id == user_id)
-            .execution_options(populate_existing=True)
-        )
-
-    async def list(self, user_id: uuid.UUID, limit: int, after: After) -> list[ChatSession]:
+    async def of_user(self, user_id: uuid.UUID, limit: int, after: After) -> list[ChatSession]:
         stmt = select(ChatSession).where(ChatSession.user_id == user_id)
-        return list(
-            await self.session.scalars(_page(stmt, ChatSession.created_at, ChatSession.id, limit, after))
-        )
-
-    async def delete(self, session_id: uuid.UUID) -> None:
-        await self.session.execute(delete(ChatSession).where(ChatSession.id == session_id))
+        return list(await self.session.scalars(keyset(stmt, limit, after, ChatSession.created_at, ChatSession.id)))
 
     async def messages(self, session_id: uuid.UUID) -> list[ChatMessage]:
         return list(
@@ -87,59 +78,50 @@ class ChatRepository(_Base):
         return rows[::-1]
 
     async def touch(self, chat: ChatSession, title: str | None) -> None:
+        """``last_activity`` = the database's clock (after the messages it follows); the title if given."""
         values: dict[str, Any] = {"last_activity": func.clock_timestamp()}
         if title is not None:
             values["title"] = title
-        await self.session.execute(update(ChatSession).where(ChatSession.id == chat.id).values(**values))
-        await self.session.refresh(chat)
+        await _update_returning(self, chat.id, values)
 
 
-class DocumentRepository(_Base):
-    async def get(self, document_id: uuid.UUID, user_id: uuid.UUID) -> Document | None:
-        return await self.session.scalar(
-            select(Document)
-            .where(Document.id == document_id, Document.user_id == user_id)
-            .execution_options(populate_existing=True)
-        )
+class MessageRepository(Repository[ChatMessage]):
+    model = ChatMessage
 
-    async def list(
+
+class DocumentRepository(Repository[Document]):
+    model = Document
+
+    async def mine(self, document_id: uuid.UUID, user_id: uuid.UUID) -> Document | None:
+        row: Document | None = await _mine(self, document_id, user_id)
+        return row
+
+    async def of_user(
         self, user_id: uuid.UUID, status: ProcessingStatus | None, limit: int, after: After
     ) -> list[Document]:
         stmt = select(Document).where(Document.user_id == user_id)
         if status is not None:
             stmt = stmt.where(Document.processing_status == status)
-        return list(await self.session.scalars(_page(stmt, Document.upload_date, Document.id, limit, after)))
+        return list(await self.session.scalars(keyset(stmt, limit, after, Document.upload_date, Document.id)))
 
     async def mark_accessed(self, document: Document) -> None:
-        await self.session.execute(
-            update(Document).where(Document.id == document.id).values(last_accessed=func.now())
-        )
-        await self.session.refresh(document)
-
-    async def delete(self, document_id: uuid.UUID) -> None:
-        await self.session.execute(delete(Document).where(Document.id == document_id))
+        await _update_returning(self, document.id, {"last_accessed": func.now()})
 
 
-class MediaRepository(_Base):
-    async def get(self, media_id: uuid.UUID, user_id: uuid.UUID) -> MediaFile | None:
-        return await self.session.scalar(
-            select(MediaFile)
-            .where(MediaFile.id == media_id, MediaFile.user_id == user_id)
-            .execution_options(populate_existing=True)
-        )
+class MediaRepository(Repository[MediaFile]):
+    model = MediaFile
 
-    async def list(
+    async def mine(self, media_id: uuid.UUID, user_id: uuid.UUID) -> MediaFile | None:
+        row: MediaFile | None = await _mine(self, media_id, user_id)
+        return row
+
+    async def of_user(
         self, user_id: uuid.UUID, status: ProcessingStatus | None, limit: int, after: After
     ) -> list[MediaFile]:
         stmt = select(MediaFile).where(MediaFile.user_id == user_id)
         if status is not None:
             stmt = stmt.where(MediaFile.processing_status == status)
-        return list(
-            await self.session.scalars(_page(stmt, MediaFile.upload_date, MediaFile.id, limit, after))
-        )
-
-    async def delete(self, media_id: uuid.UUID) -> None:
-        await self.session.execute(delete(MediaFile).where(MediaFile.id == media_id))
+        return list(await self.session.scalars(keyset(stmt, limit, after, MediaFile.upload_date, MediaFile.id)))
 
     async def transcriptions(self, media_id: uuid.UUID) -> list[Transcription]:
         return list(
@@ -151,8 +133,11 @@ class MediaRepository(_Base):
         )
 
 
-class ProcessingRepository(_Base):
-    """The worker's side (database owner, no RLS): documents and media by id, status changes."""
+class ProcessingRepository(Repository[Transcription]):
+    """The worker's side (database owner, no RLS): documents and media by id, status changes, and the
+    transcriptions it writes (``add``)."""
+
+    model = Transcription
 
     async def document(self, document_id: uuid.UUID) -> Document | None:
         return await self.session.get(Document, document_id, populate_existing=True)
@@ -174,7 +159,7 @@ class ProcessingRepository(_Base):
                 )
                 .values(processing_status=ProcessingStatus.processing)
             )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(result.rowcount)
 
     async def finish(
         self, row: Document | MediaFile, status: ProcessingStatus, metadata: dict[str, Any], **values: Any
@@ -186,11 +171,10 @@ class ProcessingRepository(_Base):
         await self.session.flush()
 
 
-class ComplaintRepository(_Base):
-    async def get(self, complaint_id: uuid.UUID) -> Complaint | None:
-        return await self.session.get(Complaint, complaint_id, populate_existing=True)
+class ComplaintRepository(Repository[Complaint]):
+    model = Complaint
 
-    async def list(
+    async def search(
         self,
         user_id: uuid.UUID | None,
         status: ComplaintStatus | None,
@@ -206,25 +190,23 @@ class ComplaintRepository(_Base):
             stmt = stmt.where(Complaint.status == status)
         if priority is not None:
             stmt = stmt.where(Complaint.priority == priority)
-        return list(await self.session.scalars(_page(stmt, Complaint.created_at, Complaint.id, limit, after)))
+        return list(await self.session.scalars(keyset(stmt, limit, after, Complaint.created_at, Complaint.id)))
 
     async def set_status(self, complaint: Complaint, status: ComplaintStatus) -> None:
-        """Sets ``resolved_at`` (database time) when the complaint becomes resolved."""
+        """Sets ``resolved_at`` (database time) when the complaint becomes resolved (one UPDATE … RETURNING)."""
         values: dict[str, Any] = {"status": status}
         if status is ComplaintStatus.resolved:
             values["resolved_at"] = func.now()
-        await self.session.execute(update(Complaint).where(Complaint.id == complaint.id).values(**values))
-        await self.session.refresh(complaint)
+        await _update_returning(self, complaint.id, values)
 
 
-class ProductQueryRepository(_Base):
-    async def get(self, query_id: uuid.UUID, user_id: uuid.UUID) -> ProductQuery | None:
-        return await self.session.scalar(
-            select(ProductQuery).where(ProductQuery.id == query_id, ProductQuery.user_id == user_id)
-        )
+class ProductQueryRepository(Repository[ProductQuery]):
+    model = ProductQuery
 
-    async def list(self, user_id: uuid.UUID, limit: int, after: After) -> list[ProductQuery]:
+    async def mine(self, query_id: uuid.UUID, user_id: uuid.UUID) -> ProductQuery | None:
+        row: ProductQuery | None = await _mine(self, query_id, user_id)
+        return row
+
+    async def of_user(self, user_id: uuid.UUID, limit: int, after: After) -> list[ProductQuery]:
         stmt = select(ProductQuery).where(ProductQuery.user_id == user_id)
-        return list(
-            await self.session.scalars(_page(stmt, ProductQuery.created_at, ProductQuery.id, limit, after))
-        )
+        return list(await self.session.scalars(keyset(stmt, limit, after, ProductQuery.created_at, ProductQuery.id)))

@@ -2,9 +2,9 @@
 
 ``assistant.process_document`` and ``assistant.process_media`` move an upload from ``pending`` through
 ``processing`` (committed at once so clients see it) to ``completed`` or ``failed``. They read files through
-the storage the manual library's runtime is configured with (``homeops.manuals.tasks.configure``, called by
-the app and the worker command). An unreadable file is a result (``failed`` with a reason in metadata);
-an unavailable storage raises, so the job is retried.
+the process runtime's storage (``job.runtime.storage``) and transcribe with the assistant's transcriber
+resource (``transcription.transcriber_of``). An unreadable file is a result (``failed`` with a reason in
+metadata); an unavailable storage raises, so the job is retried.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from homeops.assistant import transcription
 from homeops.assistant.models import Document, MediaFile, ProcessingStatus, Transcription
 from homeops.assistant.repository import ProcessingRepository
-from homeops.core.jobs import registry
+from homeops.core.jobs import JobContext, registry
 from homeops.core.storage import ObjectNotFound, Storage
 from homeops.manuals.extraction import ExtractionError, extract_pdf
-from homeops.manuals.tasks import runtime as manual_runtime
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +49,10 @@ class Unreadable(Exception):
         self.reason = reason
 
 
-def _storage() -> Storage:
-    if manual_runtime.storage is None:
-        raise RuntimeError("assistant processing is not configured (no storage)")
-    return manual_runtime.storage
-
-
 # --- documents --------------------------------------------------------------------------------------------
 @registry.task(PROCESS_DOCUMENT, max_attempts=3, retry_backoff_seconds=30)
-async def process_document_task(session: AsyncSession, payload: dict[str, Any]) -> None:
-    await process_document(session, uuid.UUID(payload["document_id"]), _storage())
+async def process_document_task(job: JobContext, payload: dict[str, Any]) -> None:
+    await process_document(job.session, uuid.UUID(payload["document_id"]), job.runtime.storage)
 
 
 async def process_document(
@@ -156,13 +149,21 @@ def _jpeg_size(data: bytes) -> dict[str, Any]:
 
 # --- media ------------------------------------------------------------------------------------------------
 @registry.task(PROCESS_MEDIA, max_attempts=3, retry_backoff_seconds=60)
-async def process_media_task(session: AsyncSession, payload: dict[str, Any]) -> None:
-    await process_media(session, uuid.UUID(payload["media_id"]), _storage())
+async def process_media_task(job: JobContext, payload: dict[str, Any]) -> None:
+    runtime = job.runtime
+    engine = transcription.transcriber_of(runtime)
+    await process_media(job.session, uuid.UUID(payload["media_id"]), runtime.storage, engine,
+                        transcription.unavailable_reason(runtime))
 
 
 async def process_media(
-    session: AsyncSession, media_id: uuid.UUID, storage: Storage
+    session: AsyncSession,
+    media_id: uuid.UUID,
+    storage: Storage,
+    engine: transcription.Transcriber | None,
+    unavailable: str = transcription.NO_TRANSCRIBER,
 ) -> ProcessingStatus | None:
+    """``engine`` None: completes without a transcript, recording ``unavailable`` as the reason."""
     repo = ProcessingRepository(session)
     if not await repo.mark_processing(MediaFile, media_id):
         return None
@@ -175,12 +176,11 @@ async def process_media(
         await repo.finish(media, ProcessingStatus.failed, {"failure_reason": "file_missing"})
         return ProcessingStatus.failed
     duration = wav_duration(data) if media.metadata_.get("format") == "wav" else None
-    engine, reason = transcription.current()
     if engine is None:
         await repo.finish(
             media,
             ProcessingStatus.completed,
-            {"transcript": "unavailable", "reason": reason},
+            {"transcript": "unavailable", "reason": unavailable},
             duration=duration,
         )
         return ProcessingStatus.completed

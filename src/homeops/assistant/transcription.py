@@ -1,14 +1,16 @@
 """Pluggable speech-to-text for uploaded media (seed 003 ``transcriptions``).
 
 No transcriber is installed by default: media processing then completes without a transcript and the API
-says ``transcription_status: "unavailable"``. A real offline engine is chosen by the ``HOMEOPS_TRANSCRIBER``
-environment variable:
+says ``transcription_status: "unavailable"``. A real offline engine is chosen by the ``transcriber`` setting
+(``HOMEOPS_TRANSCRIBER``):
 
 * ``faster-whisper:<local model directory>`` -- :class:`FasterWhisperTranscriber`; needs the optional
   ``transcription`` extra (``faster-whisper``) and a CTranslate2 Whisper model already on disk. Nothing is
   ever downloaded.
 
-Deployments (and tests) may also :func:`install` any object implementing :class:`Transcriber`.
+The transcriber is a process resource of the assistant domain (:func:`resources`, declared in
+``assistant/domain.py``); jobs read it with :func:`transcriber_of`. Deployments (and tests) may put any object
+implementing :class:`Transcriber` into the runtime's resources under :data:`TRANSCRIBER`.
 """
 
 from __future__ import annotations
@@ -20,10 +22,16 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from homeops.core.config import Settings
+from homeops.core.runtime import Runtime
+
 log = logging.getLogger(__name__)
 
-ENV_VAR = "HOMEOPS_TRANSCRIBER"
 FASTER_WHISPER = "faster-whisper"
+TRANSCRIBER = "assistant.transcriber"
+# Why there is no transcriber when the configured one failed to load (absent otherwise).
+TRANSCRIBER_UNAVAILABLE = "assistant.transcriber_unavailable"
+NO_TRANSCRIBER = "no transcriber installed"
 
 
 @dataclass(frozen=True)
@@ -96,27 +104,23 @@ def load_transcriber(spec: str | None) -> Transcriber | None:
     return FasterWhisperTranscriber(arg.strip())
 
 
-@dataclass
-class _Runtime:
-    transcriber: Transcriber | None = None
-    reason: str = "no transcriber installed"
-    loaded: bool = False
+def resources(settings: Settings) -> dict[str, Any]:
+    """The assistant's process resources: the configured transcriber, or none. A transcriber that fails to
+    load does not stop the process: media processing records why there is no transcript."""
+    try:
+        return {TRANSCRIBER: load_transcriber(settings.transcriber) if settings.transcriber else None}
+    except (ValueError, RuntimeError) as exc:
+        log.error("transcriber unavailable: %s", exc)
+        return {TRANSCRIBER: None, TRANSCRIBER_UNAVAILABLE: f"transcriber failed to load: {exc}"[:300]}
 
 
-runtime = _Runtime()
+def transcriber_of(runtime: Runtime) -> Transcriber | None:
+    """The process's transcriber, or None (see :func:`unavailable_reason`)."""
+    transcriber: Transcriber | None = runtime.resource(TRANSCRIBER)
+    return transcriber
 
 
-def install(transcriber: Transcriber | None, reason: str = "no transcriber installed") -> None:
-    """Uses ``transcriber`` from now on (``None``: none, for ``reason``)."""
-    runtime.transcriber, runtime.reason, runtime.loaded = transcriber, reason, True
-
-
-def current() -> tuple[Transcriber | None, str]:
-    """The installed transcriber (loaded from ``HOMEOPS_TRANSCRIBER`` on first use), or why there is none."""
-    if not runtime.loaded:
-        try:
-            install(load_transcriber(os.environ.get(ENV_VAR)))
-        except (ValueError, RuntimeError) as exc:
-            log.error("transcriber unavailable: %s", exc)
-            install(None, f"transcriber failed to load: {exc}"[:300])
-    return runtime.transcriber, runtime.reason
+def unavailable_reason(runtime: Runtime) -> str:
+    """Why :func:`transcriber_of` is None: none configured, or the configured one failed to load."""
+    reason: str | None = runtime.resource(TRANSCRIBER_UNAVAILABLE)
+    return reason or NO_TRANSCRIBER

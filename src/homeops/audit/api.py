@@ -9,15 +9,14 @@ from fastapi import APIRouter, Depends, Query
 from homeops.audit.repository import AuditRepository
 from homeops.audit.schemas import AuditLogOut
 from homeops.core.pagination import Page, PageParams, build_page, decode_cursor, page_params
-from homeops.identity.deps import AdminUser, DbSession
+from homeops.identity.deps import AdminUow
 
 router = APIRouter(prefix="/api/v1/audit-logs", tags=["audit"])
 
 
 @router.get("", response_model=Page[AuditLogOut])
 async def list_audit_logs(
-    _: AdminUser,
-    session: DbSession,
+    uow: AdminUow,
     page: Annotated[PageParams, Depends(page_params)],
     user_id: uuid.UUID | None = None,
     entity_type: Annotated[str | None, Query(max_length=50)] = None,
@@ -27,7 +26,7 @@ async def list_audit_logs(
     until: datetime | None = None,
 ) -> Page[AuditLogOut]:
     """Audit trail, newest first (admins only; the database refuses everyone else's reads too)."""
-    rows = await AuditRepository(session).search(
+    rows = await AuditRepository(uow.session).search(
         limit=page.limit,
         after=decode_cursor(page.cursor),
         user_id=user_id,

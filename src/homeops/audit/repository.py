@@ -11,7 +11,7 @@ from sqlalchemy import insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeops.audit.models import AuditLog
-from homeops.core.context import AuditEntry, RequestContext
+from homeops.core.audit import AuditEntry, AuditRecorder
 
 
 def _json(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -22,7 +22,7 @@ class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def append(self, ctx: RequestContext, status: int, entries: list[AuditEntry]) -> None:
+    async def append(self, ctx: AuditRecorder, status: int, entries: list[AuditEntry]) -> None:
         rows = [
             {
                 "user_id": e.user_id or ctx.user_id,
@@ -79,6 +79,6 @@ class AuditRepository:
         return list(await self.session.scalars(stmt))
 
 
-async def write_audit(session: AsyncSession, ctx: RequestContext, status: int, entries: list[AuditEntry]) -> None:
+async def write_audit(session: AsyncSession, ctx: AuditRecorder, status: int, entries: list[AuditEntry]) -> None:
     """The unit of work's audit writer (wired in by the application)."""
     await AuditRepository(session).append(ctx, status, entries)

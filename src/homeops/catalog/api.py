@@ -22,58 +22,62 @@ from homeops.catalog.schemas import (
 )
 from homeops.catalog.service import CatalogService
 from homeops.core.pagination import Page, PageParams, page_params
-from homeops.identity.deps import AdminUser, Auth, Ctx, DbSession
+from homeops.identity.deps import AdminUow, Uow
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
-def _svc(session: DbSession, ctx: Ctx) -> CatalogService:
-    return CatalogService(session, ctx)
+def _svc(uow: Uow) -> CatalogService:
+    return CatalogService(uow)
+
+
+def _admin_svc(uow: AdminUow) -> CatalogService:
+    return CatalogService(uow)
 
 
 Svc = Annotated[CatalogService, Depends(_svc)]
+AdminSvc = Annotated[CatalogService, Depends(_admin_svc)]
 
 
 @router.get("/categories", response_model=list[CategoryOut])
-async def list_categories(_: Auth, svc: Svc) -> list[CategoryOut]:
+async def list_categories(svc: Svc) -> list[CategoryOut]:
     """The category taxonomy (appliances, HVAC, fire safety, smart home)."""
     return await svc.categories()
 
 
 @router.get("/ecosystems", response_model=list[EcosystemOut])
-async def list_ecosystems(_: Auth, svc: Svc) -> list[EcosystemOut]:
+async def list_ecosystems(svc: Svc) -> list[EcosystemOut]:
     return await svc.ecosystems()
 
 
 @router.get("/manufacturers", response_model=Page[ManufacturerOut])
 async def list_manufacturers(
-    _: Auth, svc: Svc, page: Paging, q: Annotated[str | None, Query(max_length=100)] = None
+    svc: Svc, page: Paging, q: Annotated[str | None, Query(max_length=100)] = None
 ) -> Page[ManufacturerOut]:
     items, cursor = await svc.list_manufacturers(q, page)
     return Page(items=items, next_cursor=cursor)
 
 
 @router.post("/manufacturers", status_code=status.HTTP_201_CREATED, response_model=ManufacturerOut)
-async def create_manufacturer(body: ManufacturerIn, _: AdminUser, svc: Svc) -> ManufacturerOut:
+async def create_manufacturer(body: ManufacturerIn, svc: AdminSvc) -> ManufacturerOut:
     return await svc.create_manufacturer(body)
 
 
 @router.get("/manufacturers/{manufacturer_id}", response_model=ManufacturerOut)
-async def get_manufacturer(manufacturer_id: uuid.UUID, _: Auth, svc: Svc) -> ManufacturerOut:
+async def get_manufacturer(manufacturer_id: uuid.UUID, svc: Svc) -> ManufacturerOut:
     return await svc.get_manufacturer(manufacturer_id)
 
 
 @router.patch("/manufacturers/{manufacturer_id}", response_model=ManufacturerOut)
 async def update_manufacturer(
-    manufacturer_id: uuid.UUID, body: ManufacturerPatch, _: AdminUser, svc: Svc
+    manufacturer_id: uuid.UUID, body: ManufacturerPatch, svc: AdminSvc
 ) -> ManufacturerOut:
     return await svc.update_manufacturer(manufacturer_id, body)
 
 
 @router.get("/models", response_model=Page[ModelOut])
 async def list_models(
-    _: Auth,
     svc: Svc,
     page: Paging,
     manufacturer: Annotated[str | None, Query(max_length=255, description="Manufacturer id or name")] = None,
@@ -89,33 +93,33 @@ async def list_models(
 
 
 @router.post("/models", status_code=status.HTTP_201_CREATED, response_model=ModelDetailOut)
-async def create_model(body: ModelIn, _: AdminUser, svc: Svc) -> ModelDetailOut:
+async def create_model(body: ModelIn, svc: AdminSvc) -> ModelDetailOut:
     return await svc.create_model(body)
 
 
 @router.get("/models/{model_id}", response_model=ModelDetailOut)
-async def get_model(model_id: uuid.UUID, _: Auth, svc: Svc) -> ModelDetailOut:
+async def get_model(model_id: uuid.UUID, svc: Svc) -> ModelDetailOut:
     """A model with its specifications, common problems and maintenance templates."""
     return await svc.get_model(model_id)
 
 
 @router.patch("/models/{model_id}", response_model=ModelDetailOut)
-async def update_model(model_id: uuid.UUID, body: ModelPatch, _: AdminUser, svc: Svc) -> ModelDetailOut:
+async def update_model(model_id: uuid.UUID, body: ModelPatch, svc: AdminSvc) -> ModelDetailOut:
     return await svc.update_model(model_id, body)
 
 
 @router.get("/models/{model_id}/problems", response_model=list[ProblemOut])
-async def list_problems(model_id: uuid.UUID, _: Auth, svc: Svc) -> list[ProblemOut]:
+async def list_problems(model_id: uuid.UUID, svc: Svc) -> list[ProblemOut]:
     return await svc.list_problems(model_id)
 
 
 @router.post("/models/{model_id}/problems", status_code=status.HTTP_201_CREATED, response_model=ProblemOut)
-async def add_problem(model_id: uuid.UUID, body: ProblemIn, _: AdminUser, svc: Svc) -> ProblemOut:
+async def add_problem(model_id: uuid.UUID, body: ProblemIn, svc: AdminSvc) -> ProblemOut:
     return await svc.add_problem(model_id, body)
 
 
 @router.post(
     "/models/{model_id}/maintenance-templates", status_code=status.HTTP_201_CREATED, response_model=TemplateOut
 )
-async def add_template(model_id: uuid.UUID, body: TemplateIn, _: AdminUser, svc: Svc) -> TemplateOut:
+async def add_template(model_id: uuid.UUID, body: TemplateIn, svc: AdminSvc) -> TemplateOut:
     return await svc.add_template(model_id, body)

@@ -25,7 +25,8 @@ from homeops.catalog.schemas import (
     TemplateIn,
     TemplateOut,
 )
-from homeops.core.context import AuditEntry, RequestContext
+from homeops.core.audit import AuditEntry
+from homeops.core.uow import UnitOfWork
 from homeops.core.errors import Conflict, NotFound, UnprocessableEntity
 from homeops.core.pagination import (
     PageParams,
@@ -56,9 +57,10 @@ def model_out(model: DeviceModel, manufacturer: str) -> ModelOut:
 
 
 class CatalogService:
-    def __init__(self, session: AsyncSession, ctx: RequestContext) -> None:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        session = uow.session
         self.session = session
-        self.ctx = ctx
         self.repo = CatalogRepository(session)
 
     async def categories(self) -> list[CategoryOut]:
@@ -92,7 +94,7 @@ class CatalogService:
                 await self.repo.add(row)
         except IntegrityError as exc:
             raise Conflict("A manufacturer with this name exists.", code="manufacturer_exists") from exc
-        self.ctx.record(AuditEntry("manufacturer_created", "manufacturer", row.id, new_values=values))
+        self.uow.record(AuditEntry("manufacturer_created", "manufacturer", row.id, new_values=values))
         return ManufacturerOut.model_validate(row)
 
     async def update_manufacturer(self, manufacturer_id: uuid.UUID, patch: ManufacturerPatch) -> ManufacturerOut:
@@ -112,7 +114,7 @@ class CatalogService:
                 await self.repo.refresh(row)
         except IntegrityError as exc:
             raise Conflict("A manufacturer with this name exists.", code="manufacturer_exists") from exc
-        self.ctx.record(AuditEntry("manufacturer_updated", "manufacturer", row.id, old_values=old, new_values=changes))
+        self.uow.record(AuditEntry("manufacturer_updated", "manufacturer", row.id, old_values=old, new_values=changes))
         return ManufacturerOut.model_validate(row)
 
     async def manufacturer_named(self, name: str, *, create: bool) -> Manufacturer | None:
@@ -120,7 +122,7 @@ class CatalogService:
         if row is None and create:
             row = Manufacturer(name=name.strip())
             await self.repo.add(row)
-            self.ctx.record(AuditEntry("manufacturer_created", "manufacturer", row.id, new_values={"name": row.name}))
+            self.uow.record(AuditEntry("manufacturer_created", "manufacturer", row.id, new_values={"name": row.name}))
         return row
 
     # --- models -------------------------------------------------------------------------------------
@@ -179,7 +181,7 @@ class CatalogService:
                 await self.repo.add(row)
         except IntegrityError as exc:
             raise Conflict("This manufacturer already has a model with this number.", code="model_exists") from exc
-        self.ctx.record(AuditEntry("model_created", "device_model", row.id, new_values=data.model_dump(mode="json")))
+        self.uow.record(AuditEntry("model_created", "device_model", row.id, new_values=data.model_dump(mode="json")))
         return await self.get_model(row.id)
 
     async def update_model(self, model_id: uuid.UUID, patch: ModelPatch) -> ModelDetailOut:
@@ -201,7 +203,7 @@ class CatalogService:
             spec = key.endswith("_specs") or key == "capabilities"
             setattr(model, attr, value if value is not None or not spec else {})
         await self.repo.refresh(model)
-        self.ctx.record(AuditEntry("model_updated", "device_model", model_id, old_values=old, new_values=changes))
+        self.uow.record(AuditEntry("model_updated", "device_model", model_id, old_values=old, new_values=changes))
         return await self.get_model(model_id)
 
     async def add_problem(self, model_id: uuid.UUID, data: ProblemIn) -> ProblemOut:
@@ -209,7 +211,7 @@ class CatalogService:
             raise ModelNotFound()
         row = CommonProblem(model_id=model_id, **data.model_dump())
         await self.repo.add(row)
-        self.ctx.record(AuditEntry("problem_created", "common_problem", row.id, new_values=data.model_dump(mode="json")))
+        self.uow.record(AuditEntry("problem_created", "common_problem", row.id, new_values=data.model_dump(mode="json")))
         return ProblemOut.model_validate(row)
 
     async def list_problems(self, model_id: uuid.UUID) -> list[ProblemOut]:
@@ -222,6 +224,6 @@ class CatalogService:
             raise ModelNotFound()
         row = ModelMaintenanceTemplate(model_id=model_id, **data.model_dump())
         await self.repo.add(row)
-        self.ctx.record(AuditEntry("maintenance_template_created", "device_model", model_id,
+        self.uow.record(AuditEntry("maintenance_template_created", "device_model", model_id,
                                    new_values=data.model_dump(mode="json")))
         return TemplateOut.model_validate(row)

@@ -16,69 +16,39 @@ import ipaddress
 import json
 import logging
 import re
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from homeops.core.audit import AuditEntry, AuditRecorder, AuditWriter
+from homeops.core.database import driver_connection
+from homeops.core.uow import DurableOp
 
 log = logging.getLogger("homeops.request")
 
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 @dataclass
-class AuditEntry:
-    action_type: str
-    entity_type: str | None = None
-    entity_id: uuid.UUID | None = None
-    description: str | None = None
-    old_values: dict[str, Any] | None = None
-    new_values: dict[str, Any] | None = None
-    user_id: uuid.UUID | None = None
-    error_message: str | None = None
+class RequestContext(AuditRecorder):
+    """One HTTP request: where it comes from (the audit recorder's fields), its lazily opened session,
+    and what must happen once it commits."""
 
-
-DurableOp = Callable[[AsyncSession], Awaitable[None]]
-AuditWriter = Callable[[AsyncSession, "RequestContext", int, list[AuditEntry]], Awaitable[None]]
-
-
-@dataclass
-class RequestContext:
-    request_id: str
-    method: str
-    url: str
-    ip: str | None
-    user_agent: str | None
-    started: float = field(default_factory=time.perf_counter)
-    user_id: uuid.UUID | None = None
     role: str | None = None
-    session_id: uuid.UUID | None = None
     session: AsyncSession | None = None
-    audit: list[AuditEntry] = field(default_factory=list)
-    durable_audit: list[AuditEntry] = field(default_factory=list)
     durable_ops: list[DurableOp] = field(default_factory=list)
     after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     route_name: str | None = None
     finished: bool = False
-
-    @property
-    def elapsed_ms(self) -> int:
-        return int((time.perf_counter() - self.started) * 1000)
-
-    def record(self, entry: AuditEntry) -> None:
-        """Audit row written in the request's own transaction (kept only if the request succeeds)."""
-        self.audit.append(entry)
-
-    def record_durable(self, entry: AuditEntry) -> None:
-        """Audit row written even when the request fails."""
-        self.durable_audit.append(entry)
 
 
 async def apply_rls(session: AsyncSession, user_id: uuid.UUID | None, role: str | None) -> None:
@@ -94,16 +64,42 @@ def get_context(request: Request) -> RequestContext:
     return ctx
 
 
-async def open_session(request: Request) -> AsyncSession:
-    """The request's session, in a transaction; created on first use."""
+async def open_session(request: Request, *, begin: bool = True) -> AsyncSession:
+    """The request's session, created on first use. The API's connections are in driver autocommit mode, so the
+    server transaction must be opened explicitly: here with ``BEGIN`` (``begin=True``), or by the caller in its
+    first statement (authentication sends ``BEGIN`` with the identity statement)."""
     ctx = get_context(request)
     if ctx.session is None:
         factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
         ctx.session = factory()
         await ctx.session.begin()
-        if ctx.user_id is not None:
-            await apply_rls(ctx.session, ctx.user_id, ctx.role)
+        if begin:
+            driver = await driver_connection(ctx.session)
+            await driver.execute(b"BEGIN")
     return ctx.session
+
+
+# --- reads end after the response -------------------------------------------------------------------------
+# A request that wrote nothing has nothing to lose if its transaction ends after the response was sent, so a
+# read costs its own statements only (the identity statement goes out pipelined with BEGIN). Every write —
+# an ORM flush or any statement executed through the session that is not a plain SELECT — marks the session.
+
+WROTE = "homeops_wrote"
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _mark_writes(state: ORMExecuteState) -> None:
+    if not state.is_select:
+        state.session.info[WROTE] = True
+
+
+@event.listens_for(Session, "after_flush")
+def _mark_flush(session: Session, _context: Any) -> None:
+    session.info[WROTE] = True
+
+
+def _wrote(session: AsyncSession | None) -> bool:
+    return session is not None and bool(session.sync_session.info.get(WROTE))
 
 
 class UnitOfWorkMiddleware:
@@ -134,6 +130,9 @@ class UnitOfWorkMiddleware:
         replaced = False
         status_holder = {"status": 500}
 
+        def read_only() -> bool:
+            return ctx.method in SAFE_METHODS and not _wrote(ctx.session) and not ctx.durable_audit
+
         async def send_wrapper(message: Message) -> None:
             nonlocal replaced
             if replaced:
@@ -143,13 +142,14 @@ class UnitOfWorkMiddleware:
                 status_holder["status"] = status
                 route = scope.get("route")
                 ctx.route_name = getattr(route, "name", None)
-                try:
-                    await self._finish(ctx, status, session_factory)
-                except Exception:
-                    log.exception("commit failed", extra={"request_id": request_id})
-                    replaced = True
-                    await _send_internal_error(send, request_id)
-                    return
+                if not read_only():
+                    try:
+                        await self._finish(ctx, status, session_factory)
+                    except Exception:
+                        log.exception("commit failed", extra={"request_id": request_id})
+                        replaced = True
+                        await _send_internal_error(send, request_id)
+                        return
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode())]
             await send(message)
@@ -164,9 +164,18 @@ class UnitOfWorkMiddleware:
                     log.exception("rollback after error failed")
             raise
         finally:
-            if ctx.session is not None:
-                await ctx.session.close()
-            _log_request(ctx, status_holder["status"])
+            try:
+                if not ctx.finished and ctx.session is not None:
+                    # A read: its transaction ends now that the response is out (straight through the driver:
+                    # nothing was written, there is nothing for the ORM to do).
+                    ctx.finished = True
+                    await (await driver_connection(ctx.session)).rollback()
+            except Exception:
+                log.exception("ending a read transaction failed", extra={"request_id": request_id})
+            finally:
+                if ctx.session is not None:
+                    await ctx.session.close()
+                _log_request(ctx, status_holder["status"])
         for hook in ctx.after_commit if status_holder["status"] < 400 else []:
             try:
                 await hook()
@@ -214,6 +223,7 @@ class UnitOfWorkMiddleware:
         entries: list[AuditEntry],
     ) -> None:
         async with session_factory() as session, session.begin():
+            await (await driver_connection(session)).execute(b"BEGIN")  # the API's connections autocommit
             await apply_rls(session, ctx.user_id, ctx.role)
             for op in ctx.durable_ops:
                 await op(session)

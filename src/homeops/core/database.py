@@ -118,15 +118,38 @@ def owner_connection(owner: URL) -> Iterator[psycopg.Connection]:
 
 
 def create_app_engine(app: URL, settings: Settings) -> AsyncEngine:
+    """The API's engine. Its connections are in driver autocommit mode: every request opens its transaction
+    explicitly (``open_session``), the authenticated ones in the same message as their identity statement, so
+    ``BEGIN`` costs no round trip of its own; COMMIT/ROLLBACK are sent only when a transaction is open."""
     if settings.db_null_pool:
-        return create_async_engine(app, poolclass=NullPool)
+        return create_async_engine(app, poolclass=NullPool, isolation_level="AUTOCOMMIT")
     # No pre-ping (a round trip on every request). After a database restart the first request that meets a dead
     # connection fails, and SQLAlchemy then invalidates the whole pool, so the next ones reconnect.
-    return create_async_engine(app, pool_size=settings.db_pool_size, max_overflow=10, pool_recycle=1800)
+    return create_async_engine(app, pool_size=settings.db_pool_size, max_overflow=10, pool_recycle=1800,
+                               isolation_level="AUTOCOMMIT")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+async def driver_connection(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
+    """The psycopg connection under the session's (for the few statements that bypass SQLAlchemy)."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+    return driver
+
+
+async def fetch_one(session: AsyncSession, query: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
+    """One row as a dict, straight through the driver (prepared after a few uses): for the hottest point reads,
+    whose statement text is built once from a table and a fixed column list (never from user input)."""
+    from psycopg.rows import dict_row
+
+    driver = await driver_connection(session)
+    cursor = driver.cursor(row_factory=dict_row)
+    await cursor.execute(query, params)  # type: ignore[call-overload]
+    return await cursor.fetchone()
 
 
 async def rows_affected(session: AsyncSession, statement: Any) -> int:

@@ -5,6 +5,10 @@ it works for the API role, which may INSERT but not read jobs back. ``Worker`` (
 ``FOR UPDATE SKIP LOCKED`` and runs each task in the transaction that marks it ``done``; a failure rolls back
 and re-queues with exponential backoff until ``max_attempts``, then ``failed``. Idle workers wake on NOTIFY.
 Run one: import the modules that register tasks, then ``await Worker(owner_url, registry).run(stop)``.
+
+A task is ``async def task(job: JobContext, payload: dict) -> None``: ``job.session`` is its transaction,
+``job.runtime`` the process runtime (storage, clock, the domains' resources), and ``job.uow()`` a unit of
+work on that transaction for calling services (acting as the system, with the job's audit recorder).
 """
 
 from __future__ import annotations
@@ -29,7 +33,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from homeops.core.actor import Actor
+from homeops.core.audit import AuditRecorder, AuditWriter
 from homeops.core.database import libpq_dsn, sqlalchemy_url
+from homeops.core.events import EventBus
+from homeops.core.runtime import Runtime
+from homeops.core.uow import UnitOfWork
 
 log = logging.getLogger("homeops.jobs")
 
@@ -40,7 +49,31 @@ MAX_BACKOFF_SECONDS = 24 * 3600
 HOUSEKEEPING_SECONDS = 60  # how often a running worker recovers stale locks
 STALE_AFTER = timedelta(minutes=15)  # a running job whose lock is older is presumed orphaned
 
-TaskFn = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
+@dataclass
+class JobContext:
+    """What a running task gets besides its payload."""
+
+    session: AsyncSession
+    runtime_or_none: Runtime | None
+    bus: EventBus
+    job_id: int
+    task: str
+    attempt: int
+    worker: str
+    audit: AuditRecorder
+
+    @property
+    def runtime(self) -> Runtime:
+        if self.runtime_or_none is None:
+            raise RuntimeError("this worker was created without a runtime (pass runtime=… to Worker)")
+        return self.runtime_or_none
+
+    def uow(self, actor: Actor | None = None) -> UnitOfWork:
+        """A unit of work on the job's transaction (committed, with its audit rows, when the task returns)."""
+        return UnitOfWork(self.session, actor or Actor.system(f"job:{self.task}"), self.audit, self.runtime, self.bus)
+
+
+TaskFn = Callable[[JobContext, dict[str, Any]], Awaitable[None]]
 Decorator = Callable[[TaskFn], TaskFn]
 Params = dict[str, Any]
 
@@ -140,6 +173,7 @@ class Worker:
     def __init__(
         self, owner_url: URL | str, registry: TaskRegistry, *, name: str | None = None, concurrency: int = 1,
         poll_interval: float = 5.0, stale_after: timedelta = STALE_AFTER, tasks: set[str] | None = None,
+        runtime: Runtime | None = None, bus: EventBus | None = None, audit_writer: AuditWriter | None = None,
     ) -> None:
         self.url = sqlalchemy_url(owner_url)
         self.registry = registry
@@ -148,6 +182,9 @@ class Worker:
         self.poll_interval = poll_interval
         self.stale_after = stale_after
         self.tasks = sorted(tasks) if tasks is not None else None
+        self._runtime = runtime
+        self.bus = bus or EventBus()
+        self.audit_writer = audit_writer
         self.engine = create_async_engine(self.url, pool_size=self.concurrency + 1, pool_pre_ping=True)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._wake = asyncio.Event()
@@ -239,7 +276,12 @@ class Worker:
         heartbeat = asyncio.create_task(self._heartbeat(job))
         try:
             async with self.sessions() as session, session.begin():
-                await definition.fn(session, dict(job.payload))
+                audit = AuditRecorder.for_command(f"job:{job.task}:{job.id}", method="JOB")
+                context = JobContext(session, self._runtime, self.bus, job.id, job.task, job.attempts, self.name,
+                                     audit)
+                await definition.fn(context, dict(job.payload))
+                if audit.audit and self.audit_writer is not None:
+                    await self.audit_writer(session, audit, 200, audit.take())
                 heartbeat.cancel()
                 done = await session.execute(text(_FINISH), self._outcome(job, "done"))
                 if not done.rowcount:  # type: ignore[attr-defined]

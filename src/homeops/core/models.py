@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Enum, MetaData, func, text
+from sqlalchemy import DateTime, Enum, FetchedValue, MetaData, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -21,6 +21,9 @@ NAMING_CONVENTION = {
 
 
 class Base(DeclarativeBase):
+    # Server defaults and trigger-maintained columns come back with the INSERT/UPDATE (RETURNING): no
+    # refresh SELECT after a write.
+    __mapper_args__ = {"eager_defaults": True}
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {
         datetime: DateTime(timezone=True),
@@ -41,8 +44,8 @@ def uuid_pk() -> Mapped[uuid.UUID]:
 
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    # Maintained by the homeops_set_updated_at() trigger, never by Python.
-    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # Maintained by the homeops_set_updated_at() trigger, never by Python (returned by each UPDATE).
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), server_onupdate=FetchedValue())
 
 
 class SoftDeleteMixin:

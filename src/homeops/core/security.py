@@ -77,7 +77,26 @@ def issue_access_token(
     return jwt.encode(payload, settings.secret("jwt_secret"), algorithm=JWT_ALGORITHM), ttl
 
 
+# Verified tokens by their exact text: a client presents the same token on every request until it expires, so the
+# signature is checked once; expiry is checked on every use.
+_VERIFIED: dict[tuple[str, str], AccessClaims] = {}
+_VERIFIED_MAX = 20_000
+
+
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+    key = (settings.secret("jwt_secret"), token)
+    claims = _VERIFIED.get(key)
+    if claims is None:
+        claims = _decode_access_token(settings, token)
+        if len(_VERIFIED) >= _VERIFIED_MAX:
+            _VERIFIED.clear()
+        _VERIFIED[key] = claims
+    if claims.expires_at <= datetime.now(UTC):
+        raise TokenError("Signature has expired")
+    return claims
+
+
+def _decode_access_token(settings: Settings, token: str) -> AccessClaims:
     try:
         payload = jwt.decode(
             token,

@@ -1,12 +1,23 @@
+"""The devices API: devices, device groups, a device's manuals (seed 000 Query 2) — and the manual
+search, ``GET /api/v1/manuals/search``. The last two are on ``manuals_router`` (tagged "manuals").
+
+Why the manual search route lives here: with ``device_id`` it is scoped to one device's manuals, which
+needs the device's access check and its links, both of the devices domain; the manual library
+(``homeops.manuals``) sits below devices and may not import it. So the route is defined here (tagged
+"manuals", same path, parameters and responses as before): it resolves the device scope with
+``DeviceManualService.manual_scope`` and calls the library's ``ManualService.search(scope=…)``, which
+knows nothing of devices. (``/api/v1/manuals/{manual_id}`` only matches UUIDs, so this route is reached
+although the manuals router is included first.)
+"""
+
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from homeops.core.pagination import Page, PageParams, page_params
-from homeops.core.security import FieldCipher
 from homeops.devices.groups import GroupService
 from homeops.devices.models import DeviceStatus
 from homeops.devices.schemas import (
@@ -19,28 +30,37 @@ from homeops.devices.schemas import (
     GroupPatch,
     WarrantyOut,
 )
-from homeops.devices.service import DeviceService
-from homeops.identity.deps import Auth, Ctx, DbSession
+from homeops.devices.service import DeviceManualService, DeviceService
+from homeops.identity.deps import Uow
+from homeops.manuals.schemas import DeviceManualOut, SearchOut
+from homeops.manuals.service import ManualService
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
+# A device's manuals and the library's search (see the module docstring): tagged "manuals", as they were.
+manuals_router = APIRouter(prefix="/api/v1", tags=["manuals"])
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
-def _cipher(request: Request) -> FieldCipher:
-    cipher: FieldCipher = request.app.state.cipher
-    return cipher
+def _svc(uow: Uow) -> DeviceService:
+    return DeviceService(uow)
 
 
-def _svc(session: DbSession, ctx: Ctx, user: Auth, cipher: Annotated[FieldCipher, Depends(_cipher)]) -> DeviceService:
-    return DeviceService(session, ctx, user, cipher)
+def _groups(uow: Uow) -> GroupService:
+    return GroupService(uow)
 
 
-def _groups(session: DbSession, ctx: Ctx, user: Auth) -> GroupService:
-    return GroupService(session, ctx, user)
+def _links(uow: Uow) -> DeviceManualService:
+    return DeviceManualService(uow)
+
+
+def _library(uow: Uow) -> ManualService:
+    return ManualService(uow)
 
 
 Svc = Annotated[DeviceService, Depends(_svc)]
 Groups = Annotated[GroupService, Depends(_groups)]
+Links = Annotated[DeviceManualService, Depends(_links)]
+Library = Annotated[ManualService, Depends(_library)]
 Category = Annotated[str | None, Query(max_length=64)]
 SerialQ = Annotated[str | None, Query(max_length=100, description="Exact serial number")]
 
@@ -48,7 +68,8 @@ SerialQ = Annotated[str | None, Query(max_length=100, description="Exact serial 
 @router.post("/homes/{home_id}/devices", status_code=status.HTTP_201_CREATED, response_model=DeviceOut)
 async def create_device(home_id: uuid.UUID, body: DeviceIn, svc: Svc) -> DeviceOut:
     """Register an appliance or device. Give `model_id`, or `manufacturer` + `model_number` (linked to the
-    catalog model when they match one); matching manuals are linked automatically."""
+    catalog model when they match one); matching manuals are linked automatically. `brand` is accepted as a
+    deprecated alias of `manufacturer`."""
     return await svc.create(home_id, body)
 
 
@@ -73,6 +94,7 @@ async def list_devices(
 
 @router.get("/devices/warranty-expiring", response_model=list[WarrantyOut])
 async def warranty_expiring(svc: Svc, days: Annotated[int, Query(ge=0, le=3650)] = 60) -> list[WarrantyOut]:
+    """Active devices whose warranty ends within `days` of today — each home's today, in its timezone."""
     return await svc.warranty_expiring(days)
 
 
@@ -91,6 +113,43 @@ async def delete_device(device_id: uuid.UUID, svc: Svc) -> None:
     await svc.delete(device_id)
 
 
+# --- a device's manuals --------------------------------------------------------------------------------
+@manuals_router.get("/devices/{device_id}/manuals", response_model=list[DeviceManualOut])
+async def device_manuals(device_id: uuid.UUID, links: Links) -> list[DeviceManualOut]:
+    """A device's manuals: user, troubleshooting, installation, service, then others (seed 000 Query 2)."""
+    return await links.manuals(device_id)
+
+
+@manuals_router.post("/devices/{device_id}/manuals/{manual_id}", status_code=status.HTTP_201_CREATED)
+async def link_manual(device_id: uuid.UUID, manual_id: uuid.UUID, links: Links, response: Response) -> dict[str, bool]:
+    created = await links.link(device_id, manual_id)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return {"linked": True, "created": created}
+
+
+@manuals_router.delete("/devices/{device_id}/manuals/{manual_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def unlink_manual(device_id: uuid.UUID, manual_id: uuid.UUID, links: Links) -> None:
+    await links.unlink(device_id, manual_id)
+
+
+@manuals_router.get("/manuals/search", response_model=SearchOut)
+async def search_manuals(
+    links: Links,
+    library: Library,
+    q: Annotated[str, Query(min_length=2, max_length=300)],
+    device_id: uuid.UUID | None = None,
+    model_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> SearchOut:
+    """Ranked passages (manual, 1-based page, highlighted snippet, score), optionally scoped to one
+    device's manuals or one catalog model's. `mode` says whether vectors were used."""
+    if device_id is not None:
+        return await library.search(q, scope=await links.manual_scope(device_id), limit=limit)
+    return await library.search(q, model_id=model_id, limit=limit)
+
+
+# --- groups --------------------------------------------------------------------------------------------
 @router.post("/homes/{home_id}/device-groups", status_code=status.HTTP_201_CREATED, response_model=GroupOut)
 async def create_group(home_id: uuid.UUID, body: GroupIn, groups: Groups) -> GroupOut:
     return await groups.create(home_id, body)
@@ -98,7 +157,7 @@ async def create_group(home_id: uuid.UUID, body: GroupIn, groups: Groups) -> Gro
 
 @router.get("/homes/{home_id}/device-groups", response_model=list[GroupOut])
 async def list_groups(home_id: uuid.UUID, groups: Groups) -> list[GroupOut]:
-    return await groups.list(home_id)
+    return await groups.of_home(home_id)
 
 
 @router.get("/device-groups/{group_id}", response_model=GroupOut)

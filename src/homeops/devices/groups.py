@@ -5,16 +5,16 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from homeops.core.context import AuditEntry, RequestContext
+from homeops.core.audit import AuditEntry
 from homeops.core.errors import Conflict, NotFound, UnprocessableEntity
+from homeops.core.patch import apply_patch
+from homeops.core.tenancy import HomeRole
+from homeops.core.uow import UnitOfWork
 from homeops.devices.models import DeviceGroup, DeviceGroupMember
 from homeops.devices.repository import DeviceRepository, GroupRepository
 from homeops.devices.schemas import GroupIn, GroupOut, GroupPatch
-from homeops.homes.models import HomeRole
-from homeops.homes.service import HomeService
-from homeops.identity.service import CurrentUser
+from homeops.homes.access import load_in_home, require_home
 
 
 class GroupNotFound(NotFound):
@@ -22,12 +22,11 @@ class GroupNotFound(NotFound):
 
 
 class GroupService:
-    def __init__(self, session: AsyncSession, ctx: RequestContext, user: CurrentUser) -> None:
-        self.session = session
-        self.ctx = ctx
-        self.groups = GroupRepository(session)
-        self.devices = DeviceRepository(session)
-        self.homes = HomeService(session, ctx, user)
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.session = uow.session
+        self.groups = GroupRepository(uow.session)
+        self.devices = DeviceRepository(uow.session)
 
     async def _out(self, groups: list[DeviceGroup]) -> list[GroupOut]:
         members = await self.groups.device_ids([g.id for g in groups]) if groups else {}
@@ -37,49 +36,44 @@ class GroupService:
             for g in groups
         ]
 
-    async def _group(self, group_id: uuid.UUID, minimum: HomeRole) -> DeviceGroup:
-        group = await self.groups.get(group_id)
-        if group is None:
-            raise GroupNotFound()
-        await self.homes.require(group.home_id, minimum)
+    async def _group(self, group_id: uuid.UUID, need: HomeRole) -> DeviceGroup:
+        """The group and the access check in one statement; locked when the caller will change it."""
+        group, _ = await load_in_home(self.uow, DeviceGroup, group_id, need, not_found=GroupNotFound,
+                                      lock=need is not HomeRole.guest)
         return group
 
     async def create(self, home_id: uuid.UUID, data: GroupIn) -> GroupOut:
-        await self.homes.require(home_id, HomeRole.member)
+        await require_home(self.uow, home_id, HomeRole.member)
         try:
             async with self.session.begin_nested():
                 group = await self.groups.add(DeviceGroup(home_id=home_id, **data.model_dump()))
         except IntegrityError as exc:
             raise Conflict("A group with this name exists in the home.", code="group_exists") from exc
-        self.ctx.record(AuditEntry("device_group_created", "device_group", group.id, new_values=data.model_dump()))
+        self.uow.record(AuditEntry("device_group_created", "device_group", group.id, new_values=data.model_dump()))
         return (await self._out([group]))[0]
 
-    async def list(self, home_id: uuid.UUID) -> list[GroupOut]:
-        await self.homes.require(home_id, HomeRole.guest)
-        return await self._out(await self.groups.for_home(home_id))
+    async def of_home(self, home_id: uuid.UUID) -> list[GroupOut]:
+        await require_home(self.uow, home_id, HomeRole.guest)
+        return await self._out(await self.groups.of_home(home_id))
 
     async def get(self, group_id: uuid.UUID) -> GroupOut:
         return (await self._out([await self._group(group_id, HomeRole.guest)]))[0]
 
     async def update(self, group_id: uuid.UUID, patch: GroupPatch) -> GroupOut:
         group = await self._group(group_id, HomeRole.member)
-        changes = patch.model_dump(exclude_unset=True)
-        if "name" in changes and changes["name"] is None:
-            raise UnprocessableEntity("name cannot be null.")
-        for key, value in changes.items():
-            setattr(group, key, value)
+        _, changes = apply_patch(group, patch.model_dump(exclude_unset=True), not_null=("name",))
         try:
             async with self.session.begin_nested():
-                await self.groups.refresh(group)
+                await self.groups.save()
         except IntegrityError as exc:
             raise Conflict("A group with this name exists in the home.", code="group_exists") from exc
-        self.ctx.record(AuditEntry("device_group_updated", "device_group", group.id, new_values=changes))
+        self.uow.record(AuditEntry("device_group_updated", "device_group", group.id, new_values=changes))
         return (await self._out([group]))[0]
 
     async def delete(self, group_id: uuid.UUID) -> None:
         group = await self._group(group_id, HomeRole.member)
-        await self.groups.delete(group.id)
-        self.ctx.record(AuditEntry("device_group_deleted", "device_group", group.id, old_values={"name": group.name}))
+        await self.groups.delete_by_id(group.id)
+        self.uow.record(AuditEntry("device_group_deleted", "device_group", group.id, old_values={"name": group.name}))
 
     async def add_device(self, group_id: uuid.UUID, device_id: uuid.UUID) -> GroupOut:
         group = await self._group(group_id, HomeRole.member)
@@ -88,10 +82,12 @@ class GroupService:
             raise UnprocessableEntity("The device is not in this group's home.", code="device_not_in_home")
         try:
             async with self.session.begin_nested():
-                await self.groups.add_member(DeviceGroupMember(group_id=group.id, device_id=device_id, home_id=group.home_id))
+                await self.groups.add_member(
+                    DeviceGroupMember(group_id=group.id, device_id=device_id, home_id=group.home_id)
+                )
         except IntegrityError as exc:
             raise Conflict("The device is already in the group.", code="already_in_group") from exc
-        self.ctx.record(AuditEntry("device_group_member_added", "device_group", group.id,
+        self.uow.record(AuditEntry("device_group_member_added", "device_group", group.id,
                                    new_values={"device_id": str(device_id)}))
         return (await self._out([group]))[0]
 
@@ -99,5 +95,5 @@ class GroupService:
         group = await self._group(group_id, HomeRole.member)
         if not await self.groups.remove_member(group.id, device_id):
             raise NotFound("The device is not in the group.", code="not_in_group", title="Not in group")
-        self.ctx.record(AuditEntry("device_group_member_removed", "device_group", group.id,
+        self.uow.record(AuditEntry("device_group_member_removed", "device_group", group.id,
                                    old_values={"device_id": str(device_id)}))

@@ -1,4 +1,5 @@
-"""ONE devices table for 000 appliances, 004 devices (and 001 installed equipment), plus 004 groups."""
+"""ONE devices table for 000 appliances, 004 devices (and 001 installed equipment), plus 004 groups and
+each device's links to the shared manual library (``device_manuals``)."""
 
 from __future__ import annotations
 
@@ -115,3 +116,23 @@ class DeviceGroupMember(Base):
     device_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     home_id: Mapped[uuid.UUID]
     added_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class DeviceManual(Base):
+    """000 appliance_manuals: a device's link to a shared manual (``homeops.manuals``), private to the
+    device's home. Owned by the devices domain: the manual library knows nothing of devices
+    (``homeops.devices.links``)."""
+
+    __tablename__ = "device_manuals"
+    __table_args__ = (
+        ForeignKeyConstraint(["device_id", "home_id"], ["devices.id", "devices.home_id"], ondelete="CASCADE"),
+        Index("ix_device_manuals_manual_id", "manual_id"),
+        Index("ix_device_manuals_home_id", "home_id"),
+    )
+
+    device_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    manual_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("manuals.id", ondelete="CASCADE"), primary_key=True)
+    home_id: Mapped[uuid.UUID]
+    linked_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    auto_linked: Mapped[bool] = mapped_column(server_default=text("false"))
+    linked_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -1,57 +1,71 @@
-"""Every device query. Visibility comes from RLS; "across my homes" adds the membership filter."""
+"""Every device query. Row security decides what is visible; queries "across my homes" are narrowed to the
+caller's homes as the actor carries them (``home_id IN (:homes)``: no membership sub-select), and the hot
+reads select the columns the response needs (Core rows, no entities)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Select, delete, distinct, func, literal_column, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    delete,
+    distinct,
+    func,
+    literal_column,
+    select,
+    tuple_,
+    update,
+)
 
-from homeops.devices.models import Device, DeviceGroup, DeviceGroupMember, DeviceStatus
-from homeops.homes.models import HomeMember
-from homeops.manuals.models import DeviceManual, Manual
+from homeops.core.repository import Repository
+from homeops.devices.models import Device, DeviceGroup, DeviceGroupMember, DeviceManual, DeviceStatus
+from homeops.homes.models import Home
+from homeops.manuals.models import Manual
 
-DeviceRow = tuple[Device, int, list[str]]
+# What DeviceOut is built from: every device column but the serial's blind index.
+_DEVICE_COLUMNS = tuple(c for c in Device.__table__.c if c.key != "serial_number_index")
 
 
-def _with_manual_summary() -> Select:  # type: ignore[type-arg]
-    """Seed 000 Query 1's shape: each device with manual_count and its distinct manual types, one statement."""
+def in_homes(column: Any, home_ids: Sequence[uuid.UUID] | None) -> ColumnElement[bool] | None:
+    """``column`` restricted to ``home_ids`` (``= :id`` for one home); None (no restriction) for None."""
+    if home_ids is None:
+        return None
+    ids = list(home_ids)
+    return column == ids[0] if len(ids) == 1 else column.in_(ids)  # type: ignore[no-any-return]
+
+
+def _with_manual_summary() -> Select[Any]:
+    """Seed 000 Query 1's shape: each device's columns with manual_count and its distinct manual types, one
+    statement."""
     types = func.coalesce(
         func.array_agg(distinct(Manual.manual_type)).filter(Manual.id.is_not(None)),
         literal_column("'{}'::manual_type[]"),
     )
     return (
-        select(Device, func.count(DeviceManual.manual_id), types)
+        select(*_DEVICE_COLUMNS, func.count(DeviceManual.manual_id).label("manual_count"),
+               types.label("manual_types"))
+        .select_from(Device)
         .outerjoin(DeviceManual, DeviceManual.device_id == Device.id)
         .outerjoin(Manual, Manual.id == DeviceManual.manual_id)
         .group_by(Device.id)
     )
 
 
-class DeviceRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class DeviceRepository(Repository[Device]):
+    model = Device
 
-    async def add(self, device: Device) -> Device:
-        self.session.add(device)
-        await self.session.flush()
-        await self.session.refresh(device)
-        return device
-
-    async def refresh(self, device: Device) -> None:
-        await self.session.flush()
-        await self.session.refresh(device)
-
-    async def get(self, device_id: uuid.UUID) -> Device | None:
-        return await self.session.get(Device, device_id, populate_existing=True)
-
-    async def get_with_manuals(self, device_id: uuid.UUID) -> DeviceRow | None:
-        row = (await self.session.execute(_with_manual_summary().where(Device.id == device_id))).first()
-        return (row[0], row[1], [str(t) for t in row[2]]) if row else None
-
-    async def delete(self, device_id: uuid.UUID) -> None:
-        await self.session.execute(delete(Device).where(Device.id == device_id))
+    async def with_manuals(self, device_id: uuid.UUID, home_ids: Sequence[uuid.UUID] | None = None) -> Row[Any] | None:
+        """One device's columns with its manual summary (None if invisible or not in ``home_ids``)."""
+        stmt = _with_manual_summary().where(Device.id == device_id)
+        if (narrowed := in_homes(Device.home_id, home_ids)) is not None:
+            stmt = stmt.where(narrowed)
+        row: Row[Any] | None = (await self.session.execute(stmt)).first()
+        return row
 
     async def mark_replaced(self, old_id: uuid.UUID, new_id: uuid.UUID) -> None:
         await self.session.execute(
@@ -63,24 +77,21 @@ class DeviceRepository:
     async def search(
         self,
         *,
-        member_id: uuid.UUID,
-        home_id: uuid.UUID | None,
+        home_ids: Sequence[uuid.UUID],
         status: DeviceStatus | None,
         category: str | None,
         serial_index: str | None,
         room_id: uuid.UUID | None,
         limit: int,
         after: tuple[datetime, uuid.UUID] | None,
-    ) -> list[DeviceRow]:
-        my_homes = select(HomeMember.home_id).where(HomeMember.user_id == member_id)
+    ) -> list[Row[Any]]:
+        """Seed 000 Query 1: devices of ``home_ids``, newest first, ``limit + 1`` rows."""
         stmt = (
             _with_manual_summary()
-            .where(Device.home_id.in_(my_homes))
+            .where(in_homes(Device.home_id, home_ids))  # type: ignore[arg-type]
             .order_by(Device.created_at.desc(), Device.id.desc())
             .limit(limit + 1)
         )
-        if home_id is not None:
-            stmt = stmt.where(Device.home_id == home_id)
         if status is not None:
             stmt = stmt.where(Device.status == status)
         if category:
@@ -91,44 +102,30 @@ class DeviceRepository:
             stmt = stmt.where(Device.room_id == room_id)
         if after is not None:
             stmt = stmt.where(tuple_(Device.created_at, Device.id) < tuple_(*after))
-        return [(d, n, [str(t) for t in types]) for d, n, types in (await self.session.execute(stmt)).all()]
+        return list((await self.session.execute(stmt)).all())
 
-    async def warranty_expiring(self, member_id: uuid.UUID, today: date, until: date) -> list[Device]:
-        my_homes = select(HomeMember.home_id).where(HomeMember.user_id == member_id)
-        return list(
-            await self.session.scalars(
-                select(Device)
-                .where(
-                    Device.home_id.in_(my_homes),
-                    Device.status == DeviceStatus.active,
-                    Device.warranty_end.between(today, until),
-                )
-                .order_by(Device.warranty_end, Device.id)
+    async def warranty_window(self, home_ids: Sequence[uuid.UUID], first: date, last: date) -> list[Row[Any]]:
+        """Active devices of ``home_ids`` whose warranty ends between ``first`` and ``last``, with their home's
+        timezone (the caller narrows to each home's own day), by end date."""
+        stmt = (
+            select(Device.id, Device.home_id, Device.nickname, Device.manufacturer_name, Device.model_number,
+                   Device.warranty_end, Home.timezone)
+            .join(Home, Home.id == Device.home_id)
+            .where(
+                in_homes(Device.home_id, home_ids),  # type: ignore[arg-type]
+                Device.status == DeviceStatus.active,
+                Device.warranty_end.between(first, last),
             )
+            .order_by(Device.warranty_end, Device.id)
         )
+        rows: Sequence[Any] = (await self.session.execute(stmt)).all()
+        return list(rows)
 
 
-class GroupRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class GroupRepository(Repository[DeviceGroup]):
+    model = DeviceGroup
 
-    async def add(self, group: DeviceGroup) -> DeviceGroup:
-        self.session.add(group)
-        await self.session.flush()
-        await self.session.refresh(group)
-        return group
-
-    async def get(self, group_id: uuid.UUID) -> DeviceGroup | None:
-        return await self.session.get(DeviceGroup, group_id, populate_existing=True)
-
-    async def refresh(self, group: DeviceGroup) -> None:
-        await self.session.flush()
-        await self.session.refresh(group)
-
-    async def delete(self, group_id: uuid.UUID) -> None:
-        await self.session.execute(delete(DeviceGroup).where(DeviceGroup.id == group_id))
-
-    async def for_home(self, home_id: uuid.UUID) -> list[DeviceGroup]:
+    async def of_home(self, home_id: uuid.UUID) -> list[DeviceGroup]:
         return list(
             await self.session.scalars(
                 select(DeviceGroup).where(DeviceGroup.home_id == home_id).order_by(func.lower(DeviceGroup.name))

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AliasChoices, Field, StringConstraints, model_validator
 
 from homeops.core.schemas import Out, StrictIn
 from homeops.devices.models import DeviceStatus
@@ -45,7 +45,13 @@ class DeviceIn(_DeviceFields):
     nickname: Nickname
     category: Code | None = None
     model_id: uuid.UUID | None = None
-    manufacturer: Str255 | None = None
+    # One name for one concept (issue 7): ``manufacturer``, as in the catalog; ``brand`` (what the manuals
+    # API said until 0.x) is accepted as a deprecated alias for one release.
+    manufacturer: Str255 | None = Field(
+        default=None,
+        validation_alias=AliasChoices("manufacturer", "brand"),
+        description="The manufacturer's name (`brand` is accepted as a deprecated alias).",
+    )
     model_number: Str255 | None = None
     serial_number: Serial | None = None
     replaces_device_id: uuid.UUID | None = None

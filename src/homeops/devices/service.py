@@ -1,79 +1,103 @@
-"""The device registry: devices belong to a home; guests read, members write (RLS enforces the same)."""
+"""The device registry: devices belong to a home; guests read, members write (RLS enforces the same), and
+each device's links to the shared manual library.
+
+Cross-domain reactions go through events: creating a device publishes ``DeviceCreated`` (maintenance makes
+the schedules of the model's templates); a manual that became ready is linked to matching devices by
+``devices.handlers`` (``ManualReady``).
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row
 
 from homeops.catalog.repository import CatalogRepository
 from homeops.catalog.service import ModelNotFound, UnknownCategory
-from homeops.core.context import AuditEntry, RequestContext
+from homeops.core.access import check_home_role
+from homeops.core.audit import AuditEntry
 from homeops.core.errors import NotFound, UnprocessableEntity
 from homeops.core.pagination import PageParams, build_page, decode_cursor
-from homeops.core.security import FieldCipher
+from homeops.core.patch import apply_patch, reject_nulls
+from homeops.core.tenancy import HomeRole
+from homeops.core.uow import UnitOfWork
+from homeops.devices.events import DeviceCreated
+from homeops.devices.links import LinkRepository
 from homeops.devices.models import Device, DeviceStatus
-from homeops.devices.repository import DeviceRepository, DeviceRow
+from homeops.devices.repository import DeviceRepository
 from homeops.devices.schemas import DeviceIn, DeviceOut, DevicePatch, WarrantyOut
-from homeops.homes.models import HomeRole
+from homeops.homes.access import load_in_home, load_visible, require_home
 from homeops.homes.repository import RoomRepository
-from homeops.homes.service import HomeService
-from homeops.identity.service import CurrentUser
-from homeops.maintenance.templates import instantiate_templates
-from homeops.manuals.repository import LinkRepository
+from homeops.manuals.models import Manual
+from homeops.manuals.schemas import DeviceManualOut
+from homeops.manuals.service import ManualNotFound
 
-# Columns a PATCH may set directly (the rest need rules).
+# Columns DeviceIn sets directly (the rest need rules).
 _PLAIN = (
     "subcategory", "location_detail", "purchase_date", "purchase_price", "installation_date", "warranty_start",
-    "warranty_end", "notes", "external_id", "firmware_version", "nickname", "is_online",
+    "warranty_end", "notes", "external_id", "firmware_version",
 )
-
-
 # Device columns that DeviceOut carries under the same name (computed once, not per row).
 _OUT_COLUMNS = tuple(c.key for c in Device.__table__.columns if c.key in DeviceOut.model_fields)
+
+
+def _empty_if_null(value: Any) -> Any:
+    return {} if value is None else value
 
 
 class DeviceNotFound(NotFound):
     code, title = "device_not_found", "Device not found"
 
 
+class LinkNotFound(NotFound):
+    code, title = "link_not_found", "Link not found"
+
+
+def readable_homes(uow: UnitOfWork) -> list[uuid.UUID] | None:
+    """The homes whose devices the caller may read: their memberships, or None (every home row security
+    shows) for platform admins. Narrowing a point read to these costs no statement (the actor carries them)."""
+    return None if uow.actor.is_admin else uow.actor.home_ids()
+
+
 class DeviceService:
-    def __init__(self, session: AsyncSession, ctx: RequestContext, user: CurrentUser, cipher: FieldCipher) -> None:
-        self.session = session
-        self.ctx = ctx
-        self.user = user
-        self.cipher = cipher
-        self.devices = DeviceRepository(session)
-        self.homes = HomeService(session, ctx, user)
-        self.catalog = CatalogRepository(session)
-        self.links = LinkRepository(session)
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.session = uow.session
+        self.cipher = uow.runtime.cipher
+        self.devices = DeviceRepository(uow.session)
+        self.catalog = CatalogRepository(uow.session)
+        self.links = LinkRepository(uow.session)
 
     # --- presentation -------------------------------------------------------------------------------
-    def _serial(self, device: Device, role: HomeRole | None) -> str | None:
-        if device.serial_number_encrypted is None or role is None:
+    def _serial(self, device_id: uuid.UUID, encrypted: bytes | None, role: HomeRole | None) -> str | None:
+        if encrypted is None or role is None:
             return None  # clear serials only for members of the device's home
-        return self.cipher.decrypt(device.serial_number_encrypted, device.id.bytes)
+        return self.cipher.decrypt(encrypted, device_id.bytes)
 
-    def out(self, row: DeviceRow, role: HomeRole | None) -> DeviceOut:
-        device, manual_count, manual_types = row
-        data: dict[str, Any] = {key: getattr(device, key) for key in _OUT_COLUMNS}
+    def out(self, row: Row[Any], role: HomeRole | None) -> DeviceOut:
+        """A ``DeviceRepository`` summary row (device columns, manual_count, manual_types) as DeviceOut."""
+        m = row._mapping
+        data: dict[str, Any] = {key: m[key] for key in _OUT_COLUMNS}
         data.update(
-            manufacturer=device.manufacturer_name,
-            category=device.category_code,
-            serial_number=self._serial(device, role),
-            manual_count=manual_count,
-            manual_types=sorted(manual_types),
+            manufacturer=m["manufacturer_name"],
+            category=m["category_code"],
+            serial_number=self._serial(m["id"], m["serial_number_encrypted"], role),
+            manual_count=m["manual_count"],
+            manual_types=sorted(str(t) for t in m["manual_types"]),
         )
         return DeviceOut.model_validate(data)
 
-    async def _visible(self, device_id: uuid.UUID, minimum: HomeRole) -> tuple[Device, HomeRole | None]:
-        device = await self.devices.get(device_id)
-        if device is None:
+    async def _summary(self, device_id: uuid.UUID, need: HomeRole = HomeRole.guest) -> tuple[Row[Any], HomeRole | None]:
+        """The device with its manual summary and the caller's role, in one statement (the device's home is
+        narrowed to the caller's homes in the query; the role rule is the access layer's)."""
+        homes = readable_homes(self.uow)
+        row = await self.devices.with_manuals(device_id, homes) if homes != [] else None
+        if row is None:
             raise DeviceNotFound()
-        _, role = await self.homes.require(device.home_id, minimum)
-        return device, role
+        home_id = row._mapping["home_id"]
+        return row, check_home_role(self.uow, home_id, self.uow.actor.home_role(home_id), need)
 
     # --- rules --------------------------------------------------------------------------------------
     async def _check_room(self, home_id: uuid.UUID, room_id: uuid.UUID | None) -> None:
@@ -97,7 +121,7 @@ class DeviceService:
 
     # --- use cases ----------------------------------------------------------------------------------
     async def create(self, home_id: uuid.UUID, data: DeviceIn) -> DeviceOut:
-        _, role = await self.homes.require(home_id, HomeRole.member)
+        role = await require_home(self.uow, home_id, HomeRole.member)
         await self._check_room(home_id, data.room_id)
         manufacturer, model_number, category = data.manufacturer, data.model_number, data.category
         model_id = None
@@ -121,12 +145,11 @@ class DeviceService:
                 raise UnprocessableEntity("The replaced device is not in this home.", code="device_not_in_home")
 
         device = Device(
-            id=uuid.uuid4(), home_id=home_id, added_by=self.user.id, model_id=model_id,
+            id=uuid.uuid4(), home_id=home_id, added_by=self.uow.actor.user_id, model_id=model_id,
             manufacturer_name=manufacturer, model_number=model_number, category_code=category,
             features=data.features or {}, specifications=data.specifications or {},
             replaces_device_id=data.replaces_device_id, ecosystem_id=data.ecosystem_id, room_id=data.room_id,
-            **{k: getattr(data, k) for k in _PLAIN if k in DeviceIn.model_fields and k != "nickname"},
-            nickname=data.nickname,
+            nickname=data.nickname, **{k: getattr(data, k) for k in _PLAIN},
         )
         self._set_serial(device, data.serial_number)
         await self.devices.add(device)
@@ -135,30 +158,29 @@ class DeviceService:
         linked = 0
         if manufacturer and model_number:
             linked = await self.links.auto_link_device(device.id, home_id, manufacturer, model_number)
-        schedules = await instantiate_templates(self.session, device)
-        self.ctx.record(
+        created = DeviceCreated(device.id, home_id, model_id, manufacturer, model_number)
+        await self.uow.publish(created)  # maintenance: the model's template schedules
+        self.uow.record(
             AuditEntry(
                 "device_created", "device", device.id,
                 new_values={**data.model_dump(mode="json", exclude={"serial_number"}),
                             "serial_number": "***" if data.serial_number else None, "auto_linked_manuals": linked,
-                            "maintenance_schedules": schedules},
+                            **created.effects},
             )
         )
-        row = await self.devices.get_with_manuals(device.id)
+        row = await self.devices.with_manuals(device.id)
         assert row is not None
         return self.out(row, role)
 
     async def get(self, device_id: uuid.UUID) -> DeviceOut:
-        _, role = await self._visible(device_id, HomeRole.guest)
-        row = await self.devices.get_with_manuals(device_id)
-        assert row is not None
-        return self.out(row, role)
+        return self.out(*await self._summary(device_id))
 
     async def update(self, device_id: uuid.UUID, patch: DevicePatch) -> DeviceOut:
-        device, role = await self._visible(device_id, HomeRole.member)
+        device, role = await load_in_home(self.uow, Device, device_id, HomeRole.member, not_found=DeviceNotFound,
+                                          lock=True)
         changes = patch.model_dump(exclude_unset=True)
-        if "nickname" in changes and changes["nickname"] is None:
-            raise UnprocessableEntity("nickname cannot be null.")
+        not_null = ("nickname", "status")
+        reject_nulls(changes, not_null)
         if "room_id" in changes:
             await self._check_room(device.home_id, changes["room_id"])
         if "category" in changes:
@@ -167,27 +189,26 @@ class DeviceService:
         end = changes.get("warranty_end", device.warranty_end)
         if start and end and end < start:
             raise UnprocessableEntity("warranty_end is before warranty_start.")
-        old: dict[str, Any] = {}
-        for key, value in changes.items():
-            attr = {"category": "category_code", "serial_number": None}.get(key, key)
-            if attr is None:
-                self._set_serial(device, value)
-                old[key], changes[key] = "***", "***" if value else None
-                continue
-            if key == "status" and value is None:
-                raise UnprocessableEntity("status cannot be null.")
-            old[key] = getattr(device, attr)
-            setattr(device, attr, value if value is not None or key not in ("features", "specifications") else {})
-        await self.devices.refresh(device)
-        self.ctx.record(AuditEntry("device_updated", "device", device.id, old_values=old, new_values=changes))
-        row = await self.devices.get_with_manuals(device.id)
+        serial_given = "serial_number" in changes
+        serial = changes.pop("serial_number", None)
+        old, new = apply_patch(
+            device, changes, not_null=not_null, attributes={"category": "category_code"},
+            convert={"features": _empty_if_null, "specifications": _empty_if_null},
+        )
+        if serial_given:
+            self._set_serial(device, serial)
+            old["serial_number"], new["serial_number"] = "***", "***" if serial else None
+        await self.devices.save()
+        self.uow.record(AuditEntry("device_updated", "device", device.id, old_values=old, new_values=new))
+        row = await self.devices.with_manuals(device.id)
         assert row is not None
         return self.out(row, role)
 
     async def delete(self, device_id: uuid.UUID) -> None:
-        device, _ = await self._visible(device_id, HomeRole.member)
-        await self.devices.delete(device_id)
-        self.ctx.record(AuditEntry("device_deleted", "device", device_id, old_values={"nickname": device.nickname}))
+        device, _ = await load_in_home(self.uow, Device, device_id, HomeRole.member, not_found=DeviceNotFound,
+                                       lock=True)
+        await self.devices.delete_by_id(device_id)
+        self.uow.record(AuditEntry("device_deleted", "device", device_id, old_values={"nickname": device.nickname}))
 
     async def search(
         self,
@@ -199,26 +220,87 @@ class DeviceService:
         serial: str | None = None,
         room_id: uuid.UUID | None = None,
     ) -> tuple[list[DeviceOut], str | None]:
+        """Seed 000 Query 1: the devices of the caller's homes (or of one), newest first, one statement."""
         role = None
         if home_id is not None:
-            _, role = await self.homes.require(home_id, HomeRole.guest)
+            role = await require_home(self.uow, home_id, HomeRole.guest)
+            # None: a platform admin who is not a member; the list is of *their* homes' devices.
+            homes = [home_id] if role is not None else []
+        else:
+            homes = self.uow.actor.home_ids()  # the caller's homes (admins too: not every home)
+        if not homes:
+            return [], None
         rows = await self.devices.search(
-            member_id=self.user.id, home_id=home_id, status=status, category=category,
+            home_ids=homes, status=status, category=category,
             serial_index=self.cipher.blind_index(serial) if serial else None, room_id=room_id,
             limit=page.limit, after=decode_cursor(page.cursor),
         )
-        items, cursor = build_page(rows, page.limit, key=lambda r: (r[0].created_at, r[0].id))
+        items, cursor = build_page(rows, page.limit, key=lambda r: (r.created_at, r.id))
         # Every row comes from a home the caller is a member of.
         return [self.out(r, role or HomeRole.guest) for r in items], cursor
 
     async def warranty_expiring(self, days: int) -> list[WarrantyOut]:
-        today = date.today()
-        devices = await self.devices.warranty_expiring(self.user.id, today, today + timedelta(days=days))
-        return [
-            WarrantyOut(
-                device_id=d.id, home_id=d.home_id, nickname=d.nickname, manufacturer=d.manufacturer_name,
-                model_number=d.model_number, warranty_end=d.warranty_end, days_left=(d.warranty_end - today).days,
-            )
-            for d in devices
-            if d.warranty_end is not None
-        ]
+        """Active devices whose warranty ends within ``days`` of *their home's* today (``days_left`` too)."""
+        homes = self.uow.actor.home_ids()
+        if not homes:
+            return []
+        # Every home's date is within a day of UTC's: fetch that window, then keep each home's own range.
+        utc_today = self.uow.today("UTC")
+        rows = await self.devices.warranty_window(homes, utc_today - timedelta(days=1),
+                                                  utc_today + timedelta(days=days + 1))
+        out = []
+        for r in rows:
+            today = self.uow.today(r.timezone)
+            if today <= r.warranty_end <= today + timedelta(days=days):
+                out.append(WarrantyOut(
+                    device_id=r.id, home_id=r.home_id, nickname=r.nickname, manufacturer=r.manufacturer_name,
+                    model_number=r.model_number, warranty_end=r.warranty_end,
+                    days_left=(r.warranty_end - today).days,
+                ))
+        return out
+
+
+class DeviceManualService:
+    """A device's manuals (seed 000 Query 2), manual links, and search scoped to one device's manuals."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.links = LinkRepository(uow.session)
+
+    async def _device_home(self, device_id: uuid.UUID, need: HomeRole) -> uuid.UUID:
+        device, _ = await load_in_home(self.uow, Device, device_id, need, not_found=DeviceNotFound)
+        return device.home_id
+
+    async def manuals(self, device_id: uuid.UUID) -> list[DeviceManualOut]:
+        """Seed 000 Query 2 in one statement: the device's visibility and its manuals, in Query 2's order."""
+        homes = readable_homes(self.uow)
+        rows = await self.links.device_manuals(device_id, homes) if homes != [] else None
+        if rows is None:
+            raise DeviceNotFound()
+        home_id = rows[0].device_home_id
+        check_home_role(self.uow, home_id, self.uow.actor.home_role(home_id), HomeRole.guest)
+        return [DeviceManualOut.model_validate(r._mapping) for r in rows if r.id is not None]
+
+    async def manual_scope(self, device_id: uuid.UUID) -> list[uuid.UUID]:
+        """The ids of the device's manuals (404 if the caller cannot read the device), one statement."""
+        homes = readable_homes(self.uow)
+        found = await self.links.device_scope(device_id, homes) if homes != [] else None
+        if found is None:
+            raise DeviceNotFound()
+        home_id, manual_ids = found
+        check_home_role(self.uow, home_id, self.uow.actor.home_role(home_id), HomeRole.guest)
+        return manual_ids
+
+    async def link(self, device_id: uuid.UUID, manual_id: uuid.UUID) -> bool:
+        home_id = await self._device_home(device_id, HomeRole.member)
+        await load_visible(self.uow, Manual, manual_id, not_found=ManualNotFound)
+        created = await self.links.link(device_id, manual_id, home_id, self.uow.actor.user_id, False)
+        if created:
+            self.uow.record(AuditEntry("manual_linked", "device", device_id, new_values={"manual_id": str(manual_id)}))
+        return created
+
+    async def unlink(self, device_id: uuid.UUID, manual_id: uuid.UUID) -> None:
+        await self._device_home(device_id, HomeRole.member)
+        if not await self.links.unlink(device_id, manual_id):
+            raise LinkNotFound("This manual is not linked to the device.")
+        self.uow.record(AuditEntry("manual_unlinked", "device", device_id, old_values={"manual_id": str(manual_id)}))

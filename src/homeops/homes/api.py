@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, status
 from homeops.core.pagination import Page, PageParams, page_params
 from homeops.homes.schemas import HomeIn, HomeOut, HomePatch, MemberIn, MemberOut, RoomIn, RoomOut, RoomPatch
 from homeops.homes.service import HomeService
-from homeops.identity.deps import Auth, Ctx, DbSession
+from homeops.identity.deps import Uow
 
 router = APIRouter(prefix="/api/v1", tags=["homes"])
 
 
-def _svc(session: DbSession, ctx: Ctx, user: Auth) -> HomeService:
-    return HomeService(session, ctx, user)
+def _svc(uow: Uow) -> HomeService:
+    return HomeService(uow)
 
 
 Svc = Annotated[HomeService, Depends(_svc)]
@@ -28,7 +28,7 @@ async def create_home(body: HomeIn, svc: Svc) -> HomeOut:
 @router.get("/homes", response_model=Page[HomeOut])
 async def list_homes(svc: Svc, page: Annotated[PageParams, Depends(page_params)]) -> Page[HomeOut]:
     """Homes the caller belongs to, newest first (keyset pagination)."""
-    items, cursor = await svc.list(page)
+    items, cursor = await svc.list_mine(page)
     return Page(items=items, next_cursor=cursor)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 from typing import Any
@@ -11,15 +10,9 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column
 
 from homeops.core.models import Base, TimestampMixin, pg_enum, uuid_pk
+from homeops.core.tenancy import HomeRole
 
-
-class HomeRole(enum.StrEnum):
-    """Ordered weakest first: the database compares them (``role >= 'member'``)."""
-
-    guest = "guest"
-    member = "member"
-    admin = "admin"
-    owner = "owner"
+__all__ = ["Home", "HomeMember", "HomeRole", "Room", "home_role_enum"]
 
 
 home_role_enum = pg_enum(HomeRole, "home_member_role")

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from homeops.identity.deps import AppSettings, Auth, Ctx, DbSession
+from homeops.identity.deps import AnonymousUow, Uow
 from homeops.identity.schemas import (
     LoginIn,
     PasswordChangeIn,
@@ -61,47 +61,45 @@ async def _read_login(request: Request) -> LoginIn:
 
 
 @auth_router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
-async def register(body: RegisterIn, session: DbSession, settings: AppSettings, ctx: Ctx) -> UserOut:
-    user = await IdentityService(session, settings, ctx).register(body)
+async def register(body: RegisterIn, uow: AnonymousUow) -> UserOut:
+    user = await IdentityService(uow).register(body)
     return UserOut.model_validate(user)
 
 
 @auth_router.post("/login", response_model=TokenOut, openapi_extra=_LOGIN_BODY)
-async def login(request: Request, session: DbSession, settings: AppSettings, ctx: Ctx) -> TokenOut:
+async def login(request: Request, uow: AnonymousUow) -> TokenOut:
     """Email + password → an access token (short-lived JWT) and a rotating refresh token.
 
     Accepts JSON `{email, password}` or the OAuth2 password form (`username`, `password`), so the
     "Authorize" button of the interactive docs works.
     """
     data = await _read_login(request)
-    return await IdentityService(session, settings, ctx).login(data.email, data.password)
+    return await IdentityService(uow).login(data.email, data.password)
 
 
 @auth_router.post("/refresh", response_model=TokenOut)
-async def refresh(body: RefreshIn, session: DbSession, settings: AppSettings, ctx: Ctx) -> TokenOut:
+async def refresh(body: RefreshIn, uow: AnonymousUow) -> TokenOut:
     """Exchanges a refresh token for a new pair; the token used stops working."""
-    return await IdentityService(session, settings, ctx).refresh(body.refresh_token)
+    return await IdentityService(uow).refresh(body.refresh_token)
 
 
 @auth_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(user: Auth, session: DbSession, settings: AppSettings, ctx: Ctx) -> None:
+async def logout(uow: Uow) -> None:
     """Revokes the current session: its refresh token and access tokens stop working."""
-    await IdentityService(session, settings, ctx).logout(user)
+    await IdentityService(uow).logout()
 
 
 @users_router.get("/me", response_model=UserOut)
-async def get_me(user: Auth, session: DbSession, settings: AppSettings, ctx: Ctx) -> UserOut:
-    return UserOut.model_validate(await IdentityService(session, settings, ctx).me(user))
+async def get_me(uow: Uow) -> UserOut:
+    return await IdentityService(uow).my_profile()
 
 
 @users_router.patch("/me", response_model=UserOut)
-async def patch_me(body: UserPatch, user: Auth, session: DbSession, settings: AppSettings, ctx: Ctx) -> UserOut:
-    return UserOut.model_validate(await IdentityService(session, settings, ctx).update_me(user, body))
+async def patch_me(body: UserPatch, uow: Uow) -> UserOut:
+    return UserOut.model_validate(await IdentityService(uow).update_me(body))
 
 
 @users_router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
-async def change_password(
-    body: PasswordChangeIn, user: Auth, session: DbSession, settings: AppSettings, ctx: Ctx
-) -> None:
+async def change_password(body: PasswordChangeIn, uow: Uow) -> None:
     """Changes the password and signs out every other session."""
-    await IdentityService(session, settings, ctx).change_password(user, body)
+    await IdentityService(uow).change_password(body)

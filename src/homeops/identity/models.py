@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -12,19 +11,9 @@ from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.orm import Mapped, mapped_column
 
 from homeops.core.models import Base, SoftDeleteMixin, TimestampMixin, pg_enum, uuid_pk
+from homeops.core.tenancy import UserRole
 
-
-class UserRole(enum.StrEnum):
-    """Every seed's roles, merged (see docs/seed-coverage.md for the mapping)."""
-
-    homeowner = "homeowner"  # 000 user, 002 citizen, 003 user, 004 user
-    provider = "provider"  # 002 engineer / company
-    technician = "technician"  # 001
-    manager = "manager"  # 001
-    office_staff = "office_staff"  # 001
-    government = "government"  # 002
-    support = "support"  # 003
-    admin = "admin"  # all; 004 "service role bypass" in RLS
+__all__ = ["LoginAttempt", "User", "UserRole", "UserSession", "user_role_enum"]
 
 
 user_role_enum = pg_enum(UserRole, "user_role")

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
+from types import MappingProxyType
+from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from homeops.core.actor import Actor
+from homeops.core.database import driver_connection, fetch_one, rows_affected
+from homeops.core.repository import Repository
+from homeops.core.tenancy import HomeRole
 from homeops.identity.models import LoginAttempt, User, UserRole, UserSession
 
 
@@ -20,9 +27,15 @@ class AuthRow:
     is_active: bool
 
 
-class UserRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+@lru_cache(maxsize=8)
+def _profile_sql(columns: tuple[str, ...]) -> str:
+    table = User.__table__
+    names = ", ".join(table.c[c].name for c in columns)  # validated against the table's own columns
+    return f"SELECT {names} FROM users WHERE id = %s AND deleted_at IS NULL"
+
+
+class UserRepository(Repository[User]):
+    model = User
 
     async def auth_lookup(self, email: str) -> AuthRow | None:
         row = (
@@ -37,31 +50,24 @@ class UserRepository:
         value = await self.session.scalar(text("SELECT homeops_user_id_by_email(:email)"), {"email": email})
         return value if value is None else uuid.UUID(str(value))
 
+    async def profile(self, user_id: uuid.UUID, columns: tuple[str, ...]) -> dict[str, Any] | None:
+        """The named columns of a live user (the hot ``/users/me`` read: one prepared statement, no entity)."""
+        return await fetch_one(self.session, _profile_sql(columns), (user_id,))
+
     async def get(self, user_id: uuid.UUID) -> User | None:
-        return await self.session.scalar(select(User).where(User.id == user_id, User.deleted_at.is_(None)))
-
-    async def add(self, user: User) -> User:
-        self.session.add(user)
-        await self.session.flush()
-        await self.session.refresh(user)
-        return user
-
-    async def refresh(self, user: User) -> None:
-        await self.session.flush()
-        await self.session.refresh(user)
+        return await self.session.scalar(
+            select(User).where(User.id == user_id, User.deleted_at.is_(None)).execution_options(populate_existing=True)
+        )
 
     async def touch_login(self, user_id: uuid.UUID) -> None:
         await self.session.execute(update(User).where(User.id == user_id).values(last_login_at=func.now()))
 
 
-class SessionRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class SessionRepository(Repository[UserSession]):
+    model = UserSession
 
     async def create(self, row: UserSession) -> UserSession:
-        self.session.add(row)
-        await self.session.flush()
-        return row
+        return await self.add(row)
 
     async def by_refresh_hash(self, token_hash: str) -> tuple[uuid.UUID, uuid.UUID] | None:
         row = (
@@ -108,8 +114,7 @@ class SessionRepository:
         stmt = update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
         if keep is not None:
             stmt = stmt.where(UserSession.id != keep)
-        result = await self.session.execute(stmt.values(revoked_at=func.now(), revoked_reason=reason))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return await rows_affected(self.session, stmt.values(revoked_at=func.now(), revoked_reason=reason))
 
 
 class LoginAttemptRepository:
@@ -127,3 +132,28 @@ class LoginAttemptRepository:
     async def add_failure(self, email: str, ip: str | None) -> None:
         self.session.add(LoginAttempt(email=email.lower(), ip_address=ip))
         await self.session.flush()
+
+
+# --- the transaction's identity ------------------------------------------------------------------------------
+
+# BEGIN and the identity in one simple-protocol message: one round trip. The API's connections are in driver
+# autocommit mode, so the server transaction is the one this BEGIN opens (see core.database); the two ids are
+# uuid.UUID values, rendered by Python, never user text.
+_BEGIN = "BEGIN; SELECT role, email, home_ids, home_roles FROM homeops_begin('{}'::uuid, '{}'::uuid)"
+
+
+async def establish_identity(session: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID) -> Actor | None:
+    """Opens the request's transaction, sets its row-security identity and returns who acts (None: the session
+    ended or the user was deactivated)."""
+    if not isinstance(session_id, uuid.UUID) or not isinstance(user_id, uuid.UUID):
+        raise TypeError("session and user ids must be uuid.UUID")
+    driver = await driver_connection(session)
+    cursor = driver.cursor()
+    await cursor.execute(_BEGIN.format(session_id, user_id).encode())
+    cursor.nextset()
+    row = await cursor.fetchone()
+    if row is None:
+        return None
+    role, email, home_ids, home_roles = row
+    homes = MappingProxyType({h: HomeRole(r) for h, r in zip(home_ids, home_roles, strict=True)})
+    return Actor(user_id=user_id, role=UserRole(role), session_id=session_id, email=email, homes=homes)

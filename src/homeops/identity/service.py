@@ -1,33 +1,53 @@
 """Registration, login (with throttling), token rotation, logout, profile and password changes.
 
-Services flush, never commit: the request's unit of work commits or rolls back.
+Services flush, never commit: the unit of work commits or rolls back. Password hashing and verification
+(bcrypt, ~0.5 s at cost 12) run in worker threads, never on the event loop.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from anyio import CapacityLimiter, to_thread
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from homeops.core.config import Settings
-from homeops.core.context import AuditEntry, RequestContext, apply_rls
+from homeops.core.actor import Actor
+from homeops.core.audit import AuditEntry
+from homeops.core.context import apply_rls
 from homeops.core.errors import Conflict, Forbidden, Problem, TooManyRequests, Unauthorized
+from homeops.core.patch import apply_patch
 from homeops.core.security import (
-    TokenError,
     burn_password_check,
-    decode_access_token,
     hash_password,
     hash_token,
     issue_access_token,
     new_opaque_token,
     verify_password,
 )
+from homeops.core.uow import UnitOfWork
 from homeops.identity.models import User, UserRole, UserSession
 from homeops.identity.repository import LoginAttemptRepository, SessionRepository, UserRepository
-from homeops.identity.schemas import PasswordChangeIn, RegisterIn, TokenOut, UserPatch
+from homeops.identity.schemas import PasswordChangeIn, RegisterIn, TokenOut, UserOut, UserPatch
+
+_PROFILE_COLUMNS = tuple(UserOut.model_fields)
+
+# bcrypt releases the GIL; at most this many hashes run at once per process, so a burst of logins cannot
+# take every core from the requests that are already being served.
+_HASHING = CapacityLimiter(2)
+
+
+async def hash_password_async(password: str, rounds: int) -> str:
+    return await to_thread.run_sync(hash_password, password, rounds, limiter=_HASHING)
+
+
+async def verify_password_async(password: str, hashed: str | None) -> bool:
+    return await to_thread.run_sync(verify_password, password, hashed, limiter=_HASHING)
+
+
+async def burn_password_check_async(password: str) -> None:
+    await to_thread.run_sync(burn_password_check, password, limiter=_HASHING)
 
 
 class InvalidCredentials(Unauthorized):
@@ -42,52 +62,33 @@ class EmailTaken(Conflict):
     code, title = "email_taken", "Email already registered"
 
 
-@dataclass(frozen=True)
-class CurrentUser:
-    id: uuid.UUID
-    role: UserRole
-    session_id: uuid.UUID
-    email: str
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role is UserRole.admin
-
-
-def _user_snapshot(user: User, fields: tuple[str, ...]) -> dict[str, object]:
-    return {f: getattr(user, f) for f in fields}
-
-
 class IdentityService:
-    def __init__(self, session: AsyncSession, settings: Settings, ctx: RequestContext) -> None:
-        self.session = session
-        self.settings = settings
-        self.ctx = ctx
-        self.users = UserRepository(session)
-        self.sessions = SessionRepository(session)
-        self.attempts = LoginAttemptRepository(session)
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.session = uow.session
+        self.settings = uow.runtime.settings
+        self.users = UserRepository(uow.session)
+        self.sessions = SessionRepository(uow.session)
+        self.attempts = LoginAttemptRepository(uow.session)
 
-    async def _as_user(self, user_id: uuid.UUID, role: UserRole | None) -> None:
-        self.ctx.user_id = user_id
-        self.ctx.role = role.value if role else None
-        await apply_rls(self.session, user_id, self.ctx.role)
+    async def _as_user(self, user_id: uuid.UUID, role: UserRole | None, session_id: uuid.UUID | None = None) -> None:
+        """The transaction acts for this user from now on (register, login and refresh establish it here;
+        every other request through ``homeops_begin``)."""
+        self.uow.set_actor(Actor(user_id=user_id, role=role, session_id=session_id))
+        await apply_rls(self.session, user_id, role.value if role else None)
 
     # --- registration -------------------------------------------------------------------------------
     async def register(self, data: RegisterIn) -> User:
         user_id = uuid.uuid4()
+        password_hash = await hash_password_async(data.password, self.settings.bcrypt_rounds)
         await self._as_user(user_id, UserRole.homeowner)
-        user = User(
-            id=user_id,
-            email=str(data.email),
-            full_name=data.full_name,
-            password_hash=hash_password(data.password, self.settings.bcrypt_rounds),
-        )
+        user = User(id=user_id, email=str(data.email), full_name=data.full_name, password_hash=password_hash)
         try:
             async with self.session.begin_nested():
                 await self.users.add(user)
         except IntegrityError as exc:
             raise EmailTaken("An account with this email already exists.") from exc
-        self.ctx.record(
+        self.uow.record(
             AuditEntry("user_created", "user", user.id, new_values={"email": user.email, "role": user.role})
         )
         return user
@@ -96,13 +97,13 @@ class IdentityService:
     async def login(self, email: str, password: str) -> TokenOut:
         email_key = email.strip().lower()
         window = timedelta(minutes=self.settings.login_window_minutes)
-        now = datetime.now(UTC)
+        now = self.uow.now()
         failures = await self.attempts.recent_failures(email_key, now - window)
         if len(failures) >= self.settings.login_max_failures:
             # Locked until the oldest of the last `max` failures leaves the window.
             unlock_at = failures[self.settings.login_max_failures - 1] + window
             retry_after = max(1, int((unlock_at - now).total_seconds()) + 1)
-            self.ctx.record_durable(
+            self.uow.record_durable(
                 AuditEntry(
                     "user_login_failed", "user", None, "throttled", new_values={"email": email_key},
                     error_message="too many failed attempts",
@@ -117,19 +118,19 @@ class IdentityService:
 
         found = await self.users.auth_lookup(email_key)
         if found is not None:
-            ok = verify_password(password, found.password_hash)
+            ok = await verify_password_async(password, found.password_hash)
         else:
-            burn_password_check(password)  # same cost whether or not the email exists
+            await burn_password_check_async(password)  # same cost whether or not the email exists
             ok = False
         if not found or not ok or not found.is_active:
-            ip = self.ctx.ip
+            ip = self.uow.audit.ip
 
             async def _count_failure(s: AsyncSession) -> None:
                 await LoginAttemptRepository(s).add_failure(email_key, ip)
 
-            self.ctx.durable_ops.append(_count_failure)
+            self.uow.on_outcome(_count_failure)
             reason = "inactive account" if found and ok else "bad credentials"
-            self.ctx.record_durable(
+            self.uow.record_durable(
                 AuditEntry(
                     "user_login_failed", "user", found.id if found else None, reason,
                     new_values={"email": email_key}, user_id=found.id if found else None,
@@ -141,7 +142,7 @@ class IdentityService:
         await self._as_user(found.id, found.role)
         tokens = await self._open_session(found.id, found.role)
         await self.users.touch_login(found.id)
-        self.ctx.record(AuditEntry("user_login", "user", found.id))
+        self.uow.record(AuditEntry("user_login", "user", found.id))
         return tokens
 
     async def _open_session(self, user_id: uuid.UUID, role: UserRole) -> TokenOut:
@@ -151,12 +152,12 @@ class IdentityService:
                 id=uuid.uuid4(),
                 user_id=user_id,
                 refresh_token_hash=hash_token(refresh),
-                ip_address=self.ctx.ip,
-                user_agent=(self.ctx.user_agent or "")[:1000] or None,
-                expires_at=datetime.now(UTC) + timedelta(days=self.settings.refresh_token_days),
+                ip_address=self.uow.audit.ip,
+                user_agent=(self.uow.audit.user_agent or "")[:1000] or None,
+                expires_at=self.uow.now() + timedelta(days=self.settings.refresh_token_days),
             )
         )
-        self.ctx.session_id = row.id
+        self.uow.set_actor(Actor(user_id=user_id, role=role, session_id=row.id))
         access, ttl = issue_access_token(self.settings, user_id, row.id, role.value)
         return TokenOut(access_token=access, refresh_token=refresh, expires_in=ttl)
 
@@ -170,76 +171,58 @@ class IdentityService:
         if identity is None:
             raise InvalidToken("The refresh token is invalid, expired or already used.")
         role, _ = identity
-        await self._as_user(user_id, role)
+        await self._as_user(user_id, role, session_id)
         new_refresh = new_opaque_token()
         await self.sessions.rotate(
-            session_id,
-            hash_token(new_refresh),
-            datetime.now(UTC) + timedelta(days=self.settings.refresh_token_days),
+            session_id, hash_token(new_refresh), self.uow.now() + timedelta(days=self.settings.refresh_token_days)
         )
-        self.ctx.session_id = session_id
         access, ttl = issue_access_token(self.settings, user_id, session_id, role.value)
-        self.ctx.record(AuditEntry("session_refreshed", "user_session", session_id))
+        self.uow.record(AuditEntry("session_refreshed", "user_session", session_id))
         return TokenOut(access_token=access, refresh_token=new_refresh, expires_in=ttl)
 
-    async def authenticate(self, token: str) -> CurrentUser:
-        """Resolves a bearer access token to a live session; sets the RLS identity for this transaction."""
-        try:
-            claims = decode_access_token(self.settings, token)
-        except TokenError as exc:
-            raise InvalidToken("The access token is invalid or expired.") from exc
-        # One round trip in the usual case: the token's role is only a hint (the database's admin and staff
-        # checks read the stored role), and it is corrected below when the stored role differs.
-        claimed = UserRole(claims.role) if claims.role in UserRole.__members__ else None
-        await self._as_user(claims.user_id, claimed)
-        identity = await self.sessions.live_identity(claims.session_id, claims.user_id)
-        if identity is None:
-            raise InvalidToken("The session has ended. Sign in again.")
-        role, email = identity
-        if role is not claimed:
-            await self._as_user(claims.user_id, role)
-        self.ctx.session_id = claims.session_id
-        return CurrentUser(id=claims.user_id, role=role, session_id=claims.session_id, email=email)
-
-    async def logout(self, current: CurrentUser) -> None:
-        await self.sessions.revoke(current.session_id, "logout")
-        self.ctx.record(AuditEntry("user_logout", "user_session", current.session_id))
+    async def logout(self) -> None:
+        session_id = self.uow.actor.session_id
+        assert session_id is not None
+        await self.sessions.revoke(session_id, "logout")
+        self.uow.record(AuditEntry("user_logout", "user_session", session_id))
 
     # --- profile ------------------------------------------------------------------------------------
-    async def me(self, current: CurrentUser) -> User:
-        user = await self.users.get(current.id)
+    async def my_profile(self) -> UserOut:
+        """The caller's profile, read as plain columns (no ORM entity): this is the hottest authenticated read."""
+        row = await self.users.profile(self.uow.actor.require_user_id(), _PROFILE_COLUMNS)
+        if row is None:
+            raise InvalidToken("The account no longer exists.")
+        return UserOut.model_validate(row)
+
+    async def me(self) -> User:
+        user = await self.users.get(self.uow.actor.require_user_id())
         if user is None:
             raise InvalidToken("The account no longer exists.")
         return user
 
-    async def update_me(self, current: CurrentUser, patch: UserPatch) -> User:
-        user = await self.me(current)
-        changes = patch.model_dump(exclude_unset=True)
-        for key in ("full_name",):
-            if key in changes and changes[key] is None:
-                raise Problem(f"{key} cannot be null.", status=422, code="validation_error")
-        old = _user_snapshot(user, tuple(changes))
-        for key, value in changes.items():
-            setattr(user, key, value)
+    async def update_me(self, patch: UserPatch) -> User:
+        user = await self.me()
+        old, new = apply_patch(user, patch.model_dump(exclude_unset=True), not_null=("full_name", "preferences"))
         try:
             async with self.session.begin_nested():
-                await self.users.refresh(user)
+                await self.users.save()
         except IntegrityError as exc:
             raise Conflict("That username is taken.", code="username_taken") from exc
-        self.ctx.record(AuditEntry("user_updated", "user", user.id, old_values=old, new_values=changes))
+        self.uow.record(AuditEntry("user_updated", "user", user.id, old_values=old, new_values=new))
         return user
 
-    async def change_password(self, current: CurrentUser, data: PasswordChangeIn) -> int:
-        user = await self.me(current)
-        if not verify_password(data.current_password, user.password_hash):
+    async def change_password(self, data: PasswordChangeIn) -> int:
+        user = await self.me()
+        if not await verify_password_async(data.current_password, user.password_hash):
             raise Forbidden("The current password is incorrect.", code="wrong_password")
         if data.current_password == data.new_password:
             raise Problem("The new password must differ from the current one.", status=422, code="password_reused")
-        user.password_hash = hash_password(data.new_password, self.settings.bcrypt_rounds)
-        user.password_changed_at = datetime.now(UTC)
-        await self.session.flush()
-        revoked = await self.sessions.revoke_all_except(user.id, current.session_id, "password_changed")
-        self.ctx.record(
+        user.password_hash = await hash_password_async(data.new_password, self.settings.bcrypt_rounds)
+        user.password_changed_at = self.uow.now()
+        await self.users.save()
+        revoked = await self.sessions.revoke_all_except(user.id, self.uow.actor.session_id, "password_changed")
+        self.uow.record(
             AuditEntry("password_changed", "user", user.id, new_values={"other_sessions_revoked": revoked})
         )
         return revoked
+

@@ -3,11 +3,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile, status
 
 from homeops.core.pagination import Page, PageParams, page_params
 from homeops.core.schemas import DownloadOut
-from homeops.identity.deps import AppSettings, Auth, Ctx, DbSession
+from homeops.identity.deps import AnonymousUow, Uow
 from homeops.maintenance.calendar import CalendarService, render_feed
 from homeops.maintenance.schemas import (
     CalendarStatusOut,
@@ -29,16 +29,16 @@ from homeops.maintenance.service_events import MAX_ATTACHMENT_BYTES, ServiceEven
 router = APIRouter(prefix="/api/v1", tags=["maintenance"])
 
 
-def _svc(session: DbSession, ctx: Ctx, user: Auth) -> MaintenanceService:
-    return MaintenanceService(session, ctx, user)
+async def _svc(uow: Uow) -> MaintenanceService:
+    return MaintenanceService(uow)
 
 
-def _events(request: Request, session: DbSession, ctx: Ctx, user: Auth) -> ServiceEventService:
-    return ServiceEventService(session, ctx, user, request.app.state.storage)
+async def _events(uow: Uow) -> ServiceEventService:
+    return ServiceEventService(uow)
 
 
-def _calendar(session: DbSession, ctx: Ctx, user: Auth, settings: AppSettings) -> CalendarService:
-    return CalendarService(session, ctx, user, settings.public_base_url)
+async def _calendar(uow: Uow) -> CalendarService:
+    return CalendarService(uow)
 
 
 Svc = Annotated[MaintenanceService, Depends(_svc)]
@@ -61,7 +61,7 @@ async def create_schedule(device_id: uuid.UUID, body: ScheduleIn, svc: Svc) -> S
 
 @router.get("/devices/{device_id}/maintenance-schedules", response_model=list[ScheduleOut])
 async def list_schedules(device_id: uuid.UUID, svc: Svc) -> list[ScheduleOut]:
-    return await svc.list_for_device(device_id)
+    return await svc.for_device(device_id)
 
 
 @router.get("/maintenance-schedules/{schedule_id}", response_model=ScheduleOut)
@@ -176,10 +176,10 @@ async def revoke_calendar_token(cal: Cal) -> None:
     response_class=Response,
     responses={200: {"content": {"text/calendar": {}}, "description": "RFC 5545 calendar"}},
 )
-async def calendar_feed(token: str, session: DbSession, ctx: Ctx) -> Response:
+async def calendar_feed(token: str, uow: AnonymousUow) -> Response:
     """Upcoming maintenance (365 days) and warranty expiries as all-day events. No login: the URL's secret
     token is the credential (subscribe to it from Google Calendar, Apple Calendar or Thunderbird)."""
-    body = await render_feed(session, ctx, token)
+    body = await render_feed(uow, token)
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",

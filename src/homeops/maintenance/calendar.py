@@ -6,14 +6,15 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, timedelta
+from types import MappingProxyType
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from homeops.core.context import AuditEntry, RequestContext, apply_rls
+from homeops.core.actor import Actor
+from homeops.core.audit import AuditEntry
+from homeops.core.clock import zone
+from homeops.core.context import apply_rls
 from homeops.core.errors import NotFound
-from homeops.identity.service import CurrentUser
+from homeops.core.uow import UnitOfWork
 from homeops.maintenance.ics import AllDayEvent, Calendar
 from homeops.maintenance.recurrence import Recurrence
 from homeops.maintenance.repository import CalendarRepository, FeedSchedule
@@ -35,44 +36,32 @@ def token_hash(token: str) -> str:
 class CalendarService:
     """Token management for the signed-in user."""
 
-    def __init__(
-        self, session: AsyncSession, ctx: RequestContext, user: CurrentUser, public_base_url: str
-    ) -> None:
-        self.ctx = ctx
-        self.user = user
-        self.base_url = public_base_url.rstrip("/")
-        self.feeds = CalendarRepository(session)
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.base_url = uow.runtime.settings.public_base_url.rstrip("/")
+        self.feeds = CalendarRepository(uow.session)
 
     async def status(self) -> CalendarStatusOut:
-        feed = await self.feeds.get(self.user.id)
+        feed = await self.feeds.get(self.uow.actor.require_user_id())
         if feed is None:
             return CalendarStatusOut(active=False)
         return CalendarStatusOut(active=True, created_at=feed.created_at, rotated_at=feed.rotated_at)
 
     async def rotate(self) -> CalendarTokenOut:
         """Creates the feed URL, or replaces it (the old URL stops working at once)."""
-        existed = await self.feeds.get(self.user.id) is not None
+        me = self.uow.actor.require_user_id()
+        existed = await self.feeds.get(me) is not None
         token = secrets.token_urlsafe(32)
-        await self.feeds.upsert(self.user.id, token_hash(token))
-        self.ctx.record(
-            AuditEntry(
-                "calendar_token_rotated" if existed else "calendar_token_created",
-                "calendar_feed",
-                self.user.id,
-            )
+        await self.feeds.upsert(me, token_hash(token))
+        self.uow.record(
+            AuditEntry("calendar_token_rotated" if existed else "calendar_token_created", "calendar_feed", me)
         )
         return CalendarTokenOut(url=f"{self.base_url}/api/v1/calendar/{token}.ics")
 
     async def revoke(self) -> None:
-        if await self.feeds.delete(self.user.id):
-            self.ctx.record(AuditEntry("calendar_token_revoked", "calendar_feed", self.user.id))
-
-
-def _zone(name: str | None) -> tuple[str, ZoneInfo]:
-    try:
-        return (name, ZoneInfo(name)) if name else ("UTC", ZoneInfo("UTC"))
-    except (ZoneInfoNotFoundError, ValueError):
-        return "UTC", ZoneInfo("UTC")
+        me = self.uow.actor.require_user_id()
+        if await self.feeds.delete_by_id(me):
+            self.uow.record(AuditEntry("calendar_token_revoked", "calendar_feed", me))
 
 
 def _maintenance_events(item: FeedSchedule, until: date) -> list[AllDayEvent]:
@@ -100,25 +89,30 @@ def _maintenance_events(item: FeedSchedule, until: date) -> list[AllDayEvent]:
     ]
 
 
-async def render_feed(session: AsyncSession, ctx: RequestContext, token: str) -> str:
-    """The feed behind a secret token (404 when unknown or revoked). The lookup is a SECURITY DEFINER
-    function; everything after it runs under the token owner's row-level security identity."""
+async def render_feed(uow: UnitOfWork, token: str) -> str:
+    """The feed behind a secret token (404 when unknown or revoked), for an anonymous unit of work. The lookup
+    is a SECURITY DEFINER function; everything after it runs under the token owner's row-level security
+    identity, as that user (without a platform role: the feed shows what they see as a member)."""
     if not _TOKEN_RE.fullmatch(token):
         raise CalendarNotFound()
-    feeds = CalendarRepository(session)
+    feeds = CalendarRepository(uow.session)
     user_id = await feeds.user_for_hash(token_hash(token))
     if user_id is None:
         raise CalendarNotFound()
-    # No platform role: the feed needs only what the user sees as a member of their homes.
-    await apply_rls(session, user_id, None)
-    ctx.user_id = user_id
-    tz_name, zone = _zone(await feeds.timezone(user_id))
-    today = datetime.now(zone).date()
+    await apply_rls(uow.session, user_id, None)
+    homes = await feeds.homes_of(user_id)
+    uow.set_actor(Actor(user_id, None, homes=MappingProxyType({h.home_id: h.role for h in homes})))
+    # The calendar's timezone is the user's oldest home's; its "today" bounds the feed.
+    tz_name = homes[0].timezone if homes else "UTC"
+    if zone(tz_name).key != tz_name:
+        tz_name = "UTC"
+    today = uow.today(tz_name)
     until = today + timedelta(days=HORIZON_DAYS)
+    home_ids = uow.actor.home_ids()
     calendar = Calendar(name="HomeOps maintenance", timezone=tz_name)
-    for item in await feeds.schedules(user_id, until):
+    for item in await feeds.schedules(home_ids, until):
         calendar.events += _maintenance_events(item, until)
-    for device in await feeds.warranties(user_id, today, until):
+    for device in await feeds.warranties(home_ids, today, until):
         assert device.warranty_end is not None
         calendar.events.append(
             AllDayEvent(

@@ -7,7 +7,7 @@ import enum
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -19,12 +19,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    select,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from homeops.catalog.models import IntervalUnit
 from homeops.core.models import Base, TimestampMixin, pg_enum, uuid_pk
+from homeops.homes.models import Home
 
 
 class RecurrenceAnchor(enum.StrEnum):
@@ -83,6 +85,18 @@ class MaintenanceSchedule(TimestampMixin, Base):
     estimated_cost: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
     reminder_enabled: Mapped[bool] = mapped_column(server_default=text("true"))
     is_active: Mapped[bool] = mapped_column(server_default=text("true"))
+
+    if TYPE_CHECKING:
+        home_timezone: str  # mapped below: the home's IANA zone, loaded with the schedule
+
+
+# The schedule's home's timezone comes with every load of the schedule (a scalar subquery in the same
+# statement, not a join: ``FOR UPDATE`` locks the schedule only), so "today" for that home costs no query.
+# It never changes for a schedule, so a flush does not expire it.
+MaintenanceSchedule.home_timezone = column_property(  # type: ignore[assignment]
+    select(Home.timezone).where(Home.id == MaintenanceSchedule.__table__.c.home_id).scalar_subquery(),
+    expire_on_flush=False,
+)
 
 
 class MaintenanceOccurrence(Base):

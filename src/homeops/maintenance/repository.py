@@ -1,22 +1,47 @@
-"""Every maintenance query. Visibility comes from RLS (API role); "across my homes" adds the membership
-filter. The reminder query runs in the worker as the database owner."""
+"""Every maintenance query. Visibility comes from RLS (API role); "across my homes" narrows to the caller's
+home ids (from the actor, no membership sub-select). The reminder query runs in the worker as the database
+owner.
+
+"Today" is each home's own date: queries spanning homes compare a schedule's ``next_due`` with
+``(:now AT TIME ZONE homes.timezone)::date``, ``:now`` being the clock's instant (so a frozen clock works).
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, cast, delete, func, literal, select, text, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    DateTime,
+    Integer,
+    Select,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
+from homeops.core.repository import Repository
 from homeops.devices.models import Device, DeviceStatus
 from homeops.homes.models import Home, HomeMember, HomeRole, Room
 from homeops.identity.models import User
 from homeops.maintenance.models import CalendarFeed, MaintenanceOccurrence, MaintenanceSchedule, ServiceEvent
+
+ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -29,14 +54,24 @@ class DueRow:
     task_name: str
     next_due: date
     estimated_cost: Decimal | None
+    days_until_due: int  # from the home's own today; negative when overdue
 
 
-def _my_homes(user_id: uuid.UUID) -> Select:  # type: ignore[type-arg]
-    return select(HomeMember.home_id).where(HomeMember.user_id == user_id)
+def _in_homes(column: Any, home_ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
+    """``column`` in the caller's homes (one home: an equality, as the access layer does)."""
+    narrowed: ColumnElement[bool] = column == home_ids[0] if len(home_ids) == 1 else column.in_(list(home_ids))
+    return narrowed
 
 
-def _due_select() -> Select:  # type: ignore[type-arg]
-    """Seed 000 Query 4's shape: schedules with their device's nickname and location, one statement."""
+def home_today(now: datetime) -> ColumnElement[date]:
+    """``(:now AT TIME ZONE homes.timezone)::date`` — the date it is at ``now`` in each row's home."""
+    instant = bindparam("now", now, type_=DateTime(timezone=True))
+    return cast(func.timezone(Home.timezone, instant), Date)
+
+
+def _due_select(today: ColumnElement[date]) -> Select[*tuple[Any, ...]]:
+    """Seed 000 Query 4's shape: schedules with their device's nickname and location and the days until due
+    in their home's timezone, one statement."""
     s = MaintenanceSchedule
     return (
         select(
@@ -48,40 +83,22 @@ def _due_select() -> Select:  # type: ignore[type-arg]
             s.task_name,
             s.next_due,
             s.estimated_cost,
+            (s.next_due - today).label("days_until_due"),
         )
+        .join(Home, Home.id == s.home_id)
         .join(Device, Device.id == s.device_id)
         .outerjoin(Room, Room.id == Device.room_id)
         .where(s.is_active, Device.status == DeviceStatus.active)
     )
 
 
-class ScheduleRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+async def home_timezone(session: AsyncSession, home_id: uuid.UUID) -> str:
+    """The home's IANA timezone (UTC when unset or invisible)."""
+    return await session.scalar(select(Home.timezone).where(Home.id == home_id)) or "UTC"
 
-    async def add(self, schedule: MaintenanceSchedule) -> MaintenanceSchedule:
-        self.session.add(schedule)
-        await self.session.flush()
-        await self.session.refresh(schedule)
-        return schedule
 
-    async def add_all(self, schedules: list[MaintenanceSchedule]) -> None:
-        self.session.add_all(schedules)
-        await self.session.flush()
-
-    async def refresh(self, schedule: MaintenanceSchedule) -> None:
-        await self.session.flush()
-        await self.session.refresh(schedule)
-
-    async def get(self, schedule_id: uuid.UUID, *, for_update: bool = False) -> MaintenanceSchedule | None:
-        """``for_update`` locks the row so two completions of the same due date serialise."""
-        stmt = select(MaintenanceSchedule).where(MaintenanceSchedule.id == schedule_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return await self.session.scalar(stmt.execution_options(populate_existing=True))
-
-    async def delete(self, schedule_id: uuid.UUID) -> None:
-        await self.session.execute(delete(MaintenanceSchedule).where(MaintenanceSchedule.id == schedule_id))
+class ScheduleRepository(Repository[MaintenanceSchedule]):
+    model = MaintenanceSchedule
 
     async def for_device(self, device_id: uuid.UUID) -> list[MaintenanceSchedule]:
         return list(
@@ -92,25 +109,38 @@ class ScheduleRepository:
             )
         )
 
-    async def add_occurrence(self, occurrence: MaintenanceOccurrence) -> MaintenanceOccurrence:
-        self.session.add(occurrence)
-        await self.session.flush()
-        await self.session.refresh(occurrence)
-        return occurrence
-
-    async def due(self, member_id: uuid.UUID, start: date | None, end: date, limit: int) -> list[DueRow]:
-        """Active schedules of active devices in the member's homes due in [start, end] (start None: any
-        date up to ``end``), soonest first. Upcoming lists only reminder-enabled ones (seed 000 Query 4)."""
+    async def due(
+        self, home_ids: Sequence[uuid.UUID], now: datetime, within_days: int | None, limit: int
+    ) -> list[DueRow]:
+        """Active schedules of active devices in ``home_ids``, soonest first, against each home's own today:
+        ``within_days`` set — reminder-enabled ones due from today to today + ``within_days`` (seed 000
+        Query 4); None — the overdue ones (due before today). One statement, driven by the
+        (home_id, next_due) index per home."""
+        if not home_ids:
+            return []
         s = MaintenanceSchedule
-        stmt = _due_select().where(s.home_id.in_(_my_homes(member_id)), s.next_due <= end)
-        if start is not None:
-            stmt = stmt.where(s.next_due >= start, s.reminder_enabled)
+        today = home_today(now)
+        # Every home's date is the UTC date ± 1: these constant bounds keep the (home_id, next_due) index range
+        # in the scan; the per-home comparison then is exact.
+        utc_day = now.astimezone(UTC).date()
+        earliest = bindparam("earliest", utc_day - ONE_DAY, type_=Date)
+        latest = bindparam("latest", utc_day + ONE_DAY, type_=Date)
+        stmt = _due_select(today).where(_in_homes(s.home_id, home_ids))
+        if within_days is None:
+            stmt = stmt.where(s.next_due < latest, s.next_due < today)
+        else:
+            days = bindparam("days", within_days, type_=Integer)
+            stmt = stmt.where(
+                s.next_due >= earliest, s.next_due <= latest + days,
+                s.next_due >= today, s.next_due <= today + days,
+                s.reminder_enabled,
+            )
         stmt = stmt.order_by(s.next_due, s.id).limit(limit)
         return [DueRow(*row) for row in (await self.session.execute(stmt)).all()]
 
-    async def reminder_candidates(self, today: date) -> list[tuple[DueRow, list[uuid.UUID]]]:
-        """(Worker, as owner.) Schedules in their lead time or overdue, with the members to remind
-        (owner, admin and member roles; not guests; active accounts only)."""
+    async def reminder_candidates(self, now: datetime) -> list[tuple[DueRow, list[uuid.UUID]]]:
+        """(Worker, as owner.) Schedules in their lead time or overdue by their home's date at ``now``, with
+        the members to remind (owner, admin and member roles; not guests; active accounts only)."""
         s = MaintenanceSchedule
         recipients = (
             select(func.array_agg(HomeMember.user_id))
@@ -123,30 +153,23 @@ class ScheduleRepository:
             )
             .scalar_subquery()
         )
+        today = home_today(now)
         stmt = (
-            _due_select()
+            _due_select(today)
             .add_columns(recipients)
             .where(s.reminder_enabled, s.next_due - s.lead_days <= today)
             .order_by(s.next_due, s.id)
         )
-        return [(DueRow(*row[:8]), list(row[8] or [])) for row in (await self.session.execute(stmt)).all()]
+        return [(DueRow(*row[:9]), list(row[9] or [])) for row in (await self.session.execute(stmt)).all()]
 
 
-class ServiceEventRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class OccurrenceRepository(Repository[MaintenanceOccurrence]):
+    model = MaintenanceOccurrence
 
-    async def add(self, event: ServiceEvent) -> ServiceEvent:
-        self.session.add(event)
-        await self.session.flush()
-        await self.session.refresh(event)
-        return event
 
-    async def get(self, event_id: uuid.UUID) -> ServiceEvent | None:
-        # The key is (device_id, id); the unique index on id serves this lookup.
-        return await self.session.scalar(
-            select(ServiceEvent).where(ServiceEvent.id == event_id).execution_options(populate_existing=True)
-        )
+class ServiceEventRepository(Repository[ServiceEvent]):
+    # The key is (device_id, id); the unique index on id serves the base class's lookups by id.
+    model = ServiceEvent
 
     async def history(
         self, device_id: uuid.UUID, limit: int, after: tuple[date, datetime, uuid.UUID] | None
@@ -163,13 +186,27 @@ class ServiceEventRepository:
             stmt = stmt.where(tuple_(e.event_date, e.created_at, e.id) < tuple_(*after))
         return list(await self.session.scalars(stmt))
 
-    async def append_attachment(self, event_id: uuid.UUID, item: dict[str, Any]) -> None:
-        """Appends in SQL, so concurrent uploads to one event do not overwrite each other."""
-        await self.session.execute(
-            update(ServiceEvent)
-            .where(ServiceEvent.id == event_id)
-            .values(attachments=ServiceEvent.attachments.op("||")(cast(literal([item], JSONB), JSONB)))
-        )
+    async def append_attachment(self, event: ServiceEvent, item: dict[str, Any]) -> None:
+        """Appends in SQL (concurrent uploads to one event never overwrite each other) and takes the new list
+        and ``updated_at`` back into ``event`` with RETURNING."""
+        row = (
+            await self.session.execute(
+                update(ServiceEvent)
+                .where(ServiceEvent.device_id == event.device_id, ServiceEvent.id == event.id)
+                .values(attachments=ServiceEvent.attachments.op("||")(cast(literal([item], JSONB), JSONB)))
+                .returning(ServiceEvent.attachments, ServiceEvent.updated_at)
+                .execution_options(synchronize_session=False)
+            )
+        ).one()
+        set_committed_value(event, "attachments", row.attachments)  # as loaded: no UPDATE on the next flush
+        set_committed_value(event, "updated_at", row.updated_at)
+
+
+@dataclass(frozen=True)
+class FeedHome:
+    home_id: uuid.UUID
+    role: HomeRole
+    timezone: str
 
 
 @dataclass(frozen=True)
@@ -179,16 +216,21 @@ class FeedSchedule:
     location: str | None
 
 
-class CalendarRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class CalendarRepository(Repository[CalendarFeed]):
+    """The per-user feeds (keyed by ``user_id``) and what a feed lists."""
+
+    model = CalendarFeed
 
     async def user_for_hash(self, token_hash: str) -> uuid.UUID | None:
         """SECURITY DEFINER lookup: the feed URL has no login, so RLS cannot see the row yet."""
-        return await self.session.scalar(text("SELECT homeops_calendar_user(:h)"), {"h": token_hash})
+        user_id: uuid.UUID | None = await self.session.scalar(
+            text("SELECT homeops_calendar_user(:h)"), {"h": token_hash}
+        )
+        return user_id
 
-    async def get(self, user_id: uuid.UUID) -> CalendarFeed | None:
-        return await self.session.get(CalendarFeed, user_id, populate_existing=True)
+    async def get(self, object_id: uuid.UUID) -> CalendarFeed | None:
+        """The feed of the user ``object_id``."""
+        return await self.session.get(CalendarFeed, object_id, populate_existing=True)
 
     async def upsert(self, user_id: uuid.UUID, token_hash: str) -> None:
         stmt = insert(CalendarFeed).values(user_id=user_id, token_hash=token_hash)
@@ -197,28 +239,31 @@ class CalendarRepository:
         )
         await self.session.execute(stmt)
 
-    async def delete(self, user_id: uuid.UUID) -> int:
-        result = await self.session.execute(delete(CalendarFeed).where(CalendarFeed.user_id == user_id))
+    async def delete_by_id(self, object_id: uuid.UUID) -> int:
+        """Deletes the feed of the user ``object_id``; how many rows went (0 or 1)."""
+        result = await self.session.execute(delete(CalendarFeed).where(CalendarFeed.user_id == object_id))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    async def timezone(self, user_id: uuid.UUID) -> str | None:
-        """The time zone of the user's oldest home (the calendar's X-WR-TIMEZONE)."""
-        return await self.session.scalar(
-            select(Home.timezone)
-            .join(HomeMember, HomeMember.home_id == Home.id)
+    async def homes_of(self, user_id: uuid.UUID) -> list[FeedHome]:
+        """The user's homes, oldest first (the first one's timezone is the calendar's X-WR-TIMEZONE)."""
+        rows = await self.session.execute(
+            select(HomeMember.home_id, HomeMember.role, Home.timezone)
+            .join(Home, Home.id == HomeMember.home_id)
             .where(HomeMember.user_id == user_id)
             .order_by(Home.created_at, Home.id)
-            .limit(1)
         )
+        return [FeedHome(*row) for row in rows.all()]
 
-    async def schedules(self, user_id: uuid.UUID, until: date) -> list[FeedSchedule]:
+    async def schedules(self, home_ids: Sequence[uuid.UUID], until: date) -> list[FeedSchedule]:
+        if not home_ids:
+            return []
         s = MaintenanceSchedule
         stmt = (
             select(s, Device.nickname, func.coalesce(Room.name, Device.location_detail))
             .join(Device, Device.id == s.device_id)
             .outerjoin(Room, Room.id == Device.room_id)
             .where(
-                s.home_id.in_(_my_homes(user_id)),
+                _in_homes(s.home_id, home_ids),
                 s.is_active,
                 Device.status == DeviceStatus.active,
                 s.next_due <= until,
@@ -227,12 +272,14 @@ class CalendarRepository:
         )
         return [FeedSchedule(*row) for row in (await self.session.execute(stmt)).all()]
 
-    async def warranties(self, user_id: uuid.UUID, start: date, until: date) -> list[Device]:
+    async def warranties(self, home_ids: Sequence[uuid.UUID], start: date, until: date) -> list[Device]:
+        if not home_ids:
+            return []
         return list(
             await self.session.scalars(
                 select(Device)
                 .where(
-                    Device.home_id.in_(_my_homes(user_id)),
+                    _in_homes(Device.home_id, home_ids),
                     Device.status == DeviceStatus.active,
                     Device.warranty_end.between(start, until),
                 )

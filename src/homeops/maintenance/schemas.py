@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from homeops.catalog.models import IntervalUnit
 from homeops.core.schemas import Out, StrictIn
@@ -17,7 +17,11 @@ Text5000 = Annotated[str, StringConstraints(max_length=5000)]
 Technician = Annotated[str, StringConstraints(max_length=200)]
 Interval = Annotated[int, Field(ge=1, le=1000)]
 LeadDays = Annotated[int, Field(ge=0, le=365)]
-Cost = Annotated[Decimal, Field(ge=0, le=1_000_000, decimal_places=2)]
+CENTS = Decimal("0.01")
+# Stored as numeric(…, 2): normalised here, so what a write returns (no refresh SELECT) is what is stored.
+Cost = Annotated[
+    Decimal, Field(ge=0, le=1_000_000, decimal_places=2), AfterValidator(lambda d: d.quantize(CENTS))
+]
 Parts = Annotated[list[Any], Field(max_length=100)]
 
 

@@ -1,23 +1,23 @@
 """Maintenance schedules: create, change, complete, skip, and what is due (seed 000 Query 4).
-Guests read, members write (RLS enforces the same); another household's schedules answer 404."""
+Guests read, members write (RLS enforces the same); another household's schedules answer 404.
+
+"Today" is the schedule's home's date (``homes.timezone``), from the unit of work's clock."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
-from typing import Any
+from datetime import date
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from homeops.core.context import AuditEntry, RequestContext
+from homeops.core.audit import AuditEntry
 from homeops.core.errors import Conflict, NotFound, UnprocessableEntity
+from homeops.core.patch import apply_patch
+from homeops.core.tenancy import HomeRole
+from homeops.core.uow import UnitOfWork
 from homeops.devices.models import Device
-from homeops.devices.repository import DeviceRepository
 from homeops.devices.service import DeviceNotFound
-from homeops.homes.models import HomeRole
-from homeops.homes.service import HomeService
-from homeops.identity.service import CurrentUser
+from homeops.homes.access import load_in_home
 from homeops.maintenance.models import (
     MaintenanceOccurrence,
     MaintenanceSchedule,
@@ -26,7 +26,13 @@ from homeops.maintenance.models import (
     ServiceEventType,
 )
 from homeops.maintenance.recurrence import Recurrence, add_interval
-from homeops.maintenance.repository import DueRow, ScheduleRepository, ServiceEventRepository
+from homeops.maintenance.repository import (
+    DueRow,
+    OccurrenceRepository,
+    ScheduleRepository,
+    ServiceEventRepository,
+    home_timezone,
+)
 from homeops.maintenance.schemas import (
     CompleteIn,
     CompletionOut,
@@ -88,44 +94,39 @@ def _apply(s: MaintenanceSchedule, r: Recurrence) -> None:
     )
 
 
-def due_item(row: DueRow, today: date) -> DueItem:
-    return DueItem(**row.__dict__, days_until_due=(row.next_due - today).days)
+def due_item(row: DueRow) -> DueItem:
+    return DueItem(**row.__dict__)
 
 
 class MaintenanceService:
-    def __init__(self, session: AsyncSession, ctx: RequestContext, user: CurrentUser) -> None:
-        self.session = session
-        self.ctx = ctx
-        self.user = user
-        self.schedules = ScheduleRepository(session)
-        self.events = ServiceEventRepository(session)
-        self.homes = HomeService(session, ctx, user)
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.schedules = ScheduleRepository(uow.session)
+        self.occurrences = OccurrenceRepository(uow.session)
+        self.events = ServiceEventRepository(uow.session)
 
     # --- access -------------------------------------------------------------------------------------
-    async def _device(self, device_id: uuid.UUID, minimum: HomeRole) -> Device:
-        device = await DeviceRepository(self.session).get(device_id)
-        if device is None:
-            raise DeviceNotFound()
-        await self.homes.require(device.home_id, minimum)
+    async def _device(self, device_id: uuid.UUID, need: HomeRole) -> Device:
+        device, _ = await load_in_home(self.uow, Device, device_id, need, not_found=DeviceNotFound)
         return device
 
-    async def _schedule(
-        self, schedule_id: uuid.UUID, minimum: HomeRole, *, for_update: bool = False
-    ) -> MaintenanceSchedule:
-        schedule = await self.schedules.get(schedule_id)
-        if schedule is None:
-            raise ScheduleNotFound()
-        await self.homes.require(schedule.home_id, minimum)
-        if for_update:
-            schedule = await self.schedules.get(schedule_id, for_update=True)
-            if schedule is None:  # deleted meanwhile
-                raise ScheduleNotFound()
+    async def _schedule(self, schedule_id: uuid.UUID, need: HomeRole, *, lock: bool = False) -> MaintenanceSchedule:
+        """One statement: the schedule (with its home's timezone), locked when about to change it."""
+        schedule, _ = await load_in_home(
+            self.uow, MaintenanceSchedule, schedule_id, need, not_found=ScheduleNotFound, lock=lock
+        )
         return schedule
+
+    def _today(self, schedule: MaintenanceSchedule) -> date:
+        return self.uow.today(schedule.home_timezone)
 
     # --- schedules ----------------------------------------------------------------------------------
     async def create(self, device_id: uuid.UUID, data: ScheduleIn) -> ScheduleOut:
         device = await self._device(device_id, HomeRole.member)
-        due = data.next_due or add_interval(date.today(), data.interval, data.interval_unit)
+        due = data.next_due
+        if due is None:
+            today = self.uow.today(await home_timezone(self.uow.session, device.home_id))
+            due = add_interval(today, data.interval, data.interval_unit)
         if data.end_date is not None and data.end_date < due:
             raise UnprocessableEntity("end_date is before the first due date.", code="end_before_due")
         r = Recurrence.starting(due, data.interval, data.interval_unit, data.anchor, data.end_date)
@@ -148,7 +149,7 @@ class MaintenanceService:
                 reminder_enabled=data.reminder_enabled,
             )
         )
-        self.ctx.record(
+        self.uow.record(
             AuditEntry(
                 "maintenance_schedule_created",
                 "maintenance_schedule",
@@ -158,7 +159,7 @@ class MaintenanceService:
         )
         return ScheduleOut.model_validate(schedule)
 
-    async def list_for_device(self, device_id: uuid.UUID) -> list[ScheduleOut]:
+    async def for_device(self, device_id: uuid.UUID) -> list[ScheduleOut]:
         await self._device(device_id, HomeRole.guest)
         return [ScheduleOut.model_validate(s) for s in await self.schedules.for_device(device_id)]
 
@@ -166,22 +167,17 @@ class MaintenanceService:
         return ScheduleOut.model_validate(await self._schedule(schedule_id, HomeRole.guest))
 
     async def update(self, schedule_id: uuid.UUID, patch: SchedulePatch) -> ScheduleOut:
-        schedule = await self._schedule(schedule_id, HomeRole.member, for_update=True)
+        schedule = await self._schedule(schedule_id, HomeRole.member, lock=True)
         changes = patch.model_dump(exclude_unset=True)
-        nulls = [k for k in _NOT_NULL if k in changes and changes[k] is None]
-        if nulls:
-            raise UnprocessableEntity(f"{', '.join(nulls)} cannot be null.")
-        old: dict[str, Any] = {k: getattr(schedule, k) for k in changes}
-        for key, value in changes.items():
-            setattr(schedule, key, value)
+        old, _ = apply_patch(schedule, changes, not_null=_NOT_NULL)
         if any(k in changes for k in _RESTARTS):
             _apply(schedule, recurrence_of(schedule).restarted(changes.get("next_due")))
         if schedule.end_date is not None and schedule.end_date < schedule.next_due:
             if changes.get("is_active"):
                 raise UnprocessableEntity("end_date is before next_due.", code="end_before_due")
             schedule.is_active = False  # the series ends before its next due date
-        await self.schedules.refresh(schedule)
-        self.ctx.record(
+        await self.schedules.save()
+        self.uow.record(
             AuditEntry(
                 "maintenance_schedule_updated",
                 "maintenance_schedule",
@@ -193,9 +189,9 @@ class MaintenanceService:
         return ScheduleOut.model_validate(schedule)
 
     async def delete(self, schedule_id: uuid.UUID) -> None:
-        schedule = await self._schedule(schedule_id, HomeRole.member)
-        await self.schedules.delete(schedule_id)
-        self.ctx.record(
+        schedule = await self._schedule(schedule_id, HomeRole.member, lock=True)
+        await self.schedules.delete_by_id(schedule_id)
+        self.uow.record(
             AuditEntry(
                 "maintenance_schedule_deleted",
                 "maintenance_schedule",
@@ -215,7 +211,7 @@ class MaintenanceService:
     ) -> MaintenanceOccurrence:
         due = schedule.next_due
         try:
-            return await self.schedules.add_occurrence(
+            return await self.occurrences.add(
                 MaintenanceOccurrence(
                     schedule_id=schedule.id,
                     home_id=schedule.home_id,
@@ -223,7 +219,7 @@ class MaintenanceService:
                     outcome=outcome,
                     acted_on=acted_on,
                     service_event_id=event_id,
-                    user_id=self.user.id,
+                    user_id=self.uow.actor.user_id,
                     notes=notes,
                 )
             )
@@ -231,12 +227,14 @@ class MaintenanceService:
             raise OccurrenceAlreadyRecorded(f"The due date {due} already has an outcome.") from exc
 
     async def complete(self, schedule_id: uuid.UUID, data: CompleteIn) -> CompletionOut:
-        """Service event + occurrence + next due, all in the request's one transaction."""
-        schedule = await self._schedule(schedule_id, HomeRole.member, for_update=True)
+        """Service event + occurrence + next due, all in the request's one transaction. The schedule is
+        read once, locked; "today" is its home's date."""
+        schedule = await self._schedule(schedule_id, HomeRole.member, lock=True)
         if not schedule.is_active:
             raise ScheduleInactive("Re-activate the schedule (PATCH is_active) before completing it.")
-        performed_on = data.performed_on or date.today()
-        if performed_on > date.today():
+        today = self._today(schedule)
+        performed_on = data.performed_on or today
+        if performed_on > today:
             raise UnprocessableEntity("performed_on is in the future.", code="performed_in_future")
         due = schedule.next_due
         event = await self.events.add(
@@ -244,7 +242,7 @@ class MaintenanceService:
                 device_id=schedule.device_id,
                 id=uuid.uuid4(),
                 home_id=schedule.home_id,
-                user_id=self.user.id,
+                user_id=self.uow.actor.user_id,
                 schedule_id=schedule.id,
                 event_type=ServiceEventType.maintenance,
                 event_date=performed_on,
@@ -255,13 +253,11 @@ class MaintenanceService:
                 notes=data.notes,
             )
         )
-        occurrence = await self._record(
-            schedule, OccurrenceOutcome.completed, performed_on, data.notes, event.id
-        )
+        occurrence = await self._record(schedule, OccurrenceOutcome.completed, performed_on, data.notes, event.id)
         _apply(schedule, recurrence_of(schedule).after_completion(performed_on))
         schedule.last_performed = max(performed_on, schedule.last_performed or performed_on)
-        await self.schedules.refresh(schedule)
-        self.ctx.record(
+        await self.schedules.save()
+        self.uow.record(
             AuditEntry(
                 "maintenance_completed",
                 "maintenance_schedule",
@@ -282,14 +278,14 @@ class MaintenanceService:
         )
 
     async def skip(self, schedule_id: uuid.UUID, data: SkipIn) -> SkipOut:
-        schedule = await self._schedule(schedule_id, HomeRole.member, for_update=True)
+        schedule = await self._schedule(schedule_id, HomeRole.member, lock=True)
         if not schedule.is_active:
             raise ScheduleInactive("Re-activate the schedule (PATCH is_active) before skipping a due date.")
         due = schedule.next_due
-        occurrence = await self._record(schedule, OccurrenceOutcome.skipped, date.today(), data.notes, None)
+        occurrence = await self._record(schedule, OccurrenceOutcome.skipped, self._today(schedule), data.notes, None)
         _apply(schedule, recurrence_of(schedule).after_skip())
-        await self.schedules.refresh(schedule)
-        self.ctx.record(
+        await self.schedules.save()
+        self.uow.record(
             AuditEntry(
                 "maintenance_skipped",
                 "maintenance_schedule",
@@ -304,12 +300,12 @@ class MaintenanceService:
 
     # --- what is due --------------------------------------------------------------------------------
     async def upcoming(self, days: int, limit: int) -> list[DueItem]:
-        """Seed 000 Query 4: reminder-enabled schedules due within ``days`` across the caller's homes."""
-        today = date.today()
-        rows = await self.schedules.due(self.user.id, today, today + timedelta(days=days), limit)
-        return [due_item(r, today) for r in rows]
+        """Seed 000 Query 4: reminder-enabled schedules due within ``days`` across the caller's homes, each
+        against its own home's today (one statement)."""
+        rows = await self.schedules.due(self.uow.actor.home_ids(), self.uow.now(), days, limit)
+        return [due_item(r) for r in rows]
 
     async def overdue(self, limit: int) -> list[DueItem]:
-        today = date.today()
-        rows = await self.schedules.due(self.user.id, None, today - timedelta(days=1), limit)
-        return [due_item(r, today) for r in rows]
+        """Active schedules due before their home's today, oldest first."""
+        rows = await self.schedules.due(self.uow.actor.home_ids(), self.uow.now(), None, limit)
+        return [due_item(r) for r in rows]

@@ -5,24 +5,23 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from anyio import to_thread
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from homeops.core.context import AuditEntry, RequestContext
+from homeops.core.audit import AuditEntry
 from homeops.core.errors import NotFound, Problem, UnprocessableEntity
 from homeops.core.pagination import InvalidCursor, PageParams, decode_text_cursor, encode_text_cursor
 from homeops.core.schemas import DownloadOut
-from homeops.core.storage import Storage, signed_download
-from homeops.devices.repository import DeviceRepository
+from homeops.core.storage import signed_download
+from homeops.core.tenancy import HomeRole
+from homeops.core.uow import UnitOfWork
+from homeops.devices.models import Device
 from homeops.devices.service import DeviceNotFound
-from homeops.homes.models import HomeRole
-from homeops.homes.service import HomeService
-from homeops.identity.service import CurrentUser
+from homeops.homes.access import load_in_home
 from homeops.maintenance.models import ServiceEvent
-from homeops.maintenance.repository import ServiceEventRepository
+from homeops.maintenance.repository import ServiceEventRepository, home_timezone
 from homeops.maintenance.schemas import AttachmentOut, ServiceEventIn, ServiceEventOut
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
@@ -101,46 +100,38 @@ def _decode_history_cursor(cursor: str | None) -> tuple[date, datetime, uuid.UUI
 
 
 class ServiceEventService:
-    def __init__(
-        self, session: AsyncSession, ctx: RequestContext, user: CurrentUser, storage: Storage
-    ) -> None:
-        self.session = session
-        self.ctx = ctx
-        self.user = user
-        self.storage = storage
-        self.events = ServiceEventRepository(session)
-        self.homes = HomeService(session, ctx, user)
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.storage = uow.runtime.storage
+        self.events = ServiceEventRepository(uow.session)
 
-    async def _device_home(self, device_id: uuid.UUID, minimum: HomeRole) -> uuid.UUID:
-        device = await DeviceRepository(self.session).get(device_id)
-        if device is None:
-            raise DeviceNotFound()
-        await self.homes.require(device.home_id, minimum)
-        return device.home_id
+    async def _device(self, device_id: uuid.UUID, need: HomeRole) -> Device:
+        device, _ = await load_in_home(self.uow, Device, device_id, need, not_found=DeviceNotFound)
+        return device
 
-    async def _event(self, event_id: uuid.UUID, minimum: HomeRole) -> ServiceEvent:
-        event = await self.events.get(event_id)
-        if event is None:
-            raise ServiceEventNotFound()
-        await self.homes.require(event.home_id, minimum)
+    async def _event(self, event_id: uuid.UUID, need: HomeRole, *, lock: bool = False) -> ServiceEvent:
+        event, _ = await load_in_home(
+            self.uow, ServiceEvent, event_id, need, not_found=ServiceEventNotFound, lock=lock
+        )
         return event
 
     async def create(self, device_id: uuid.UUID, data: ServiceEventIn) -> ServiceEventOut:
-        home_id = await self._device_home(device_id, HomeRole.member)
-        event_date = data.event_date or date.today()
-        if event_date > date.today():
+        device = await self._device(device_id, HomeRole.member)
+        today = self.uow.today(await home_timezone(self.uow.session, device.home_id))
+        event_date = data.event_date or today
+        if event_date > today:
             raise UnprocessableEntity("event_date is in the future.", code="event_in_future")
         event = await self.events.add(
             ServiceEvent(
                 device_id=device_id,
                 id=uuid.uuid4(),
-                home_id=home_id,
-                user_id=self.user.id,
+                home_id=device.home_id,
+                user_id=self.uow.actor.user_id,
                 **data.model_dump(exclude={"event_date"}),
                 event_date=event_date,
             )
         )
-        self.ctx.record(
+        self.uow.record(
             AuditEntry(
                 "service_event_created",
                 "service_event",
@@ -153,23 +144,17 @@ class ServiceEventService:
     async def get(self, event_id: uuid.UUID) -> ServiceEventOut:
         return event_out(await self._event(event_id, HomeRole.guest))
 
-    async def history(
-        self, device_id: uuid.UUID, page: PageParams
-    ) -> tuple[list[ServiceEventOut], str | None]:
-        await self._device_home(device_id, HomeRole.guest)
+    async def history(self, device_id: uuid.UUID, page: PageParams) -> tuple[list[ServiceEventOut], str | None]:
+        await self._device(device_id, HomeRole.guest)
         rows = await self.events.history(device_id, page.limit, _decode_history_cursor(page.cursor))
         items = rows[: page.limit]
         cursor = _history_cursor(items[-1]) if len(rows) > page.limit and items else None
         return [event_out(e) for e in items], cursor
 
-    async def add_attachment(
-        self, event_id: uuid.UUID, data: bytes, file_name: str | None
-    ) -> ServiceEventOut:
-        event = await self._event(event_id, HomeRole.member)
+    async def add_attachment(self, event_id: uuid.UUID, data: bytes, file_name: str | None) -> ServiceEventOut:
+        event = await self._event(event_id, HomeRole.member, lock=True)
         if len(data) > MAX_ATTACHMENT_BYTES:
-            raise AttachmentTooLarge(
-                f"Attachments are limited to {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB."
-            )
+            raise AttachmentTooLarge(f"Attachments are limited to {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB.")
         if not data:
             raise UnprocessableEntity("The file is empty.", code="empty_file")
         content_type = sniff_content_type(data)
@@ -186,12 +171,12 @@ class ServiceEventService:
             "file_name": (file_name or name)[:255],
             "content_type": content_type,
             "size": len(data),
-            "uploaded_at": datetime.now(UTC).isoformat(),
-            "uploaded_by": str(self.user.id),
+            "uploaded_at": self.uow.now().isoformat(),
+            "uploaded_by": str(self.uow.actor.user_id),
         }
-        await self.events.append_attachment(event.id, item)  # the row first: a refused write stores no file
+        await self.events.append_attachment(event, item)  # the row first: a refused write stores no file
         await to_thread.run_sync(self.storage.put, key, data, content_type)
-        self.ctx.record(
+        self.uow.record(
             AuditEntry(
                 "service_event_attachment_added",
                 "service_event",
@@ -199,7 +184,7 @@ class ServiceEventService:
                 new_values={k: item[k] for k in ("key", "file_name", "content_type", "size")},
             )
         )
-        return event_out(await self._event(event_id, HomeRole.member))
+        return event_out(event)
 
     async def download(self, event_id: uuid.UUID, index: int) -> DownloadOut:
         event = await self._event(event_id, HomeRole.guest)
@@ -207,5 +192,6 @@ class ServiceEventService:
         if not 0 <= index < len(attachments):
             raise AttachmentNotFound()
         item = attachments[index]
-        return await signed_download(self.storage, item["key"], filename=item["file_name"],
-                                     content_type=item["content_type"])
+        return await signed_download(
+            self.storage, item["key"], filename=item["file_name"], content_type=item["content_type"]
+        )

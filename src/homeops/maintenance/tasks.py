@@ -8,18 +8,18 @@ due date and kind; e-mailed too when SMTP is configured. Running it twice create
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from homeops.core.jobs import registry
+from homeops.core.jobs import JobContext, registry
 from homeops.maintenance.repository import DueRow, ScheduleRepository
-from homeops.notifications import tasks as notification_tasks
 from homeops.notifications.email import Mailer
 from homeops.notifications.models import NotificationPriority
 from homeops.notifications.repository import NotificationRepository
 from homeops.notifications.service import email_notifications, expiry_days
+from homeops.notifications.tasks import mailer_of
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,8 @@ def dedupe_key(row: DueRow, kind: str) -> str:
     return f"maint:{row.schedule_id}:{row.next_due.isoformat()}:{kind}"
 
 
-def _reminder(row: DueRow, today: date) -> dict[str, Any]:
-    days = (row.next_due - today).days
+def _reminder(row: DueRow) -> dict[str, Any]:
+    days = row.days_until_due  # counted from the home's own today
     where = f" ({row.location})" if row.location else ""
     subject = f"{row.task_name} — {row.device_nickname}"
     if days < 0:
@@ -60,26 +60,25 @@ def _reminder(row: DueRow, today: date) -> dict[str, Any]:
     }
 
 
-async def send_maintenance_reminders(session: AsyncSession, today: date, mailer: Mailer | None = None) -> int:
-    """Creates the reminders due on ``today`` (as the database owner); returns how many are new.
-    ``mailer`` defaults to the configured SMTP mailer (none: in-app only)."""
-    candidates = await ScheduleRepository(session).reminder_candidates(today)
-    expires_at = datetime.now(UTC) + timedelta(days=await expiry_days(session))
+async def send_maintenance_reminders(session: AsyncSession, now: datetime, mailer: Mailer | None = None) -> int:
+    """Creates the reminders due at the instant ``now`` (as the database owner), each schedule judged by its
+    home's date at that instant; returns how many are new. ``mailer`` None: in-app only."""
+    candidates = await ScheduleRepository(session).reminder_candidates(now)
+    expires_at = now + timedelta(days=await expiry_days(session))
     rows = [
-        {**_reminder(row, today), "user_id": user_id, "expires_at": expires_at}
+        {**_reminder(row), "user_id": user_id, "expires_at": expires_at}
         for row, recipients in candidates
         for user_id in recipients
     ]
     created = await NotificationRepository(session).insert_many(rows) if rows else []
-    mailer = mailer or notification_tasks.current_mailer()
     sent = await email_notifications(session, created, mailer) if mailer and created else 0
     log.info(
         "maintenance reminders",
-        extra={"reminders_created": len(created), "reminders_emailed": sent, "day": today.isoformat()},
+        extra={"reminders_created": len(created), "reminders_emailed": sent, "at": now.isoformat()},
     )
     return len(created)
 
 
 @registry.periodic(REMINDERS, every_seconds=3600)
-async def maintenance_reminders_task(session: AsyncSession, payload: dict[str, Any]) -> None:
-    await send_maintenance_reminders(session, date.today())
+async def maintenance_reminders_task(job: JobContext, payload: dict[str, Any]) -> None:
+    await send_maintenance_reminders(job.session, job.runtime.clock.now(), mailer_of(job.runtime))

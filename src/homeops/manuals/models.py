@@ -1,5 +1,6 @@
-"""The shared manual library (000 manuals), its searchable passages and per-home device links (000
-appliance_manuals). Vectors live in ``manual_chunk_embeddings``, created only where pgvector exists."""
+"""The shared manual library (000 manuals) and its searchable passages. Vectors live in
+``manual_chunk_embeddings``, created only where pgvector exists. A device's links to manuals (000
+appliance_manuals, ``device_manuals``) belong to the devices domain: ``homeops.devices.models.DeviceManual``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from sqlalchemy import (
     BigInteger,
     Computed,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     String,
     Text,
@@ -107,21 +107,3 @@ class ManualChunk(Base):
     search_vector: Mapped[Any] = mapped_column(
         TSVECTOR, Computed("to_tsvector('english', content)", persisted=True)
     )
-
-
-class DeviceManual(Base):
-    """000 appliance_manuals: a device's link to a shared manual, private to the device's home."""
-
-    __tablename__ = "device_manuals"
-    __table_args__ = (
-        ForeignKeyConstraint(["device_id", "home_id"], ["devices.id", "devices.home_id"], ondelete="CASCADE"),
-        Index("ix_device_manuals_manual_id", "manual_id"),
-        Index("ix_device_manuals_home_id", "home_id"),
-    )
-
-    device_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    manual_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("manuals.id", ondelete="CASCADE"), primary_key=True)
-    home_id: Mapped[uuid.UUID]
-    linked_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    auto_linked: Mapped[bool] = mapped_column(server_default=text("false"))
-    linked_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -1,23 +1,22 @@
-"""Every manual-library query: de-duplication (seed 000 Query 3), device links (Query 2), passages, search."""
+"""Every manual-library query: de-duplication (seed 000 Query 3), passages, search. A device's links to
+manuals (seed 000 Query 2) are the devices domain's: ``homeops.devices.links``."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, delete, func, insert, literal, select, text, tuple_, update
+from sqlalchemy import Table, case, delete, func, insert, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import KeyedColumnElement
 from sqlalchemy.types import String
 
-from homeops.core.database import rows_affected
-from homeops.devices.models import Device
-from homeops.manuals.models import DeviceManual, Manual, ManualChunk, ManualStatus, ManualType
+from homeops.core.repository import Repository
+from homeops.manuals.models import Manual, ManualChunk, ManualStatus, ManualType
 
-# Seed 000 Query 2's order.
-_TYPE_ORDER = case(
+# Seed 000 Query 2's order: user → troubleshooting → installation → service → other.
+MANUAL_TYPE_ORDER = case(
     (Manual.manual_type == ManualType.user, 1),
     (Manual.manual_type == ManualType.troubleshooting, 2),
     (Manual.manual_type == ManualType.installation, 3),
@@ -26,22 +25,21 @@ _TYPE_ORDER = case(
 )
 
 
+# The columns ``ManualOut`` is built from (hot read paths select these, not the entity).
+_OUT_NAMES = (
+    "id", "brand", "manufacturer_id", "model_numbers", "category_code", "manual_type", "language", "version",
+    "year", "title", "file_name", "content_type", "file_size", "file_hash", "content_hash", "page_count",
+    "status", "failure_reason", "indexed", "embedded", "source_url", "created_at", "processed_at",
+)
+MANUAL_OUT_COLUMNS: tuple[KeyedColumnElement[Any], ...] = tuple(Manual.__table__.c[name] for name in _OUT_NAMES)
+
+
 def normalise_model_number(value: str) -> str:
     return " ".join(value.split()).upper()
 
 
-class ManualRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, manual: Manual) -> Manual:
-        self.session.add(manual)
-        await self.session.flush()
-        await self.session.refresh(manual)
-        return manual
-
-    async def get(self, manual_id: uuid.UUID) -> Manual | None:
-        return await self.session.get(Manual, manual_id, populate_existing=True)
+class ManualRepository(Repository[Manual]):
+    model = Manual
 
     # Seed 000 Query 3, level by level.
     async def by_file_hash(self, file_hash: str) -> Manual | None:
@@ -93,6 +91,7 @@ class ManualRepository:
 
     # --- processing (worker, as owner) ----------------------------------------------------------------
     async def set_status(self, manual_id: uuid.UUID, status: ManualStatus, **values: Any) -> None:
+        """An UPDATE without loading the row (the worker owns processing)."""
         await self.session.execute(update(Manual).where(Manual.id == manual_id).values(status=status, **values))
 
     async def replace_chunks(self, manual_id: uuid.UUID, chunks: list[tuple[int, int, str]]) -> None:
@@ -100,7 +99,7 @@ class ManualRepository:
         if chunks:
             connection = await self.session.connection()
             await connection.execute(
-                insert(ManualChunk.__table__),
+                insert(cast(Table, ManualChunk.__table__)),
                 [{"manual_id": manual_id, "chunk_index": i, "page": p, "content": c} for i, p, c in chunks],
             )
 
@@ -155,67 +154,3 @@ class ManualRepository:
             {"v": "[" + ",".join(f"{x:.6f}" for x in vector) + "]", "ids": manual_ids, "limit": limit},
         )
         return [dict(r._mapping) for r in rows.all()]
-
-
-class LinkRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def manuals_for_device(self, device_id: uuid.UUID) -> list[tuple[Manual, DeviceManual]]:
-        """Seed 000 Query 2: a device's manuals, user → troubleshooting → installation → service → other."""
-        rows = await self.session.execute(
-            select(Manual, DeviceManual)
-            .join(DeviceManual, DeviceManual.manual_id == Manual.id)
-            .where(DeviceManual.device_id == device_id)
-            .order_by(_TYPE_ORDER, Manual.created_at)
-        )
-        return [(m, link) for m, link in rows.all()]
-
-    async def manual_ids_for_device(self, device_id: uuid.UUID) -> list[uuid.UUID]:
-        return list(await self.session.scalars(select(DeviceManual.manual_id).where(DeviceManual.device_id == device_id)))
-
-    async def link(self, device_id: uuid.UUID, manual_id: uuid.UUID, home_id: uuid.UUID, user_id: uuid.UUID | None,
-                   auto: bool) -> bool:
-        stmt = (
-            pg_insert(DeviceManual)
-            .values(device_id=device_id, manual_id=manual_id, home_id=home_id, linked_by=user_id, auto_linked=auto)
-            .on_conflict_do_nothing(index_elements=["device_id", "manual_id"])
-            .returning(DeviceManual.manual_id)
-        )
-        return (await self.session.execute(stmt)).first() is not None
-
-    async def unlink(self, device_id: uuid.UUID, manual_id: uuid.UUID) -> int:
-        result = await self.session.execute(
-            delete(DeviceManual).where(DeviceManual.device_id == device_id, DeviceManual.manual_id == manual_id)
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-    async def auto_link_device(self, device_id: uuid.UUID, home_id: uuid.UUID, brand: str, model_number: str) -> int:
-        """Links a device to every manual of its brand that lists its model number."""
-        matches = select(
-            literal(device_id).label("device_id"), Manual.id, literal(home_id).label("home_id"), literal(True)
-        ).where(
-            func.lower(Manual.brand) == brand.strip().lower(),
-            Manual.model_numbers.contains([normalise_model_number(model_number)]),
-            Manual.status != ManualStatus.failed,
-        )
-        stmt = (
-            pg_insert(DeviceManual)
-            .from_select(["device_id", "manual_id", "home_id", "auto_linked"], matches)
-            .on_conflict_do_nothing(index_elements=["device_id", "manual_id"])
-        )
-        return await rows_affected(self.session, stmt)
-
-    async def auto_link_manual(self, manual: Manual) -> int:
-        """Links a new manual to every matching device in every home (worker only: it crosses tenants)."""
-        matches = select(Device.id, literal(manual.id), Device.home_id, literal(True)).where(
-            func.lower(Device.manufacturer_name) == manual.brand.strip().lower(),
-            func.upper(Device.model_number).in_(manual.model_numbers),
-        )
-        stmt = (
-            pg_insert(DeviceManual)
-            .from_select(["device_id", "manual_id", "home_id", "auto_linked"], matches)
-            .on_conflict_do_nothing(index_elements=["device_id", "manual_id"])
-        )
-        return await rows_affected(self.session, stmt)
-

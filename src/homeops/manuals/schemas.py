@@ -4,18 +4,25 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, StringConstraints, field_validator
+from pydantic import AliasChoices, Field, StringConstraints, computed_field, field_validator
 
 from homeops.core.schemas import Out, StrictIn
 from homeops.manuals.models import ManualStatus, ManualType
 
 DuplicateLevel = Literal["file_hash", "content_hash", "composite"]
 
+# One name for one concept (issue 7): the catalog, devices and manuals all say ``manufacturer``. Manuals said
+# ``brand`` until 0.x; it is accepted on input and still emitted on output, deprecated, for one release.
+BRAND_DEPRECATED = "Deprecated alias of `manufacturer` (removed in the next release)."
+
 
 class ManualMeta(StrictIn):
     """Upload metadata (multipart form fields next to ``file``)."""
 
-    brand: Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)]
+    manufacturer: Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)] = Field(
+        validation_alias=AliasChoices("manufacturer", "brand"),
+        description="The manufacturer's name (`brand`, its deprecated alias, is accepted too).",
+    )
     model_numbers: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=255)]], Field(max_length=50)] = (
         Field(default_factory=list)
     )
@@ -41,7 +48,7 @@ class ManualMeta(StrictIn):
 
 class ManualOut(Out):
     id: uuid.UUID
-    brand: str
+    manufacturer: str = Field(validation_alias=AliasChoices("manufacturer", "brand"))
     manufacturer_id: uuid.UUID | None
     model_numbers: list[str]
     category: str | None = Field(validation_alias=AliasChoices("category_code", "category"))
@@ -66,6 +73,11 @@ class ManualOut(Out):
     duplicate_level: DuplicateLevel | None = Field(
         default=None, description="Set when an upload matched this existing manual (nothing new was stored)."
     )
+
+    @computed_field(description=BRAND_DEPRECATED, json_schema_extra={"deprecated": True})  # type: ignore[prop-decorator]
+    @property
+    def brand(self) -> str:
+        return self.manufacturer
 
 
 class DeviceManualOut(ManualOut):

@@ -1,4 +1,9 @@
-"""The manual library: upload with 3-level de-duplication (seed 000), device links, search, downloads."""
+"""The manual library: upload with 3-level de-duplication (seed 000), listing, search, downloads.
+
+The library is shared reference data and knows nothing of devices: a device's links to manuals, and search
+scoped to one device's manuals, are the devices domain's (``homeops.devices``); it passes the scope here
+as a list of manual ids.
+"""
 
 from __future__ import annotations
 
@@ -7,34 +12,22 @@ from typing import Any
 
 from anyio import to_thread
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeops.catalog.repository import CatalogRepository
 from homeops.catalog.service import ModelNotFound, UnknownCategory
-from homeops.core.context import AuditEntry, RequestContext
+from homeops.core.access import load_visible
+from homeops.core.audit import AuditEntry
 from homeops.core.errors import NotFound, Problem
 from homeops.core.jobs import enqueue
 from homeops.core.pagination import PageParams, build_page, decode_cursor
 from homeops.core.schemas import DownloadOut
-from homeops.core.storage import Storage, signed_download
-from homeops.devices.repository import DeviceRepository
-from homeops.devices.service import DeviceNotFound
-from homeops.homes.models import HomeRole
-from homeops.homes.service import HomeService
-from homeops.identity.service import CurrentUser
-from homeops.manuals.embeddings import Embedder
+from homeops.core.storage import signed_download
+from homeops.core.uow import UnitOfWork
 from homeops.manuals.extraction import ExtractionError, content_hash, extract_pdf, file_hash
 from homeops.manuals.models import Manual, ManualStatus, ManualType
-from homeops.manuals.repository import LinkRepository, ManualRepository
-from homeops.manuals.schemas import (
-    DeviceManualOut,
-    DuplicateLevel,
-    ManualMeta,
-    ManualOut,
-    SearchHit,
-    SearchOut,
-)
-from homeops.manuals.tasks import PROCESS_MANUAL
+from homeops.manuals.repository import ManualRepository
+from homeops.manuals.schemas import DuplicateLevel, ManualMeta, ManualOut, SearchHit, SearchOut
+from homeops.manuals.tasks import PROCESS_MANUAL, embedder_of
 
 PDF_MAGIC = b"%PDF-"
 RRF_K = 60  # reciprocal-rank fusion constant for hybrid search
@@ -45,21 +38,12 @@ class ManualNotFound(NotFound):
 
 
 class ManualService:
-    def __init__(
-        self,
-        session: AsyncSession,
-        ctx: RequestContext,
-        user: CurrentUser | None,
-        storage: Storage,
-        embedder: Embedder | None = None,
-    ) -> None:
-        self.session = session
-        self.ctx = ctx
-        self.user = user
-        self.storage = storage
-        self.embedder = embedder
-        self.manuals = ManualRepository(session)
-        self.links = LinkRepository(session)
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.session = uow.session
+        self.storage = uow.runtime.storage
+        self.embedder = embedder_of(uow.runtime)
+        self.manuals = ManualRepository(uow.session)
 
     # --- upload ------------------------------------------------------------------------------------
     async def upload(
@@ -86,20 +70,20 @@ class ManualService:
             doc_hash, page_count = await self._content(data)
             found, level = await self._find_similar(doc_hash, meta)
         if found is not None:
-            self.ctx.record(AuditEntry("manual_duplicate_upload", "manual", found.id,
+            self.uow.record(AuditEntry("manual_duplicate_upload", "manual", found.id,
                                        new_values={"duplicate_level": level, "file_name": file_name}))
             return self._out(found, level), level
 
         key = f"manuals/{fhash[:2]}/{fhash}.pdf"  # content-addressed: a retried upload rewrites the same object
         await to_thread.run_sync(self.storage.put, key, data, "application/pdf")
-        manufacturer = await CatalogRepository(self.session).manufacturer_by_name(meta.brand)
+        manufacturer = await CatalogRepository(self.session).manufacturer_by_name(meta.manufacturer)
         manual = Manual(
-            id=uuid.uuid4(), brand=meta.brand, manufacturer_id=manufacturer.id if manufacturer else None,
+            id=uuid.uuid4(), brand=meta.manufacturer, manufacturer_id=manufacturer.id if manufacturer else None,
             model_numbers=meta.model_numbers, category_code=meta.category, manual_type=meta.manual_type,
             language=meta.language, version=meta.version, year=meta.year, title=meta.title or None,
             file_name=file_name[:255] or "manual.pdf", file_hash=fhash, content_hash=doc_hash,
             file_size=len(data), page_count=page_count, storage_key=key, source_url=meta.source_url,
-            uploaded_by=self.user.id if self.user else None, status=ManualStatus.pending,
+            uploaded_by=self.uow.actor.user_id, status=ManualStatus.pending,
         )
         try:
             async with self.session.begin_nested():
@@ -111,7 +95,7 @@ class ManualService:
                 raise
             return self._out(existing, "file_hash"), "file_hash"
         await enqueue(self.session, PROCESS_MANUAL, {"manual_id": manual.id}, dedupe_key=f"manual:{manual.id}")
-        self.ctx.record(AuditEntry("manual_uploaded", "manual", manual.id,
+        self.uow.record(AuditEntry("manual_uploaded", "manual", manual.id,
                                    new_values={**meta.model_dump(mode="json"), "file_name": manual.file_name,
                                                "file_hash": fhash}))
         return self._out(manual, None), None
@@ -126,11 +110,13 @@ class ManualService:
     async def _find_similar(
         self, doc_hash: str | None, meta: ManualMeta
     ) -> tuple[Manual | None, DuplicateLevel | None]:
-        """Levels 2 and 3: the same normalised text, then brand + overlapping model number + type + version."""
+        """Levels 2 and 3: the same normalised text, then manufacturer + overlapping model number + type +
+        version."""
         if doc_hash and (found := await self.manuals.by_content_hash(doc_hash)) is not None:
             return found, "content_hash"
         if meta.model_numbers:
-            found = await self.manuals.by_composite(meta.brand, meta.model_numbers, meta.manual_type, meta.version)
+            found = await self.manuals.by_composite(meta.manufacturer, meta.model_numbers, meta.manual_type,
+                                                    meta.version)
             if found is not None:
                 return found, "composite"
         return None, None
@@ -143,19 +129,17 @@ class ManualService:
         return out
 
     async def _manual(self, manual_id: uuid.UUID) -> Manual:
-        manual = await self.manuals.get(manual_id)
-        if manual is None:
-            raise ManualNotFound()
-        return manual
+        return await load_visible(self.uow, Manual, manual_id, not_found=ManualNotFound)
 
     async def get(self, manual_id: uuid.UUID) -> ManualOut:
         return self._out(await self._manual(manual_id))
 
-    async def list(
-        self, page: PageParams, *, brand: str | None, model_number: str | None, manual_type: ManualType | None,
-        status: ManualStatus | None,
+    async def browse(
+        self, page: PageParams, *, manufacturer: str | None, model_number: str | None,
+        manual_type: ManualType | None, status: ManualStatus | None,
     ) -> tuple[list[ManualOut], str | None]:
-        rows = await self.manuals.search_list(brand=brand, model_number=model_number, manual_type=manual_type,
+        """The library, newest first, filtered by manufacturer, model number, type and status."""
+        rows = await self.manuals.search_list(brand=manufacturer, model_number=model_number, manual_type=manual_type,
                                               status=status, limit=page.limit, after=decode_cursor(page.cursor))
         items, cursor = build_page(rows, page.limit, key=lambda m: (m.created_at, m.id))
         return [self._out(m) for m in items], cursor
@@ -165,46 +149,14 @@ class ManualService:
         return await signed_download(self.storage, manual.storage_key, filename=manual.file_name,
                                      content_type="application/pdf")
 
-    # --- device links -------------------------------------------------------------------------------
-    async def _device_home(self, device_id: uuid.UUID, minimum: HomeRole) -> uuid.UUID:
-        assert self.user is not None
-        device = await DeviceRepository(self.session).get(device_id)
-        if device is None:
-            raise DeviceNotFound()
-        await HomeService(self.session, self.ctx, self.user).require(device.home_id, minimum)
-        return device.home_id
-
-    async def for_device(self, device_id: uuid.UUID) -> list[DeviceManualOut]:
-        """Seed 000 Query 2."""
-        await self._device_home(device_id, HomeRole.guest)
-        return [
-            DeviceManualOut(**self._out(m).model_dump(), auto_linked=link.auto_linked, linked_at=link.linked_at)
-            for m, link in await self.links.manuals_for_device(device_id)
-        ]
-
-    async def link(self, device_id: uuid.UUID, manual_id: uuid.UUID) -> bool:
-        home_id = await self._device_home(device_id, HomeRole.member)
-        await self._manual(manual_id)
-        created = await self.links.link(device_id, manual_id, home_id, self.user.id if self.user else None, False)
-        if created:
-            self.ctx.record(AuditEntry("manual_linked", "device", device_id, new_values={"manual_id": str(manual_id)}))
-        return created
-
-    async def unlink(self, device_id: uuid.UUID, manual_id: uuid.UUID) -> None:
-        await self._device_home(device_id, HomeRole.member)
-        if not await self.links.unlink(device_id, manual_id):
-            raise NotFound("This manual is not linked to the device.", code="link_not_found", title="Link not found")
-        self.ctx.record(AuditEntry("manual_unlinked", "device", device_id, old_values={"manual_id": str(manual_id)}))
-
     # --- search -------------------------------------------------------------------------------------
     async def search(
-        self, query: str, *, device_id: uuid.UUID | None, model_id: uuid.UUID | None, limit: int
+        self, query: str, *, scope: list[uuid.UUID] | None = None, model_id: uuid.UUID | None = None, limit: int
     ) -> SearchOut:
-        scope: list[uuid.UUID] | None = None
-        if device_id is not None:
-            await self._device_home(device_id, HomeRole.guest)
-            scope = await self.links.manual_ids_for_device(device_id)
-        elif model_id is not None:
+        """Ranked passages: full text, fused with vector similarity when an embedder and pgvector exist.
+        ``scope``: only these manuals (e.g. one device's, resolved by the devices domain); else ``model_id``:
+        the manuals of that catalog model; else the whole library."""
+        if scope is None and model_id is not None:
             found = await CatalogRepository(self.session).model(model_id)
             if found is None:
                 raise ModelNotFound()

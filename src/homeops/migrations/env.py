@@ -7,7 +7,9 @@ import re
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from homeops.all_models import metadata
+from homeops.domains import metadata as _all_metadata
+
+metadata = _all_metadata()
 
 config = context.config
 

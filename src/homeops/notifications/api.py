@@ -6,15 +6,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 
 from homeops.core.pagination import Page, PageParams, page_params
-from homeops.identity.deps import Auth, Ctx, DbSession
+from homeops.identity.deps import Uow
 from homeops.notifications.schemas import NotificationOut, ReadAllOut
 from homeops.notifications.service import NotificationService
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 
 
-def _svc(session: DbSession, ctx: Ctx, user: Auth) -> NotificationService:
-    return NotificationService(session, ctx, user)
+def _svc(uow: Uow) -> NotificationService:
+    return NotificationService(uow)
 
 
 Svc = Annotated[NotificationService, Depends(_svc)]
@@ -25,7 +25,7 @@ async def list_notifications(
     svc: Svc, page: Annotated[PageParams, Depends(page_params)], unread_only: bool = False
 ) -> Page[NotificationOut]:
     """Your notifications, newest first (keyset pagination); deleted and expired ones are left out."""
-    items, cursor = await svc.list(page, unread_only)
+    items, cursor = await svc.list_mine(page, unread_only)
     return Page(items=items, next_cursor=cursor)
 
 

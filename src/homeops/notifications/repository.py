@@ -59,7 +59,7 @@ class NotificationRepository:
             created += list(await self.session.scalars(stmt))
         return created
 
-    async def list(
+    async def for_user(
         self, user_id: uuid.UUID, *, unread_only: bool, limit: int, after: tuple[datetime, uuid.UUID] | None
     ) -> list[Notification]:
         n = Notification

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from homeops.core.context import AuditEntry, RequestContext
+from homeops.core.audit import AuditEntry
+from homeops.core.uow import UnitOfWork
 from homeops.core.errors import NotFound
 from homeops.core.pagination import PageParams, build_page, decode_cursor
-from homeops.identity.service import CurrentUser
 from homeops.notifications.email import Delivery, Mailer, OutgoingEmail
 from homeops.notifications.models import Notification, NotificationPriority
 from homeops.notifications.repository import NotificationRepository
@@ -36,15 +36,12 @@ async def expiry_days(session: AsyncSession) -> int:
 
 
 class NotificationService:
-    """``ctx``/``user`` are needed for the caller's own notifications, not for :meth:`notify`."""
+    """Any domain notifies any user (:meth:`notify`); the rest is the signed-in caller's own notifications."""
 
-    def __init__(
-        self, session: AsyncSession, ctx: RequestContext | None = None, user: CurrentUser | None = None
-    ) -> None:
-        self.session = session
-        self.ctx = ctx
-        self.user = user
-        self.repo = NotificationRepository(session)
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.session = uow.session
+        self.repo = NotificationRepository(uow.session)
 
     async def notify(
         self,
@@ -74,42 +71,39 @@ class NotificationService:
                 "priority": priority,
                 "dedupe_key": dedupe_key,
                 "delivery_method": {"in_app": True},
-                "expires_at": datetime.now(UTC) + timedelta(days=await expiry_days(self.session)),
+                "expires_at": self.uow.now() + timedelta(days=await expiry_days(self.session)),
             }
         )
         return notification_id if created else None
 
     # --- the caller's own ---------------------------------------------------------------------------
-    def _me(self) -> CurrentUser:
-        if self.user is None:
-            raise RuntimeError("this use case needs the signed-in user")
-        return self.user
+    def _me(self) -> uuid.UUID:
+        return self.uow.actor.require_user_id()
 
     def _audit(self, action: str, entity_id: uuid.UUID | None, **new_values: object) -> None:
-        if self.ctx is not None:
-            self.ctx.record(AuditEntry(action, "notification", entity_id, new_values=new_values or None))
+        self.uow.record(AuditEntry(action, "notification", entity_id, new_values=new_values or None))
 
-    async def list(self, page: PageParams, unread_only: bool) -> tuple[list[NotificationOut], str | None]:
-        rows = await self.repo.list(
-            self._me().id, unread_only=unread_only, limit=page.limit, after=decode_cursor(page.cursor)
+    async def list_mine(self, page: PageParams, unread_only: bool) -> tuple[list[NotificationOut], str | None]:
+        rows = await self.repo.for_user(
+            self._me(), unread_only=unread_only, limit=page.limit, after=decode_cursor(page.cursor)
         )
         items, cursor = build_page(rows, page.limit, key=lambda n: (n.created_at, n.id))
         return [NotificationOut.model_validate(n) for n in items], cursor
 
     async def read(self, notification_id: uuid.UUID) -> NotificationOut:
-        row = await self.repo.mark_read(self._me().id, notification_id)
+        row = await self.repo.mark_read(self._me(), notification_id)
         if row is None:
             raise NotificationNotFound()
         self._audit("notification_read", notification_id)
         return NotificationOut.model_validate(row)
 
     async def read_all(self) -> int:
-        count = await self.repo.mark_all_read(self._me().id)
+        count = await self.repo.mark_all_read(self._me())
         self._audit("notifications_read_all", None, updated=count)
         return count
 
     async def delete(self, notification_id: uuid.UUID) -> None:
-        if not await self.repo.soft_delete(self._me().id, notification_id):
+        if not await self.repo.soft_delete(self._me(), notification_id):
             raise NotificationNotFound()
         self._audit("notification_deleted", notification_id)
 

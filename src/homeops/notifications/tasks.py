@@ -1,32 +1,21 @@
-"""Background jobs of the notifications domain (registered on import; see homeops.core.jobs) and the
-worker's e-mail configuration."""
+"""The notifications domain's process resource: the SMTP mailer (none when e-mail is not configured)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
-from homeops.core.config import Settings, get_settings
+from homeops.core.config import Settings
+from homeops.core.runtime import Runtime
 from homeops.notifications.email import Mailer
 
-
-@dataclass
-class NotificationRuntime:
-    """Set once per worker process by :func:`configure`; unset, the environment's settings are used."""
-
-    configured: bool = False
-    mailer: Mailer | None = None
+MAILER = "notifications.mailer"
 
 
-runtime = NotificationRuntime()
+def resources(settings: Settings) -> dict[str, Any]:
+    return {MAILER: Mailer.from_settings(settings)}
 
 
-def configure(settings: Settings) -> None:
-    runtime.mailer = Mailer.from_settings(settings)
-    runtime.configured = True
-
-
-def current_mailer() -> Mailer | None:
+def mailer_of(runtime: Runtime) -> Mailer | None:
     """The SMTP mailer, or None when e-mail is not configured (HOMEOPS_SMTP_HOST unset)."""
-    if not runtime.configured:
-        configure(get_settings())
-    return runtime.mailer
+    mailer: Mailer | None = runtime.resource(MAILER)
+    return mailer

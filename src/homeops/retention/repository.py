@@ -57,7 +57,7 @@ class RetentionRepository:
         return select(ChatSession.id).where(func.coalesce(ChatSession.last_activity, ChatSession.created_at) < cutoff)
 
     @staticmethod
-    def old_media(cutoff: datetime) -> Select[Any]:
+    def old_media(cutoff: datetime) -> Select[Any, str]:
         return select(MediaFile.id, MediaFile.storage_key).where(MediaFile.upload_date < cutoff)
 
     async def count(self, stmt: Select[Any]) -> int:
@@ -73,8 +73,8 @@ class RetentionRepository:
 
     async def archive_devices(self, cutoff: datetime) -> int:
         ids = self.idle_devices(cutoff)
-        return await rows_affected(self.session, 
-            update(Device).where(Device.id.in_(ids)).values(status=DeviceStatus.archived)
+        return await rows_affected(
+            self.session, update(Device).where(Device.id.in_(ids)).values(status=DeviceStatus.archived)
         )
 
     async def delete_chats(self, cutoff: datetime) -> int:
@@ -88,7 +88,3 @@ class RetentionRepository:
         if not ids:
             return 0
         return await rows_affected(self.session, delete(MediaFile).where(MediaFile.id.in_(ids)))
-
-
-
-

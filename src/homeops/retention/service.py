@@ -13,16 +13,14 @@ Windows come from ``system_settings`` (``retention.*``). Each run is audited wit
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from anyio import to_thread
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from homeops.audit.repository import write_audit
-from homeops.core.context import AuditEntry, RequestContext
+from homeops.core.audit import AuditEntry
 from homeops.core.storage import Storage
+from homeops.core.uow import UnitOfWork
 from homeops.retention.repository import RetentionRepository
 
 DEFAULT_DAYS = {
@@ -39,24 +37,27 @@ class RetentionReport:
     dry_run: bool
     counts: dict[str, int] = field(default_factory=dict)
     windows: dict[str, int] = field(default_factory=dict)
-    # Storage objects of deleted rows: the caller removes them once the transaction has committed.
+    # Storage objects of deleted rows: removed once the transaction has committed (never before).
     storage_keys: list[str] = field(default_factory=list)
 
 
-async def run_retention(
-    session: AsyncSession, *, dry_run: bool, now: datetime | None = None, source: str = "job"
-) -> RetentionReport:
-    repo = RetentionRepository(session)
+async def run_retention(uow: UnitOfWork, *, dry_run: bool) -> RetentionReport:
+    """Applies (or, ``dry_run``, counts) every rule in ``uow``'s transaction, as the database owner. Windows
+    end at the clock's instant (``uow.now()``). A real run records one ``retention_run`` audit entry; the
+    caller removes the files of ``storage_keys`` after the commit."""
+    repo = RetentionRepository(uow.session)
     configured = await repo.settings("retention.")
     days = {k: int(float(configured.get(k, v))) for k, v in DEFAULT_DAYS.items()}
-    now = now or datetime.now(UTC)
+    now = uow.now()
     cut = {k: now - timedelta(days=v) for k, v in days.items()}
     report = RetentionReport(dry_run=dry_run, windows=days)
 
     media = await repo.media_keys(cut["retention.media_days"])
     if dry_run:
         report.counts = {
-            "troubleshooting_sessions_deleted": await repo.count(repo.resolved_sessions(cut["retention.troubleshooting_days"])),
+            "troubleshooting_sessions_deleted": await repo.count(
+                repo.resolved_sessions(cut["retention.troubleshooting_days"])
+            ),
             "service_tickets_deleted": await repo.count(repo.closed_tickets(cut["retention.closed_tickets_days"])),
             "devices_archived": await repo.count(repo.idle_devices(cut["retention.device_inactive_days"])),
             "chat_sessions_deleted": await repo.count(repo.old_chats(cut["retention.chat_days"])),
@@ -72,12 +73,10 @@ async def run_retention(
         "media_files_deleted": await repo.delete_media([m[0] for m in media]),
     }
     report.storage_keys = [key for _, key in media]
-    ctx = RequestContext(request_id=uuid.uuid4().hex, method="SYSTEM", url=f"retention:{source}", ip=None,
-                         user_agent=None)
-    await write_audit(session, ctx, 200, [
+    uow.record(
         AuditEntry("retention_run", "system", None, description="retention policies applied",
-                   new_values={"counts": report.counts, "windows_days": days}),
-    ])
+                   new_values={"counts": report.counts, "windows_days": days})
+    )
     return report
 
 

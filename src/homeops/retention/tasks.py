@@ -4,25 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from homeops.core.jobs import enqueue, registry
-from homeops.manuals.tasks import runtime
+from homeops.audit.repository import write_audit
+from homeops.core.actor import Actor
+from homeops.core.audit import AuditRecorder
+from homeops.core.jobs import JobContext, enqueue, registry
+from homeops.core.uow import UnitOfWork
 from homeops.retention.service import delete_objects, run_retention
 
 DELETE_OBJECTS = "storage.delete_objects"
 
 
 @registry.periodic("retention.run", every_seconds=24 * 3600)
-async def retention_task(session: AsyncSession, payload: dict[str, Any]) -> None:
-    report = await run_retention(session, dry_run=False, source="job")
+async def retention_task(job: JobContext, payload: dict[str, Any]) -> None:
+    audit = AuditRecorder.for_command("retention:job", method="SYSTEM")
+    uow = UnitOfWork(job.session, Actor.system("job:retention"), audit, job.runtime, job.bus)
+    report = await run_retention(uow, dry_run=False)
+    await write_audit(job.session, audit, 200, audit.take())  # in the job's transaction
     if report.storage_keys:
         # Runs only if this transaction commits: files never disappear under rows that still exist.
-        await enqueue(session, DELETE_OBJECTS, {"keys": report.storage_keys})
+        await enqueue(job.session, DELETE_OBJECTS, {"keys": report.storage_keys})
 
 
 @registry.task(DELETE_OBJECTS, max_attempts=5)
-async def delete_objects_task(session: AsyncSession, payload: dict[str, Any]) -> None:
-    if runtime.storage is None:
-        raise RuntimeError("no storage configured for this worker")
-    await delete_objects(runtime.storage, list(payload["keys"]))
+async def delete_objects_task(job: JobContext, payload: dict[str, Any]) -> None:
+    await delete_objects(job.runtime.storage, list(payload["keys"]))

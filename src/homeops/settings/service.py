@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from homeops.core.context import AuditEntry, RequestContext
+from homeops.core.audit import AuditEntry
+from homeops.core.uow import UnitOfWork
 from homeops.core.errors import Conflict, NotFound, UnprocessableEntity
-from homeops.identity.service import CurrentUser
 from homeops.settings.models import SettingType, SystemSetting
 from homeops.settings.repository import SettingRepository
 from homeops.settings.schemas import PublicSettingOut, SettingIn, SettingOut, SettingPatch
@@ -94,8 +94,9 @@ def to_out(row: SystemSetting) -> SettingOut:
 
 
 class SettingService:
-    def __init__(self, session: AsyncSession, ctx: RequestContext) -> None:
-        self.ctx = ctx
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        session = uow.session
         self.session = session
         self.repo = SettingRepository(session)
 
@@ -107,7 +108,7 @@ class SettingService:
             for r in await self.repo.public()
         ]
 
-    async def list(self, category: str | None) -> list[SettingOut]:
+    async def list_all(self, category: str | None) -> list[SettingOut]:
         return [to_out(r) for r in await self.repo.all(category)]
 
     async def get(self, key: str) -> SettingOut:
@@ -116,7 +117,7 @@ class SettingService:
             raise SettingNotFound()
         return to_out(row)
 
-    async def create(self, admin: CurrentUser, data: SettingIn) -> SettingOut:
+    async def create(self, data: SettingIn) -> SettingOut:
         rules = data.validation_rules.model_dump(exclude_none=True) if data.validation_rules else None
         stored = encode_value(data.setting_type, data.value, rules)
         try:
@@ -126,16 +127,16 @@ class SettingService:
                         setting_key=data.setting_key, setting_type=data.setting_type, setting_value=stored,
                         default_value=stored, category=data.category, description=data.description,
                         is_public=data.is_public, is_editable=data.is_editable, validation_rules=rules,
-                        last_modified_by=admin.id,
+                        last_modified_by=self.uow.actor.user_id,
                     )
                 )
         except IntegrityError as exc:
             raise Conflict("A setting with this key exists.", code="setting_exists") from exc
-        self.ctx.record(AuditEntry("setting_created", "system_setting", row.id, new_values={"key": row.setting_key,
+        self.uow.record(AuditEntry("setting_created", "system_setting", row.id, new_values={"key": row.setting_key,
                                                                                          "value": stored}))
         return to_out(row)
 
-    async def update(self, admin: CurrentUser, key: str, patch: SettingPatch) -> SettingOut:
+    async def update(self, key: str, patch: SettingPatch) -> SettingOut:
         row = await self.repo.get(key)
         if row is None:
             raise SettingNotFound()
@@ -149,9 +150,9 @@ class SettingService:
             row.description = changes["description"]
         if changes.get("is_public") is not None:
             row.is_public = changes["is_public"]
-        row.last_modified_by = admin.id
+        row.last_modified_by = self.uow.actor.user_id
         await self.repo.refresh(row)
-        self.ctx.record(
+        self.uow.record(
             AuditEntry("setting_updated", "system_setting", row.id, old_values=old,
                        new_values={"value": row.setting_value, **{k: v for k, v in changes.items() if k != "value"}})
         )
@@ -164,4 +165,4 @@ class SettingService:
         if not row.is_editable:
             raise Conflict("This setting cannot be deleted through the API.", code="setting_not_editable")
         await self.repo.delete(key)
-        self.ctx.record(AuditEntry("setting_deleted", "system_setting", row.id, old_values={"key": key}))
+        self.uow.record(AuditEntry("setting_deleted", "system_setting", row.id, old_values={"key": key}))

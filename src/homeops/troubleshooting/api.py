@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from homeops.core.errors import UnprocessableEntity
 from homeops.core.pagination import Page, PageParams, page_params
-from homeops.identity.deps import Auth, Ctx, DbSession
+from homeops.identity.deps import Uow
 from homeops.troubleshooting.models import Priority, SessionStatus, TicketStatus
 from homeops.troubleshooting.schemas import (
     MAX_SYMPTOMS,
@@ -30,15 +30,15 @@ router = APIRouter(prefix="/api/v1", tags=["troubleshooting"])
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
-def _sessions(session: DbSession, ctx: Ctx, user: Auth) -> TroubleshootingService:
-    return TroubleshootingService(session, ctx, user)
+async def _sessions(uow: Uow) -> TroubleshootingService:
+    return TroubleshootingService(uow)
 
 
-def _tickets(session: DbSession, ctx: Ctx, user: Auth) -> TicketService:
-    return TicketService(session, ctx, user)
+async def _tickets(uow: Uow) -> TicketService:
+    return TicketService(uow)
 
 
-def _symptom_filter(
+async def _symptom_filter(
     symptoms: Annotated[list[str] | None, Query(description="Repeat: sessions having ALL of these")] = None,
 ) -> list[str]:
     values = symptoms or []

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
+from sqlalchemy import RowMapping, select
+from sqlalchemy.orm import InstrumentedAttribute
 
+from homeops.core.repository import Repository, keyset
 from homeops.devices.models import Device
 from homeops.identity.models import User, UserRole
 from homeops.troubleshooting.models import (
@@ -20,31 +22,16 @@ from homeops.troubleshooting.models import (
     TroubleshootingSession,
 )
 
-SessionRow = tuple[TroubleshootingSession, str | None, str | None]  # session, device nickname, model number
+_TS = TroubleshootingSession
+# What a row of the history search shows (``SessionSummaryOut``): no conversation, no suggestions.
+SUMMARY_COLUMNS: tuple[InstrumentedAttribute[Any], ...] = (
+    _TS.id, _TS.user_id, _TS.device_id, _TS.home_id, _TS.issue_summary, _TS.symptoms, _TS.error_codes,
+    _TS.status, _TS.resolution, _TS.resolved_at, _TS.user_satisfaction, _TS.created_at, _TS.updated_at,
+)
 
 
-class SessionRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, row: TroubleshootingSession) -> TroubleshootingSession:
-        self.session.add(row)
-        await self.session.flush()
-        await self.session.refresh(row)
-        return row
-
-    async def refresh(self, row: TroubleshootingSession) -> None:
-        await self.session.flush()
-        await self.session.refresh(row)
-
-    async def get(self, session_id: uuid.UUID) -> TroubleshootingSession | None:
-        return await self.session.get(TroubleshootingSession, session_id, populate_existing=True)
-
-    async def get_for_update(self, session_id: uuid.UUID) -> TroubleshootingSession | None:
-        """Locks the row; RLS makes this ``None`` for anyone but the session's owner (UPDATE policy)."""
-        return await self.session.get(
-            TroubleshootingSession, session_id, populate_existing=True, with_for_update=True
-        )
+class SessionRepository(Repository[TroubleshootingSession]):
+    model = TroubleshootingSession
 
     async def device_labels(self, device_id: uuid.UUID) -> tuple[str | None, str | None]:
         row = (await self.session.execute(
@@ -61,10 +48,11 @@ class SessionRepository:
         device_id: uuid.UUID | None,
         limit: int,
         after: tuple[datetime, uuid.UUID] | None,
-    ) -> list[SessionRow]:
+    ) -> Sequence[RowMapping]:
         """Seed 000 Query 5 in one statement: the user's sessions whose symptoms contain every given symptom
-        (``symptoms @> '[…]'::jsonb``), newest first, with the device's nickname and model number. A device
-        the user can no longer see leaves those two null.
+        (``symptoms @> '[…]'::jsonb``), newest first, with the device's nickname and model number (the
+        columns of ``SUMMARY_COLUMNS`` plus ``device_nickname`` and ``model_number``). A device the user can
+        no longer see leaves those two null.
 
         Under row-level security the planner walks ``(user_id, created_at DESC)`` and applies the containment
         as a filter (``@>`` is not leakproof, so the jsonb_path_ops GIN index cannot serve it before the
@@ -72,12 +60,9 @@ class SessionRepository:
         sessions (benchmarks/README.md). The GIN index serves owner-side queries across users."""
         ts = TroubleshootingSession
         stmt = (
-            select(ts, Device.nickname, Device.model_number)
+            select(*SUMMARY_COLUMNS, Device.nickname.label("device_nickname"), Device.model_number)
             .outerjoin(Device, Device.id == ts.device_id)
             .where(ts.user_id == user_id)
-            .options(defer(ts.conversation), defer(ts.suggestions))
-            .order_by(ts.created_at.desc(), ts.id.desc())
-            .limit(limit + 1)
         )
         if symptoms:
             stmt = stmt.where(ts.symptoms.contains(symptoms))
@@ -85,30 +70,12 @@ class SessionRepository:
             stmt = stmt.where(ts.status == status)
         if device_id is not None:
             stmt = stmt.where(ts.device_id == device_id)
-        if after is not None:
-            stmt = stmt.where(tuple_(ts.created_at, ts.id) < tuple_(*after))
-        return [(s, n, m) for s, n, m in (await self.session.execute(stmt)).all()]
+        stmt = keyset(stmt, limit, after, ts.created_at, ts.id)
+        return (await self.session.execute(stmt)).mappings().all()
 
 
-class TicketRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, row: ServiceTicket) -> ServiceTicket:
-        self.session.add(row)
-        await self.session.flush()
-        await self.session.refresh(row)
-        return row
-
-    async def refresh(self, row: ServiceTicket) -> None:
-        await self.session.flush()
-        await self.session.refresh(row)
-
-    async def get(self, ticket_id: uuid.UUID) -> ServiceTicket | None:
-        return await self.session.get(ServiceTicket, ticket_id, populate_existing=True)
-
-    async def get_for_update(self, ticket_id: uuid.UUID) -> ServiceTicket | None:
-        return await self.session.get(ServiceTicket, ticket_id, populate_existing=True, with_for_update=True)
+class TicketRepository(Repository[ServiceTicket]):
+    model = ServiceTicket
 
     async def for_session(self, session_id: uuid.UUID) -> ServiceTicket | None:
         return await self.session.scalar(select(ServiceTicket).where(ServiceTicket.session_id == session_id))
@@ -125,11 +92,7 @@ class TicketRepository:
         after: tuple[datetime, uuid.UUID] | None,
     ) -> list[ServiceTicket]:
         """Newest first. ``user_id`` restricts to one owner (homeowners); staff pass ``None`` (RLS: all)."""
-        stmt = (
-            select(ServiceTicket)
-            .order_by(ServiceTicket.created_at.desc(), ServiceTicket.id.desc())
-            .limit(limit + 1)
-        )
+        stmt = select(ServiceTicket)
         if user_id is not None:
             stmt = stmt.where(ServiceTicket.user_id == user_id)
         if status is not None:
@@ -140,8 +103,7 @@ class TicketRepository:
             stmt = stmt.where(ServiceTicket.assigned_to == assigned_to)
         if device_id is not None:
             stmt = stmt.where(ServiceTicket.device_id == device_id)
-        if after is not None:
-            stmt = stmt.where(tuple_(ServiceTicket.created_at, ServiceTicket.id) < tuple_(*after))
+        stmt = keyset(stmt, limit, after, ServiceTicket.created_at, ServiceTicket.id)
         return list(await self.session.scalars(stmt))
 
     async def active_role(self, user_id: uuid.UUID) -> UserRole | None:

@@ -7,21 +7,21 @@ them. Mutations lock the row (``FOR UPDATE``), so concurrent messages, patches a
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeops.catalog.models import ProblemSeverity
-from homeops.core.context import AuditEntry, RequestContext
-from homeops.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
+from homeops.core.audit import AuditEntry
+from homeops.core.errors import Conflict, Forbidden, NotFound
 from homeops.core.pagination import PageParams, build_page, decode_cursor
+from homeops.core.patch import apply_patch, reject_nulls
+from homeops.core.tenancy import HomeRole
+from homeops.core.uow import UnitOfWork
+from homeops.devices.models import Device
 from homeops.devices.repository import DeviceRepository
 from homeops.devices.service import DeviceNotFound
-from homeops.homes.models import HomeRole
-from homeops.homes.service import HomeNotFound, HomeService
-from homeops.identity.service import CurrentUser
+from homeops.homes.access import HomeNotFound, load_in_home, load_owned, load_visible, require_home
 from homeops.troubleshooting.models import Priority, ServiceTicket, SessionStatus, TroubleshootingSession
 from homeops.troubleshooting.repository import SessionRepository, TicketRepository
 from homeops.troubleshooting.schemas import (
@@ -75,33 +75,26 @@ class SessionNotOpen(Conflict):
 
 
 class TroubleshootingService:
-    def __init__(self, session: AsyncSession, ctx: RequestContext, user: CurrentUser) -> None:
-        self.session = session
-        self.ctx = ctx
-        self.user = user
-        self.sessions = SessionRepository(session)
-        self.tickets = TicketRepository(session)
-        self.devices = DeviceRepository(session)
-        self.homes = HomeService(session, ctx, user)
-        self.engine = SuggestionEngine(session)
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.session = uow.session
+        self.sessions = SessionRepository(uow.session)
+        self.tickets = TicketRepository(uow.session)
+        self.devices = DeviceRepository(uow.session)
+        self.engine = SuggestionEngine(uow.session)
 
     # --- access and presentation --------------------------------------------------------------------
-    async def _visible(self, session_id: uuid.UUID) -> TroubleshootingSession:
-        row = await self.sessions.get(session_id)
-        if row is None:
-            raise SessionNotFound()
-        return row
-
     async def _owned(self, session_id: uuid.UUID) -> TroubleshootingSession:
         """The caller's own session, locked; staff who can read it get 403, everyone else 404."""
-        row = await self.sessions.get_for_update(session_id)
-        if row is None or row.user_id != self.user.id:
-            await self._visible(session_id)
-            raise NotSessionOwner()
-        return row
+        return await load_owned(self.uow, TroubleshootingSession, session_id, not_found=SessionNotFound,
+                                not_owner=NotSessionOwner)
 
-    async def _out(self, row: TroubleshootingSession) -> SessionOut:
-        nickname, model_number = await self.sessions.device_labels(row.device_id)
+    async def _out(self, row: TroubleshootingSession, device: Device | None = None) -> SessionOut:
+        nickname: str | None
+        if device is not None:
+            nickname, model_number = device.nickname, device.model_number
+        else:
+            nickname, model_number = await self.sessions.device_labels(row.device_id)
         return SessionOut.model_validate(
             {**_columns(row), "device_nickname": nickname, "model_number": model_number,
              "conversation": row.conversation, "suggestions": row.suggestions or {}}
@@ -113,46 +106,43 @@ class TroubleshootingService:
             model_id = await self.engine.model_id_for(device)
         else:  # the owner left the home: keep the model found when the session was opened
             model_id = uuid.UUID(stored_model) if stored_model else None
-        return await self.engine.build(device_id, model_id, report)
+        return await self.engine.build(device_id, model_id, report, self.uow.now())
 
     # --- use cases ----------------------------------------------------------------------------------
     async def create(self, data: SessionIn) -> SessionOut:
-        device = await self.devices.get(data.device_id)
-        if device is None:
-            raise DeviceNotFound()
-        await self.homes.require(device.home_id, HomeRole.member)
+        device, _ = await load_in_home(self.uow, Device, data.device_id, HomeRole.member, not_found=DeviceNotFound)
         report = make_report(data.issue_summary, data.symptoms, data.error_codes)
-        suggestions = await self.engine.build(device.id, await self.engine.model_id_for(device), report)
+        now = self.uow.now()
+        suggestions = await self.engine.build(device.id, await self.engine.model_id_for(device), report, now)
         row = await self.sessions.add(
             TroubleshootingSession(
-                user_id=self.user.id, device_id=device.id, home_id=device.home_id,
+                user_id=self.uow.actor.require_user_id(), device_id=device.id, home_id=device.home_id,
                 issue_summary=data.issue_summary, symptoms=data.symptoms, error_codes=data.error_codes,
-                conversation=[assistant_turn(suggestions)], suggestions=suggestions.model_dump(mode="json"),
+                conversation=[assistant_turn(suggestions, now)], suggestions=suggestions.model_dump(mode="json"),
             )
         )
-        self.ctx.record(
+        self.uow.record(
             AuditEntry(
                 "troubleshooting_session_created", "troubleshooting_session", row.id,
                 new_values={**data.model_dump(mode="json"), "suggested_problem_ids": _problem_ids(suggestions)},
             )
         )
-        return await self._out(row)
+        return await self._out(row, device)
 
     async def get(self, session_id: uuid.UUID) -> SessionOut:
-        return await self._out(await self._visible(session_id))
+        return await self._out(
+            await load_visible(self.uow, TroubleshootingSession, session_id, not_found=SessionNotFound)
+        )
 
     async def search(
         self, page: PageParams, *, symptoms: list[str], status: SessionStatus | None, device_id: uuid.UUID | None
     ) -> tuple[list[SessionSummaryOut], str | None]:
         rows = await self.sessions.search(
-            user_id=self.user.id, symptoms=symptoms, status=status, device_id=device_id,
+            user_id=self.uow.actor.require_user_id(), symptoms=symptoms, status=status, device_id=device_id,
             limit=page.limit, after=decode_cursor(page.cursor),
         )
-        items, cursor = build_page(rows, page.limit, key=lambda r: (r[0].created_at, r[0].id))
-        return [
-            SessionSummaryOut.model_validate({**_columns(s), "device_nickname": n, "model_number": m})
-            for s, n, m in items
-        ], cursor
+        items, cursor = build_page(rows, page.limit, key=lambda r: (r["created_at"], r["id"]))
+        return [SessionSummaryOut.model_validate(dict(r)) for r in items], cursor
 
     async def add_message(self, session_id: uuid.UUID, data: MessageIn) -> SessionOut:
         row = await self._owned(session_id)
@@ -164,11 +154,12 @@ class TroubleshootingService:
         said = [str(t.get("content", "")) for t in row.conversation if t.get("role") == "user"]
         report = make_report(row.issue_summary, row.symptoms, row.error_codes, [*said, data.content])
         suggestions = await self._suggest(row.device_id, (row.suggestions or {}).get("model_id"), report)
-        row.conversation = [*row.conversation, user_turn(data.content), assistant_turn(suggestions)]
+        now = self.uow.now()
+        row.conversation = [*row.conversation, user_turn(data.content, now), assistant_turn(suggestions, now)]
         row.suggestions = suggestions.model_dump(mode="json")
-        await self.sessions.refresh(row)
+        await self.sessions.save()
         # The message text stays in the session (deleted by retention); the audit row records only its size.
-        self.ctx.record(
+        self.uow.record(
             AuditEntry(
                 "troubleshooting_message_added", "troubleshooting_session", row.id,
                 new_values={"chars": len(data.content), "turns": len(row.conversation),
@@ -180,8 +171,7 @@ class TroubleshootingService:
     async def update(self, session_id: uuid.UUID, patch: SessionPatch) -> SessionOut:
         row = await self._owned(session_id)
         changes = patch.model_dump(exclude_unset=True)
-        if "status" in changes and changes["status"] is None:
-            raise UnprocessableEntity("status cannot be null.")
+        reject_nulls(changes, ("status",))
         target: SessionStatus = changes.get("status", row.status)
         if "status" in changes and target not in _TRANSITIONS.get(row.status, set()):
             hint = " Use POST …/escalate to escalate." if target is SessionStatus.escalated else ""
@@ -190,15 +180,13 @@ class TroubleshootingService:
             raise InvalidTransition("Rate a session once it is resolved or abandoned.")
         if changes.get("resolution") is not None and target not in _RATEABLE:
             raise InvalidTransition("A resolution is recorded when the session is resolved or abandoned.")
-        old = {k: getattr(row, k) for k in changes}
-        for key, value in changes.items():
-            setattr(row, key, value)
+        old, new = apply_patch(row, changes)
         if "status" in changes and target is SessionStatus.resolved:
-            row.resolved_at = datetime.now(UTC)
-        await self.sessions.refresh(row)
-        self.ctx.record(
+            row.resolved_at = self.uow.now()
+        await self.sessions.save()
+        self.uow.record(
             AuditEntry("troubleshooting_session_updated", "troubleshooting_session", row.id,
-                       old_values=_jsonable(old), new_values=_jsonable(changes))
+                       old_values=_jsonable(old), new_values=_jsonable(new))
         )
         return await self._out(row)
 
@@ -209,7 +197,7 @@ class TroubleshootingService:
         if row.status is not SessionStatus.open:
             raise InvalidTransition(f"A {row.status.value} session cannot be escalated.")
         try:
-            await self.homes.require(row.home_id, HomeRole.member)
+            await require_home(self.uow, row.home_id, HomeRole.member)
         except HomeNotFound as exc:
             raise Forbidden("You are no longer a member of this device's home.", code="not_home_member") from exc
         priority = data.priority or _priority_from(row.suggestions or {})
@@ -217,7 +205,7 @@ class TroubleshootingService:
             async with self.session.begin_nested():
                 ticket = await self.tickets.add(
                     ServiceTicket(
-                        user_id=self.user.id, device_id=row.device_id, home_id=row.home_id, session_id=row.id,
+                        user_id=row.user_id, device_id=row.device_id, home_id=row.home_id, session_id=row.id,
                         priority=priority, summary=row.issue_summary, symptoms=row.symptoms,
                         error_codes=row.error_codes,
                     )
@@ -228,12 +216,12 @@ class TroubleshootingService:
         row.status = SessionStatus.escalated
         note = f"Escalated to support: service ticket {ticket.id} (priority {priority.value})."
         row.conversation = [*row.conversation, {"role": "system", "content": note,
-                                                "at": datetime.now(UTC).isoformat()}]
-        await self.sessions.refresh(row)
-        self.ctx.record(AuditEntry("service_ticket_created", "service_ticket", ticket.id,
+                                                "at": self.uow.now().isoformat()}]
+        await self.sessions.save()
+        self.uow.record(AuditEntry("service_ticket_created", "service_ticket", ticket.id,
                                    new_values={"session_id": str(row.id), "priority": priority.value,
                                                "device_id": str(row.device_id)}))
-        self.ctx.record(AuditEntry("troubleshooting_session_escalated", "troubleshooting_session", row.id,
+        self.uow.record(AuditEntry("troubleshooting_session_escalated", "troubleshooting_session", row.id,
                                    old_values={"status": SessionStatus.open.value},
                                    new_values={"status": row.status.value, "ticket_id": str(ticket.id)}))
         return TicketOut.model_validate(ticket)

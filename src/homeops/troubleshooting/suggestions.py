@@ -19,15 +19,16 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeops.catalog.models import CommonProblem, ProblemFrequency, ProblemSeverity
 from homeops.catalog.repository import CatalogRepository
+from homeops.devices.links import LinkRepository
 from homeops.devices.models import Device
-from homeops.manuals.repository import LinkRepository, ManualRepository
+from homeops.manuals.repository import ManualRepository
 from homeops.troubleshooting.schemas import (
     PassageSuggestion,
     ProblemSuggestion,
@@ -212,10 +213,13 @@ class SuggestionEngine:
                 return found[0].id
         return None
 
-    async def build(self, device_id: uuid.UUID, model_id: uuid.UUID | None, report: Report) -> Suggestions:
+    async def build(
+        self, device_id: uuid.UUID, model_id: uuid.UUID | None, report: Report, now: datetime
+    ) -> Suggestions:
+        """The ranked problems and passages; ``now`` (the unit of work's clock) stamps ``generated_at``."""
         problems = rank_problems(await self.catalog.problems(model_id), report) if model_id else []
         return Suggestions(model_id=model_id, problems=problems, passages=await self.passages(device_id, report),
-                           generated_at=datetime.now(UTC))
+                           generated_at=now)
 
     async def passages(self, device_id: uuid.UUID, report: Report) -> list[PassageSuggestion]:
         manual_ids = await self.links.manual_ids_for_device(device_id)
@@ -235,7 +239,7 @@ class SuggestionEngine:
 
 
 # --- the assistant's turn -----------------------------------------------------------------------------
-def assistant_turn(suggestions: Suggestions) -> dict[str, Any]:
+def assistant_turn(suggestions: Suggestions, at: datetime) -> dict[str, Any]:
     """A deterministic reply summarising the suggestions, with the problems and pages it cites."""
     matched = [p for p in suggestions.problems if p.score > 0]
     lines: list[str] = []
@@ -259,11 +263,11 @@ def assistant_turn(suggestions: Suggestions) -> dict[str, Any]:
     return {
         "role": "assistant",
         "content": "\n".join(lines),
-        "at": datetime.now(UTC).isoformat(),
+        "at": at.isoformat(),
         "problem_ids": [str(p.problem_id) for p in matched[:3]],
         "citations": [{"manual_id": str(p.manual_id), "page": p.page} for p in suggestions.passages],
     }
 
 
-def user_turn(content: str) -> dict[str, Any]:
-    return {"role": "user", "content": content, "at": datetime.now(UTC).isoformat()}
+def user_turn(content: str, at: datetime) -> dict[str, Any]:
+    return {"role": "user", "content": content, "at": at.isoformat()}

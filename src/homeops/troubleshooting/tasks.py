@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from homeops.core.jobs import enqueue, registry
-from homeops.identity.models import UserRole
+from homeops.core.jobs import JobContext, enqueue, registry
+from homeops.core.tenancy import UserRole
 from homeops.notifications.models import NotificationPriority
 from homeops.notifications.service import NotificationService
 from homeops.troubleshooting.models import Priority, ServiceTicket
@@ -41,8 +41,9 @@ async def queue_ticket_notification(
 
 
 @registry.task(NOTIFY_TICKET, max_attempts=3, retry_backoff_seconds=30)
-async def notify_ticket(session: AsyncSession, payload: dict[str, Any]) -> None:
-    tickets = TicketRepository(session)
+async def notify_ticket(job: JobContext, payload: dict[str, Any]) -> None:
+    tickets = TicketRepository(job.session)
+    notifications = NotificationService(job.uow())
     ticket = await tickets.get(uuid.UUID(payload["ticket_id"]))
     if ticket is None:
         return  # deleted meanwhile
@@ -50,24 +51,24 @@ async def notify_ticket(session: AsyncSession, payload: dict[str, Any]) -> None:
     if event == OPENED:
         origin = "escalated from a troubleshooting session" if ticket.session_id else "opened directly"
         for user_id in await tickets.active_user_ids(TRIAGE_ROLES):
-            await _notify(session, ticket, user_id, "service_ticket_opened",
+            await _notify(notifications, ticket, user_id, "service_ticket_opened",
                           f"New {ticket.priority.value}-priority service ticket",
                           f"{ticket.summary[:500]}\n(Ticket {ticket.id}, {origin}.)",
                           dedupe_key=f"service_ticket_opened:{ticket.id}")
     elif event == ASSIGNED:
-        await _notify(session, ticket, uuid.UUID(payload["recipient"]), "service_ticket_assigned",
+        await _notify(notifications, ticket, uuid.UUID(payload["recipient"]), "service_ticket_assigned",
                       "Service ticket assigned to you", ticket.summary[:500])
     elif event == STATUS:
         status = str(payload["status"]).replace("_", " ")
-        await _notify(session, ticket, uuid.UUID(payload["recipient"]), "service_ticket_status",
+        await _notify(notifications, ticket, uuid.UUID(payload["recipient"]), "service_ticket_status",
                       f"Your service ticket is now {status}", ticket.resolution or ticket.summary[:500])
     else:
         raise ValueError(f"unknown ticket notification event {event!r}")
 
 
-async def _notify(session: AsyncSession, ticket: ServiceTicket, user_id: uuid.UUID, kind: str, title: str,
-                  message: str, dedupe_key: str | None = None) -> None:
-    await NotificationService(session).notify(
+async def _notify(notifications: NotificationService, ticket: ServiceTicket, user_id: uuid.UUID, kind: str,
+                  title: str, message: str, dedupe_key: str | None = None) -> None:
+    await notifications.notify(
         user_id, kind, title, message, related_entity_type="service_ticket", related_entity_id=ticket.id,
         action_url=f"/api/v1/service-tickets/{ticket.id}", priority=NOTIFICATION_PRIORITY[ticket.priority],
         dedupe_key=dedupe_key,

@@ -10,26 +10,26 @@ tickets and may only close them, reopen a resolved one, or write the resolution 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from homeops.core.context import AuditEntry, RequestContext
+from homeops.core.audit import AuditEntry
 from homeops.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from homeops.core.pagination import PageParams, build_page, decode_cursor
-from homeops.devices.repository import DeviceRepository
+from homeops.core.patch import reject_nulls
+from homeops.core.tenancy import STAFF_ROLES, HomeRole, UserRole
+from homeops.core.uow import UnitOfWork
+from homeops.devices.models import Device
 from homeops.devices.service import DeviceNotFound
-from homeops.homes.models import HomeRole
-from homeops.homes.service import HomeService
-from homeops.identity.models import UserRole
-from homeops.identity.service import CurrentUser
+from homeops.homes.access import load_in_home, load_visible
 from homeops.troubleshooting.models import Priority, ServiceTicket, TicketStatus
 from homeops.troubleshooting.repository import TicketRepository
 from homeops.troubleshooting.schemas import TicketIn, TicketOut, TicketPatch
 from homeops.troubleshooting.tasks import ASSIGNED, OPENED, STATUS, queue_ticket_notification
 
-STAFF_ROLES = frozenset({UserRole.support, UserRole.technician, UserRole.manager, UserRole.admin})
+__all__ = ["STAFF_ROLES", "TicketNotFound", "TicketService", "announce_new_ticket"]
+
 ASSIGNABLE_ROLES = frozenset({UserRole.support, UserRole.technician})
 
 S = TicketStatus
@@ -59,41 +59,31 @@ class InvalidAssignee(UnprocessableEntity):
     code, title = "invalid_assignee", "Invalid assignee"
 
 
-def is_staff(user: CurrentUser) -> bool:
-    return user.role in STAFF_ROLES
-
-
 async def announce_new_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> None:
     """Queues the job telling support staff about a new ticket (committed with the ticket, or not at all)."""
     await queue_ticket_notification(session, OPENED, ticket_id)
 
 
 class TicketService:
-    def __init__(self, session: AsyncSession, ctx: RequestContext, user: CurrentUser) -> None:
-        self.session = session
-        self.ctx = ctx
-        self.user = user
-        self.tickets = TicketRepository(session)
-        self.devices = DeviceRepository(session)
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.session = uow.session
+        self.tickets = TicketRepository(uow.session)
 
     async def create(self, data: TicketIn) -> TicketOut:
-        device = await self.devices.get(data.device_id)
-        if device is None:
-            raise DeviceNotFound()
-        await HomeService(self.session, self.ctx, self.user).require(device.home_id, HomeRole.member)
+        device, _ = await load_in_home(self.uow, Device, data.device_id, HomeRole.member, not_found=DeviceNotFound)
         ticket = await self.tickets.add(
-            ServiceTicket(user_id=self.user.id, device_id=device.id, home_id=device.home_id, summary=data.summary,
-                          symptoms=data.symptoms, error_codes=data.error_codes, priority=data.priority)
+            ServiceTicket(user_id=self.uow.actor.require_user_id(), device_id=device.id, home_id=device.home_id,
+                          summary=data.summary, symptoms=data.symptoms, error_codes=data.error_codes,
+                          priority=data.priority)
         )
-        self.ctx.record(AuditEntry("service_ticket_created", "service_ticket", ticket.id,
+        self.uow.record(AuditEntry("service_ticket_created", "service_ticket", ticket.id,
                                    new_values=data.model_dump(mode="json")))
         await announce_new_ticket(self.session, ticket.id)
         return TicketOut.model_validate(ticket)
 
     async def get(self, ticket_id: uuid.UUID) -> TicketOut:
-        ticket = await self.tickets.get(ticket_id)
-        if ticket is None:
-            raise TicketNotFound()
+        ticket = await load_visible(self.uow, ServiceTicket, ticket_id, not_found=TicketNotFound)
         return TicketOut.model_validate(ticket)
 
     async def search(
@@ -105,27 +95,24 @@ class TicketService:
         assigned_to: uuid.UUID | None,
         device_id: uuid.UUID | None,
     ) -> tuple[list[TicketOut], str | None]:
+        actor = self.uow.actor
         rows = await self.tickets.search(
-            user_id=None if is_staff(self.user) else self.user.id, status=status, priority=priority,
+            user_id=None if actor.is_staff else actor.require_user_id(), status=status, priority=priority,
             assigned_to=assigned_to, device_id=device_id, limit=page.limit, after=decode_cursor(page.cursor),
         )
         items, cursor = build_page(rows, page.limit, key=lambda t: (t.created_at, t.id))
         return [TicketOut.model_validate(t) for t in items], cursor
 
     async def update(self, ticket_id: uuid.UUID, patch: TicketPatch) -> TicketOut:
-        ticket = await self.tickets.get_for_update(ticket_id)
-        if ticket is None:
-            raise TicketNotFound()
+        ticket = await load_visible(self.uow, ServiceTicket, ticket_id, not_found=TicketNotFound, lock=True)
         changes = patch.model_dump(exclude_unset=True)
         if not changes:
             return TicketOut.model_validate(ticket)
         if ticket.status is S.closed:
             raise InvalidTicketTransition("A closed ticket is final.")
-        for key in ("status", "priority"):
-            if key in changes and changes[key] is None:
-                raise UnprocessableEntity(f"{key} cannot be null.")
+        reject_nulls(changes, ("status", "priority"))
         target = self._target_status(ticket, changes)
-        if not is_staff(self.user):
+        if not self.uow.actor.is_staff:
             self._check_owner_change(ticket, changes, target)
         assignee = changes.get("assigned_to", ticket.assigned_to)
         if changes.get("assigned_to") is not None:
@@ -138,10 +125,10 @@ class TicketService:
             if key != "status":
                 setattr(ticket, key, value)
         self._move(ticket, target)
-        await self.tickets.refresh(ticket)
+        await self.tickets.save()
         await self._notify(ticket, old["status"], old["assigned_to"])
         new = {**changes, "status": ticket.status}
-        self.ctx.record(AuditEntry("service_ticket_updated", "service_ticket", ticket.id,
+        self.uow.record(AuditEntry("service_ticket_updated", "service_ticket", ticket.id,
                                    old_values=_jsonable(old), new_values=_jsonable(new)))
         return TicketOut.model_validate(ticket)
 
@@ -170,23 +157,24 @@ class TicketService:
             raise StaffOnly("You may close your ticket or reopen it once resolved; staff handle the rest.")
 
     async def _check_assignee(self, user_id: uuid.UUID) -> None:
-        role = self.user.role if user_id == self.user.id else await self.tickets.active_role(user_id)
+        actor = self.uow.actor
+        role = actor.role if user_id == actor.user_id else await self.tickets.active_role(user_id)
         if role not in ASSIGNABLE_ROLES:
             raise InvalidAssignee("Assign tickets to an active support or technician user you can see.")
 
     async def _notify(self, ticket: ServiceTicket, old_status: TicketStatus, old_assignee: uuid.UUID | None) -> None:
         """Tells the new assignee, and the ticket's owner when someone else changed its status."""
         assignee = ticket.assigned_to
-        if assignee is not None and assignee not in (old_assignee, self.user.id):
+        me = self.uow.actor.user_id
+        if assignee is not None and assignee not in (old_assignee, me):
             await queue_ticket_notification(self.session, ASSIGNED, ticket.id, assignee)
-        if ticket.status is not old_status and ticket.user_id != self.user.id:
+        if ticket.status is not old_status and ticket.user_id != me:
             await queue_ticket_notification(self.session, STATUS, ticket.id, ticket.user_id, ticket.status.value)
 
-    @staticmethod
-    def _move(ticket: ServiceTicket, target: TicketStatus) -> None:
+    def _move(self, ticket: ServiceTicket, target: TicketStatus) -> None:
         if target is ticket.status:
             return
-        now = datetime.now(UTC)
+        now = self.uow.now()
         if target is S.resolved:
             ticket.resolved_at = now
         elif ticket.status is S.resolved and target is S.in_progress:

@@ -1,0 +1,23 @@
+"""What the devices domain does when lower domains report something (declared in ``devices/domain.py``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+from homeops.core.events import DomainEvent, Handler
+from homeops.core.uow import UnitOfWork
+from homeops.devices.links import LinkRepository
+from homeops.manuals.events import ManualReady
+
+log = logging.getLogger(__name__)
+
+
+async def on_manual_ready(uow: UnitOfWork, event: ManualReady) -> None:
+    """A manual became ready: link it to every matching device in every home (same manufacturer, one of
+    its model numbers), in the processing job's transaction (the system acts: it crosses homes)."""
+    linked = await LinkRepository(uow.session).auto_link_manual(event.manual_id, event.brand, event.model_numbers)
+    log.info("manual linked to devices", extra={"manual_id": str(event.manual_id), "linked": linked})
+
+
+SUBSCRIPTIONS: Mapping[type[DomainEvent], Sequence[Handler]] = {ManualReady: [on_manual_ready]}

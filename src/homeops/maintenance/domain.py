@@ -1,0 +1,10 @@
+from homeops.core.registry import Domain
+
+domain = Domain(
+    name="maintenance",
+    description="Maintenance schedules, service history, reminders, the calendar feed.",
+    models=("homeops.maintenance.models",),
+    routers=("homeops.maintenance.api:router",),
+    tasks=("homeops.maintenance.tasks",),
+    subscriptions=("homeops.maintenance.handlers:SUBSCRIPTIONS",),
+)
