@@ -1,13 +1,15 @@
 """The request owns the transaction.
 
-``UnitOfWorkMiddleware`` gives every HTTP request a lazily opened database session. When the application
+``UnitOfWorkMiddleware`` gives every HTTP request a lazily opened database connection (and, on first use, an
+ORM session bound to it). When the application
 starts its response, the middleware commits (status < 400) or rolls back (anything else) *before* the first
 byte is sent, writing the request's audit rows in that same transaction. Work that must outlive a failed
 request (a failed login's audit row and throttle counter) is queued as ``durable`` and written in a separate
 transaction after the rollback. Side effects queued with ``after_commit`` run only once the commit succeeded.
 
-Each transaction carries the caller's identity for row-level security through transaction-local
-``set_config('app.user_id', …, true)`` / ``set_config('app.role', …, true)``.
+Each transaction carries the caller's identity for row-level security, set by the database itself when the
+request authenticates (``homeops_begin``). The connections are in driver autocommit mode: this module opens
+and ends the server transaction explicitly (``BEGIN`` goes out with the first statement).
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+import psycopg
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,11 +48,22 @@ class RequestContext(AuditRecorder):
     and what must happen once it commits."""
 
     role: str | None = None
+    connection: AsyncConnection | None = None
+    driver: psycopg.AsyncConnection[Any] | None = None
     session: AsyncSession | None = None
     durable_ops: list[DurableOp] = field(default_factory=list)
     after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     route_name: str | None = None
     finished: bool = False
+
+    def orm_session(self) -> AsyncSession:
+        """The ORM session of the request, bound to its connection; created on first use."""
+        if self.session is None:
+            if self.connection is None:
+                raise RuntimeError("the request has no database connection yet")
+            self.session = AsyncSession(bind=self.connection, expire_on_commit=False, autoflush=True)
+            self.session.info["homeops_driver"] = self.driver
+        return self.session
 
 
 async def apply_rls(session: AsyncSession, user_id: uuid.UUID | None, role: str | None) -> None:
@@ -64,19 +79,25 @@ def get_context(request: Request) -> RequestContext:
     return ctx
 
 
-async def open_session(request: Request, *, begin: bool = True) -> AsyncSession:
-    """The request's session, created on first use. The API's connections are in driver autocommit mode, so the
-    server transaction must be opened explicitly: here with ``BEGIN`` (``begin=True``), or by the caller in its
-    first statement (authentication sends ``BEGIN`` with the identity statement)."""
+async def open_connection(request: Request, *, begin: bool = True) -> psycopg.AsyncConnection[Any]:
+    """The request's connection (the driver's), checked out on first use. The API's connections are in driver
+    autocommit mode, so the server transaction is opened explicitly: here with ``BEGIN`` (``begin=True``), or
+    by the caller in its first statement (authentication sends ``BEGIN`` with the identity statement)."""
     ctx = get_context(request)
-    if ctx.session is None:
-        factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
-        ctx.session = factory()
-        await ctx.session.begin()
+    if ctx.driver is None:
+        engine: AsyncEngine = request.app.state.engine
+        ctx.connection = await engine.connect()
+        raw = await ctx.connection.get_raw_connection()
+        ctx.driver = raw.driver_connection  # type: ignore[assignment]
         if begin:
-            driver = await driver_connection(ctx.session)
-            await driver.execute(b"BEGIN")
-    return ctx.session
+            await ctx.driver.execute(b"BEGIN")  # type: ignore[union-attr]
+    return ctx.driver  # type: ignore[return-value]
+
+
+async def open_session(request: Request) -> AsyncSession:
+    """The request's ORM session, in its transaction."""
+    await open_connection(request)
+    return get_context(request).orm_session()
 
 
 # --- reads end after the response -------------------------------------------------------------------------
@@ -111,24 +132,29 @@ class UnitOfWorkMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        incoming_id = headers.get("x-request-id", "")
-        request_id = incoming_id if _REQUEST_ID_RE.match(incoming_id) else uuid.uuid4().hex
+        incoming_id, user_agent = "", None
+        for key, value in scope.get("headers", ()):
+            if key == b"x-request-id":
+                incoming_id = value.decode("latin-1")
+            elif key == b"user-agent":
+                user_agent = value.decode("latin-1")
+        request_id = incoming_id if incoming_id and _REQUEST_ID_RE.match(incoming_id) else uuid.uuid4().hex
         client = scope.get("client")
         path = scope.get("path", "")
-        query = scope.get("query_string", b"").decode("latin-1")
+        query = scope.get("query_string", b"")
         ctx = RequestContext(
             request_id=request_id,
             method=scope["method"],
-            url=path + (f"?{query}" if query else ""),
+            url=path + ("?" + query.decode("latin-1") if query else ""),
             ip=_valid_ip(client[0] if client else None),
-            user_agent=headers.get("user-agent"),
+            user_agent=user_agent,
         )
         scope.setdefault("state", {})["ctx"] = ctx
         scope["state"]["request_id"] = request_id
         session_factory = scope["app"].state.session_factory if "app" in scope else None
         replaced = False
         status_holder = {"status": 500}
+        request_id_header = (b"x-request-id", request_id.encode())
 
         def read_only() -> bool:
             return ctx.method in SAFE_METHODS and not _wrote(ctx.session) and not ctx.durable_audit
@@ -150,8 +176,7 @@ class UnitOfWorkMiddleware:
                         replaced = True
                         await _send_internal_error(send, request_id)
                         return
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode())]
+                message["headers"] = [*message.get("headers", ()), request_id_header]
             await send(message)
 
         try:
@@ -165,22 +190,22 @@ class UnitOfWorkMiddleware:
             raise
         finally:
             try:
-                if not ctx.finished and ctx.session is not None:
+                if not ctx.finished and ctx.driver is not None:
                     # A read: its transaction ends now that the response is out (straight through the driver:
                     # nothing was written, there is nothing for the ORM to do).
                     ctx.finished = True
-                    await (await driver_connection(ctx.session)).rollback()
+                    await ctx.driver.rollback()
             except Exception:
                 log.exception("ending a read transaction failed", extra={"request_id": request_id})
             finally:
-                if ctx.session is not None:
-                    await ctx.session.close()
+                await _release(ctx)
                 _log_request(ctx, status_holder["status"])
-        for hook in ctx.after_commit if status_holder["status"] < 400 else []:
-            try:
-                await hook()
-            except Exception:
-                log.exception("after-commit hook failed", extra={"request_id": request_id})
+        if ctx.after_commit and status_holder["status"] < 400:
+            for hook in ctx.after_commit:
+                try:
+                    await hook()
+                except Exception:
+                    log.exception("after-commit hook failed", extra={"request_id": request_id})
 
     async def _finish(
         self, ctx: RequestContext, status: int, session_factory: async_sessionmaker[AsyncSession] | None
@@ -190,15 +215,16 @@ class UnitOfWorkMiddleware:
         ctx.finished = True
         mutating = ctx.method in MUTATING_METHODS
         ok = status < 400
-        session = ctx.session
-        if session is not None and session.in_transaction():
+        if ctx.driver is not None:
             if ok:
+                session = ctx.orm_session()
+                await session.flush()  # what services changed but did not flush yet
                 if mutating:
                     entries = ctx.audit or [AuditEntry(action_type=ctx.route_name or "api_request")]
                     await self.audit_writer(session, ctx, status, entries)
-                await session.commit()
+                await ctx.driver.commit()
             else:
-                await session.rollback()
+                await ctx.driver.rollback()
         elif ok and mutating and session_factory is not None:
             await self._write_separately(ctx, status, session_factory, [AuditEntry(ctx.route_name or "api_request")])
         if not ok:
@@ -231,6 +257,17 @@ class UnitOfWorkMiddleware:
                 await self.audit_writer(session, ctx, status, entries)
 
 
+async def _release(ctx: RequestContext) -> None:
+    """Closes the ORM session (if one was made) and returns the connection to the pool. A transaction still
+    open here (an error path) is rolled back by the pool's reset."""
+    try:
+        if ctx.session is not None:
+            await ctx.session.close()
+    finally:
+        if ctx.connection is not None:
+            await ctx.connection.close()
+
+
 async def _send_internal_error(send: Send, request_id: str) -> None:
     body = json.dumps(
         {
@@ -255,6 +292,7 @@ async def _send_internal_error(send: Send, request_id: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+@lru_cache(maxsize=4096)
 def _valid_ip(value: str | None) -> str | None:
     if not value:
         return None

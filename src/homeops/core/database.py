@@ -134,19 +134,24 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[
 
 
 async def driver_connection(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
-    """The psycopg connection under the session's (for the few statements that bypass SQLAlchemy)."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
-    return driver
+    """The psycopg connection under the session's (for the few statements that bypass SQLAlchemy); looked up
+    once per session."""
+    driver: psycopg.AsyncConnection[Any] | None = session.info.get("homeops_driver")
+    if driver is None:
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection  # type: ignore[assignment]
+        session.info["homeops_driver"] = driver
+    return driver  # type: ignore[return-value]
 
 
-async def fetch_one(session: AsyncSession, query: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
+async def fetch_one(
+    driver: psycopg.AsyncConnection[Any], query: str, params: tuple[Any, ...]
+) -> dict[str, Any] | None:
     """One row as a dict, straight through the driver (prepared after a few uses): for the hottest point reads,
     whose statement text is built once from a table and a fixed column list (never from user input)."""
     from psycopg.rows import dict_row
 
-    driver = await driver_connection(session)
     cursor = driver.cursor(row_factory=dict_row)
     await cursor.execute(query, params)  # type: ignore[call-overload]
     return await cursor.fetchone()

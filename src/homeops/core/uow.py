@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
 from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,17 +31,50 @@ AfterCommit = Callable[[], Awaitable[None]]
 DurableOp = Callable[[AsyncSession], Awaitable[None]]
 
 
-@dataclass
 class UnitOfWork:
-    session: AsyncSession
-    actor: Actor
-    audit: AuditRecorder
-    runtime: Runtime
-    bus: EventBus
-    after_commit: list[AfterCommit] = field(default_factory=list)
-    # Writes that must happen even if this unit fails (a failed login's throttle counter): run in a
-    # transaction of their own after the rollback (or after the commit).
-    durable: list[DurableOp] = field(default_factory=list)
+    """``session`` may be given as a factory: the API creates the ORM session only when a service uses it (the
+    hottest reads go straight through the driver, see ``driver()``)."""
+
+    def __init__(
+        self,
+        session: AsyncSession | Callable[[], AsyncSession],
+        actor: Actor,
+        audit: AuditRecorder,
+        runtime: Runtime,
+        bus: EventBus,
+        after_commit: list[AfterCommit] | None = None,
+        durable: list[DurableOp] | None = None,
+        driver: psycopg.AsyncConnection[Any] | None = None,
+    ) -> None:
+        if isinstance(session, AsyncSession):
+            self._session: AsyncSession | None = session
+            self._session_factory: Callable[[], AsyncSession] | None = None
+        else:
+            self._session, self._session_factory = None, session
+        self.actor = actor
+        self.audit = audit
+        self.runtime = runtime
+        self.bus = bus
+        self.after_commit: list[AfterCommit] = after_commit if after_commit is not None else []
+        # Writes that must happen even if this unit fails (a failed login's throttle counter): run in a
+        # transaction of their own after the rollback (or after the commit).
+        self.durable: list[DurableOp] = durable if durable is not None else []
+        self._driver = driver
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            assert self._session_factory is not None
+            self._session = self._session_factory()
+        return self._session
+
+    async def driver(self) -> psycopg.AsyncConnection[Any]:
+        """The psycopg connection of this unit's transaction (for prepared hot-path statements)."""
+        if self._driver is None:
+            from homeops.core.database import driver_connection
+
+            self._driver = await driver_connection(self.session)
+        return self._driver
 
     # --- conveniences ---------------------------------------------------------------------------------
     def record(self, entry: AuditEntry) -> None:

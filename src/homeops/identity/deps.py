@@ -13,19 +13,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeops.core.actor import Actor
 from homeops.core.config import Settings
-from homeops.core.context import RequestContext, get_context, open_session
+from homeops.core.context import RequestContext, get_context, open_connection
 from homeops.core.errors import Forbidden, Unauthorized
 from homeops.core.security import TokenError, decode_access_token
 from homeops.core.tenancy import UserRole
 from homeops.core.uow import UnitOfWork
 from homeops.identity.repository import establish_identity
-
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=False)
-
 
 class InvalidToken(Unauthorized):
     code, title = "invalid_token", "Invalid or expired token"
@@ -36,12 +32,11 @@ def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
-DbSession = Annotated[AsyncSession, Depends(open_session)]
 Ctx = Annotated[RequestContext, Depends(get_context)]
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 
 
-async def current_actor(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Actor:
+async def _authenticate(request: Request, token: str | None) -> Actor:
     if not token:
         raise InvalidToken("Sign in: this endpoint needs a bearer token.", code="unauthorized")
     settings: Settings = request.app.state.settings
@@ -49,8 +44,8 @@ async def current_actor(request: Request, token: Annotated[str | None, Depends(o
         claims = decode_access_token(settings, token)
     except TokenError as exc:
         raise InvalidToken("The access token is invalid or expired.") from exc
-    session = await open_session(request, begin=False)
-    actor = await establish_identity(session, claims.session_id, claims.user_id)
+    driver = await open_connection(request, begin=False)
+    actor = await establish_identity(driver, claims.session_id, claims.user_id)
     if actor is None:
         raise InvalidToken("The session has ended. Sign in again.")
     ctx = get_context(request)
@@ -60,18 +55,32 @@ async def current_actor(request: Request, token: Annotated[str | None, Depends(o
 
 def _uow(request: Request, actor: Actor) -> UnitOfWork:
     ctx = get_context(request)
-    assert ctx.session is not None
     state = request.app.state
-    return UnitOfWork(ctx.session, actor, ctx, state.runtime, state.bus, ctx.after_commit, ctx.durable_ops)
+    return UnitOfWork(ctx.orm_session, actor, ctx, state.runtime, state.bus, ctx.after_commit, ctx.durable_ops,
+                      ctx.driver)
 
 
-async def get_uow(request: Request, actor: Annotated[Actor, Depends(current_actor)]) -> UnitOfWork:
-    return _uow(request, actor)
+class _BearerUnitOfWork(OAuth2PasswordBearer):
+    """The OAuth2 bearer scheme (so OpenAPI documents it) that also authenticates and returns the unit of work:
+    one dependency for the whole authenticated path."""
+
+    async def __call__(self, request: Request) -> UnitOfWork:  # type: ignore[override]
+        authorization = request.headers.get("authorization")
+        scheme, _, token = (authorization or "").partition(" ")
+        actor = await _authenticate(request, token if scheme.lower() == "bearer" else None)
+        return _uow(request, actor)
+
+
+get_uow = _BearerUnitOfWork(tokenUrl="/api/v1/auth/login", auto_error=False)
+
+
+async def current_actor(uow: Annotated[UnitOfWork, Depends(get_uow)]) -> Actor:
+    return uow.actor
 
 
 async def get_anonymous_uow(request: Request) -> UnitOfWork:
     """For the routes that establish an identity themselves (register, login, refresh) or need none."""
-    await open_session(request)
+    await open_connection(request)
     return _uow(request, Actor.anonymous())
 
 

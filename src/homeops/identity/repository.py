@@ -9,11 +9,13 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+import psycopg
+
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeops.core.actor import Actor
-from homeops.core.database import driver_connection, fetch_one, rows_affected
+from homeops.core.database import fetch_one, rows_affected
 from homeops.core.repository import Repository
 from homeops.core.tenancy import HomeRole
 from homeops.identity.models import LoginAttempt, User, UserRole, UserSession
@@ -34,6 +36,13 @@ def _profile_sql(columns: tuple[str, ...]) -> str:
     return f"SELECT {names} FROM users WHERE id = %s AND deleted_at IS NULL"
 
 
+async def user_profile(
+    driver: psycopg.AsyncConnection[Any], user_id: uuid.UUID, columns: tuple[str, ...]
+) -> dict[str, Any] | None:
+    """The named columns of a live user (the hot ``/users/me`` read: one prepared statement, no ORM)."""
+    return await fetch_one(driver, _profile_sql(columns), (user_id,))
+
+
 class UserRepository(Repository[User]):
     model = User
 
@@ -49,10 +58,6 @@ class UserRepository(Repository[User]):
     async def id_by_email(self, email: str) -> uuid.UUID | None:
         value = await self.session.scalar(text("SELECT homeops_user_id_by_email(:email)"), {"email": email})
         return value if value is None else uuid.UUID(str(value))
-
-    async def profile(self, user_id: uuid.UUID, columns: tuple[str, ...]) -> dict[str, Any] | None:
-        """The named columns of a live user (the hot ``/users/me`` read: one prepared statement, no entity)."""
-        return await fetch_one(self.session, _profile_sql(columns), (user_id,))
 
     async def get(self, user_id: uuid.UUID) -> User | None:
         return await self.session.scalar(
@@ -142,12 +147,13 @@ class LoginAttemptRepository:
 _BEGIN = "BEGIN; SELECT role, email, home_ids, home_roles FROM homeops_begin('{}'::uuid, '{}'::uuid)"
 
 
-async def establish_identity(session: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID) -> Actor | None:
+async def establish_identity(
+    driver: psycopg.AsyncConnection[Any], session_id: uuid.UUID, user_id: uuid.UUID
+) -> Actor | None:
     """Opens the request's transaction, sets its row-security identity and returns who acts (None: the session
     ended or the user was deactivated)."""
     if not isinstance(session_id, uuid.UUID) or not isinstance(user_id, uuid.UUID):
         raise TypeError("session and user ids must be uuid.UUID")
-    driver = await driver_connection(session)
     cursor = driver.cursor()
     await cursor.execute(_BEGIN.format(session_id, user_id).encode())
     cursor.nextset()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from functools import cached_property
 
 from anyio import CapacityLimiter, to_thread
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +29,7 @@ from homeops.core.security import (
 )
 from homeops.core.uow import UnitOfWork
 from homeops.identity.models import User, UserRole, UserSession
-from homeops.identity.repository import LoginAttemptRepository, SessionRepository, UserRepository
+from homeops.identity.repository import LoginAttemptRepository, SessionRepository, UserRepository, user_profile
 from homeops.identity.schemas import PasswordChangeIn, RegisterIn, TokenOut, UserOut, UserPatch
 
 _PROFILE_COLUMNS = tuple(UserOut.model_fields)
@@ -65,11 +66,24 @@ class EmailTaken(Conflict):
 class IdentityService:
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
-        self.session = uow.session
         self.settings = uow.runtime.settings
-        self.users = UserRepository(uow.session)
-        self.sessions = SessionRepository(uow.session)
-        self.attempts = LoginAttemptRepository(uow.session)
+
+    # Repositories are made on first use: the profile read needs no ORM session at all.
+    @cached_property
+    def session(self) -> AsyncSession:
+        return self.uow.session
+
+    @cached_property
+    def users(self) -> UserRepository:
+        return UserRepository(self.uow.session)
+
+    @cached_property
+    def sessions(self) -> SessionRepository:
+        return SessionRepository(self.uow.session)
+
+    @cached_property
+    def attempts(self) -> LoginAttemptRepository:
+        return LoginAttemptRepository(self.uow.session)
 
     async def _as_user(self, user_id: uuid.UUID, role: UserRole | None, session_id: uuid.UUID | None = None) -> None:
         """The transaction acts for this user from now on (register, login and refresh establish it here;
@@ -189,7 +203,7 @@ class IdentityService:
     # --- profile ------------------------------------------------------------------------------------
     async def my_profile(self) -> UserOut:
         """The caller's profile, read as plain columns (no ORM entity): this is the hottest authenticated read."""
-        row = await self.users.profile(self.uow.actor.require_user_id(), _PROFILE_COLUMNS)
+        row = await user_profile(await self.uow.driver(), self.uow.actor.require_user_id(), _PROFILE_COLUMNS)
         if row is None:
             raise InvalidToken("The account no longer exists.")
         return UserOut.model_validate(row)
