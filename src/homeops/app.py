@@ -41,6 +41,10 @@ def create_app(
         engine = create_app_engine(app_url, settings)
         app.state.engine = engine
         app.state.session_factory = session_factory(engine)
+        async with engine.connect() as conn:
+            runtime.distributed = bool(
+                await conn.scalar(text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')"))
+            )
         stop = asyncio.Event()
         worker_task = None
         if worker_url is not None:

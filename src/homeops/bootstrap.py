@@ -12,7 +12,7 @@ from homeops.core.database import DatabaseUrls, libpq_dsn, resolve_urls, upgrade
 log = logging.getLogger(__name__)
 
 
-GENERATED_SECRETS = ("jwt_secret", "field_encryption_key", "app_db_password")
+GENERATED_SECRETS = ("jwt_secret", "field_encryption_key", "app_db_password", "worker_db_password")
 
 
 def prepare_database(settings: Settings, *, migrate: bool = True) -> DatabaseUrls:
@@ -21,7 +21,7 @@ def prepare_database(settings: Settings, *, migrate: bool = True) -> DatabaseUrl
     urls = resolve_urls(settings)
     try:
         if migrate:
-            upgrade(urls.owner, urls.app)
+            upgrade(urls.owner, urls.app, worker=urls.worker)
             ensure_partitions(urls)
     except BaseException:
         urls.stop()

@@ -83,14 +83,14 @@ def serve(
         if processes == 1:
             from homeops.app import create_app
 
-            worker_url = urls.owner if settings.run_worker else None
+            worker_url = urls.worker if settings.run_worker else None
             uvicorn.run(create_app(settings, urls.app, worker_url=worker_url), host=host, port=port, log_config=None)
         else:
             # The API processes connect to the server started here (they inherit its URLs); the background
             # worker stays in this process, so there is exactly one.
             os.environ["HOMEOPS_DATABASE_URL"] = urls.owner.render_as_string(hide_password=False)
             os.environ["HOMEOPS_APP_DATABASE_URL"] = urls.app.render_as_string(hide_password=False)
-            stop_worker = _background_worker(settings, urls.owner) if settings.run_worker else None
+            stop_worker = _background_worker(settings, urls.worker) if settings.run_worker else None
             try:
                 uvicorn.run("homeops.app:app_from_environment", factory=True, host=host, port=port,
                             workers=processes, log_config=None)
@@ -154,7 +154,7 @@ def worker(
     runtime = domains.build_runtime(settings)
 
     async def main() -> int:
-        async with Worker(urls.owner, registry, concurrency=concurrency, runtime=runtime, bus=domains.event_bus(),
+        async with Worker(urls.worker, registry, concurrency=concurrency, runtime=runtime, bus=domains.event_bus(),
                           audit_writer=write_audit) as w:
             if once:
                 return await w.drain()
@@ -181,7 +181,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 
     urls = resolve_urls(_settings())
     try:
-        upgrade(urls.owner, urls.app, revision)
+        upgrade(urls.owner, urls.app, revision, worker=urls.worker)
         ensure_partitions(urls)
         console.print(f"[green]Upgraded to {revision}[/green]")
     finally:

@@ -1,4 +1,5 @@
-"""Demo data: a few users of different roles, homes with members and rooms. Idempotent.
+"""Demo data: a few users of different roles, homes with members and rooms, a contractor organization with
+its owner, manager and technician. Idempotent.
 
 Runs as the database owner (an operator action): it creates users with roles the API role cannot grant.
 """
@@ -33,7 +34,16 @@ DEMO_USERS = [
     DemoUser("tom@demo.homeops.org", "Tom Technician", "technician"),
     DemoUser("sam@demo.homeops.org", "Sam Support", "support"),
     DemoUser("pat@demo.homeops.org", "Pat Provider", "provider"),
+    DemoUser("max@demo.homeops.org", "Max Manager", "homeowner"),  # a manager by membership, not by platform role
 ]
+
+# A contractor (seed 001): its roles come from membership (organization_members), not from users.role.
+DEMO_ORGANIZATION: dict[str, Any] = {
+    "kind": "contractor", "name": "Springfield Fire & HVAC", "slug": "springfield-fire-hvac",
+    "contact": {"email": "office@springfield-fire.example", "phone": "+1 217 555 0142"},
+    "members": [("pat@demo.homeops.org", "owner"), ("max@demo.homeops.org", "manager"),
+                ("tom@demo.homeops.org", "technician")],
+}
 
 DEMO_HOMES = [
     {
@@ -173,7 +183,8 @@ def _load_devices(conn: psycopg.Connection, ids: dict[str, str], models: dict[tu
 
 def load_demo(owner: URL, rounds: int = 12) -> dict[str, int]:
     """Creates what is missing; running it twice changes nothing. Returns counts of rows created."""
-    created = {"users": 0, "homes": 0, "members": 0, "rooms": 0, "models": 0, "devices": 0, "schedules": 0}
+    created = {"users": 0, "homes": 0, "members": 0, "rooms": 0, "organizations": 0, "org_members": 0, "models": 0,
+               "devices": 0, "schedules": 0}
     password_hash = hash_password(DEMO_PASSWORD, rounds)
     with psycopg.connect(libpq_dsn(owner)) as conn, conn.transaction():
         ids: dict[str, str] = {}
@@ -200,6 +211,11 @@ def load_demo(owner: URL, rounds: int = 12) -> dict[str, int]:
                 created["homes"] += 1
             assert home is not None
             home_id = home[0]
+            conn.execute(
+                """INSERT INTO home_members (home_id, user_id, role) VALUES (%s, %s, 'owner')
+                   ON CONFLICT (home_id, user_id) DO NOTHING""",
+                (home_id, owner_id),
+            )
             for email, role in h["members"]:
                 cur = conn.execute(
                     """INSERT INTO home_members (home_id, user_id, role, invited_by) VALUES (%s, %s, %s, %s)
@@ -214,9 +230,30 @@ def load_demo(owner: URL, rounds: int = 12) -> dict[str, int]:
                     (home_id, name, room_type, floor),
                 )
                 created["rooms"] += cur.rowcount
+        _load_organization(conn, ids, created)
         models = _load_catalog(conn, created)
         _load_devices(conn, ids, models, created)
     return created
+
+
+def _load_organization(conn: psycopg.Connection, ids: dict[str, str], created: dict[str, int]) -> None:
+    o = DEMO_ORGANIZATION
+    owner_id = ids[o["members"][0][0]]
+    row = conn.execute(
+        """INSERT INTO organizations (kind, name, slug, contact, created_by) VALUES (%s, %s, %s, %s, %s)
+           ON CONFLICT (slug) DO NOTHING RETURNING id""",
+        (o["kind"], o["name"], o["slug"], Jsonb(o["contact"]), owner_id),
+    ).fetchone()
+    created["organizations"] += 1 if row else 0
+    org = row or conn.execute("SELECT id FROM organizations WHERE slug = %s", (o["slug"],)).fetchone()
+    assert org is not None
+    for email, role in o["members"]:
+        cur = conn.execute(
+            """INSERT INTO organization_members (organization_id, user_id, role, invited_by) VALUES (%s, %s, %s, %s)
+               ON CONFLICT (organization_id, user_id) DO NOTHING""",
+            (org[0], ids[email], role, None if role == "owner" else owner_id),
+        )
+        created["org_members"] += cur.rowcount
 
 
 def create_user(owner: URL, email: str, full_name: str, password: str, role: str, rounds: int = 12) -> str:

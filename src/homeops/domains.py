@@ -27,6 +27,7 @@ DOMAIN_MODULES: tuple[str, ...] = (
     "homeops.settings",
     "homeops.notifications",
     "homeops.homes",
+    "homeops.organizations",
     "homeops.catalog",
     "homeops.manuals",
     "homeops.devices",

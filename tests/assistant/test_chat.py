@@ -231,9 +231,37 @@ def test_cannot_write_into_another_users_session(client, make_user, app_conn) ->
 
     alice, mallory = make_user(), make_user()
     session = client.post("/api/v1/assistant/sessions", json={"title": "mine"}, headers=alice.headers).json()
-    with pytest.raises(psycopg.errors.InsufficientPrivilege), app_conn.transaction():
+    # Her own user_id passes the row policy; the message's parent is (user_id, session_id), which is no session
+    # of hers: the foreign key refuses it (a policy cannot look at chat_sessions on a cluster).
+    with pytest.raises(psycopg.errors.ForeignKeyViolation), app_conn.transaction():
         as_user(app_conn, mallory.id)
         app_conn.execute(
             "INSERT INTO messages (session_id, user_id, content, message_type) VALUES (%s, %s, 'spam', 'user')",
             (session["id"], mallory.id),
         )
+
+
+def test_a_chat_survives_its_device(client: TestClient, make_user, make_home, owner_conn) -> None:  # type: ignore[no-untyped-def]
+    """A chat names its device by (home_id, device_id) without a foreign key (devices are another tenant's
+    rows): once the device is deleted the chat still reads, lists and answers, showing no device — what the
+    old ON DELETE SET NULL showed."""
+    user = make_user()
+    home = make_home(user)
+    device = client.post(
+        f"/api/v1/homes/{home['id']}/devices", json={"nickname": "Doomed dryer"}, headers=user.headers
+    ).json()
+    chat = client.post(URL, json={"device_id": device["id"], "title": "Dryer"}, headers=user.headers).json()
+    assert chat["device_id"] == device["id"]
+    stored = owner_conn.execute("SELECT home_id, device_id FROM chat_sessions WHERE id = %s", (chat["id"],)).fetchone()
+    assert [str(v) for v in stored] == [home["id"], device["id"]]
+    assert client.get(f"{URL}/{chat['id']}", headers=user.headers).json()["device_id"] == device["id"]
+    _ask(client, user, chat["id"], "dryer zqxvy")
+
+    assert client.delete(f"/api/v1/devices/{device['id']}", headers=user.headers).status_code == 204
+    detail = client.get(f"{URL}/{chat['id']}", headers=user.headers)
+    assert detail.status_code == 200, detail.text
+    assert detail.json()["device_id"] is None and len(detail.json()["messages"]) == 2
+    assert [s["device_id"] for s in client.get(URL, headers=user.headers).json()["items"]] == [None]
+    reply = _ask(client, user, chat["id"], "still there zqxvy")["assistant_message"]
+    assert not reply["content"].startswith("No manual is linked")  # the whole library, no device named
+    assert client.delete(f"{URL}/{chat['id']}", headers=user.headers).status_code == 204

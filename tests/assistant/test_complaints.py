@@ -194,3 +194,32 @@ def test_product_queries(client: TestClient, make_user, make_staff, drain) -> No
         client.get(f"{QUERIES}/{answer['id']}", headers=bob.headers), 404, "product_query_not_found"
     )
     assert client.get(f"{QUERIES}/{answer['id']}", headers=alice.headers).json()["query_text"] == question
+
+
+def test_a_complaint_survives_its_device(  # type: ignore[no-untyped-def]
+    client: TestClient, make_user, make_staff, make_home, owner_conn
+) -> None:
+    """The device of a complaint is named by (home_id, device_id), checked when the complaint is filed; once it
+    is deleted the complaint still reads for its owner and for staff, showing no device."""
+    alice, support = make_user(), make_staff("support")
+    home = make_home(alice)
+    device = client.post(
+        f"/api/v1/homes/{home['id']}/devices", json={"nickname": "Loud fridge"}, headers=alice.headers
+    ).json()
+    c = _file(client, alice, **MILD, device_id=device["id"])
+    assert c["device_id"] == device["id"]
+    stored = owner_conn.execute("SELECT home_id, device_id FROM complaints WHERE id = %s", (c["id"],)).fetchone()
+    assert [str(v) for v in stored] == [home["id"], device["id"]]
+    # Staff are no members of the home, and still see which device a complaint is about.
+    assert client.get(f"{URL}/{c['id']}", headers=support.headers).json()["device_id"] == device["id"]
+
+    assert client.delete(f"/api/v1/devices/{device['id']}", headers=alice.headers).status_code == 204
+    for user in (alice, support):
+        r = client.get(f"{URL}/{c['id']}", headers=user.headers)
+        assert r.status_code == 200, r.text
+        assert r.json()["device_id"] is None and r.json()["title"] == MILD["title"]
+    listed = client.get(f"{URL}?limit=200", headers=support.headers).json()["items"]
+    assert [x["device_id"] for x in listed if x["id"] == c["id"]] == [None]
+    moved = client.patch(f"{URL}/{c['id']}", json={"status": "in_progress"}, headers=support.headers)
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["status"] == "in_progress" and moved.json()["device_id"] is None

@@ -171,3 +171,46 @@ def test_devices_are_invisible_to_other_households(client: TestClient, make_user
     with pytest.raises(psycopg.errors.InsufficientPrivilege), app_conn.transaction():
         as_user(app_conn, guest.id)
         app_conn.execute("INSERT INTO devices (home_id, nickname) VALUES (%s, 'guest device')", (home["id"],))
+
+
+def test_removing_a_room_keeps_its_devices(client: TestClient, make_user, make_home, app_conn) -> None:  # type: ignore[no-untyped-def]
+    """The room's devices stay in the home, in no room (the devices domain detaches them on ``RoomRemoved``;
+    no foreign key can ``SET NULL`` a key that contains the home)."""
+    user = make_user()
+    home = make_home(user)
+    cellar, attic = (client.post(f"/api/v1/homes/{home['id']}/rooms", json={"name": n}, headers=user.headers).json()
+                     for n in ("Cellar", "Attic"))
+    boiler = _device(client, user, home["id"], nickname="Boiler", room_id=cellar["id"])
+    freezer = _device(client, user, home["id"], nickname="Freezer", room_id=cellar["id"])
+    fan = _device(client, user, home["id"], nickname="Fan", room_id=attic["id"])
+    # The database refuses to drop a room that still has devices (what the service does first).
+    with pytest.raises(psycopg.errors.ForeignKeyViolation), app_conn.transaction():
+        as_user(app_conn, user.id)
+        app_conn.execute("DELETE FROM rooms WHERE home_id = %s AND id = %s", (home["id"], cellar["id"]))
+    assert client.delete(f"/api/v1/rooms/{cellar['id']}", headers=user.headers).status_code == 204
+    for d in (boiler, freezer):
+        after = client.get(f"/api/v1/devices/{d['id']}", headers=user.headers)
+        assert after.status_code == 200 and after.json()["room_id"] is None and after.json()["nickname"] == d["nickname"]
+    assert client.get(f"/api/v1/devices/{fan['id']}", headers=user.headers).json()["room_id"] == attic["id"]
+    assert [r["name"] for r in client.get(f"/api/v1/homes/{home['id']}/rooms", headers=user.headers).json()] == ["Attic"]
+
+
+def test_deleting_a_device_clears_the_replacement_chain(client: TestClient, make_user, make_home, app_conn) -> None:  # type: ignore[no-untyped-def]
+    """A deleted device is forgotten by the devices that pointed at it (replaces / replaced by), in the same
+    request; the database refuses a delete that would leave them dangling."""
+    user = make_user()
+    home = make_home(user)
+    first = _device(client, user, home["id"], nickname="First heater")
+    second = _device(client, user, home["id"], nickname="Second heater", replaces_device_id=first["id"])
+    third = _device(client, user, home["id"], nickname="Third heater", replaces_device_id=second["id"])
+    chain = client.get(f"/api/v1/devices/{second['id']}", headers=user.headers).json()
+    assert (chain["replaces_device_id"], chain["replaced_by_device_id"]) == (first["id"], third["id"])
+    with pytest.raises(psycopg.errors.ForeignKeyViolation), app_conn.transaction():
+        as_user(app_conn, user.id)
+        app_conn.execute("DELETE FROM devices WHERE home_id = %s AND id = %s", (home["id"], second["id"]))
+    assert client.delete(f"/api/v1/devices/{second['id']}", headers=user.headers).status_code == 204
+    assert_problem(client.get(f"/api/v1/devices/{second['id']}", headers=user.headers), 404, "device_not_found")
+    before = client.get(f"/api/v1/devices/{first['id']}", headers=user.headers).json()
+    after = client.get(f"/api/v1/devices/{third['id']}", headers=user.headers).json()
+    assert (before["status"], before["replaced_by_device_id"]) == ("replaced", None)
+    assert (after["status"], after["replaces_device_id"]) == ("active", None)

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import as_user, assert_problem
+from tests.conftest import as_user, assert_problem, live_session
 
 
 @pytest.fixture
@@ -52,8 +52,13 @@ def test_database_hides_other_homes_from_the_api_role(make_user, victim_home, ap
         assert app_conn.execute("SELECT count(*) FROM rooms WHERE home_id = %s", (home["id"],)).fetchone()[0] == 0
         assert app_conn.execute("SELECT count(*) FROM users WHERE id = %s", (alice.id,)).fetchone()[0] == 0
         assert app_conn.execute("SELECT count(*) FROM user_sessions WHERE user_id = %s", (alice.id,)).fetchone()[0] == 0
-        # Claiming the admin role in the setting is not enough: the database checks the user's real role.
+        # Asking for more does not help: the identity comes from the stored role and memberships, the identity
+        # function takes no role, and bob's session cannot be used as alice.
         as_user(app_conn, bob.id, "admin")
+        assert app_conn.execute("SELECT count(*) FROM homes WHERE id = %s", (home["id"],)).fetchone()[0] == 0
+        assert app_conn.execute(
+            "SELECT count(*) FROM homeops_begin(%s, %s)", (live_session(bob.id), alice.id)
+        ).fetchone()[0] == 0
         assert app_conn.execute("SELECT count(*) FROM homes WHERE id = %s", (home["id"],)).fetchone()[0] == 0
         updated = app_conn.execute("UPDATE homes SET name = 'pwned' WHERE id = %s", (home["id"],)).rowcount
         deleted = app_conn.execute("DELETE FROM rooms WHERE home_id = %s", (home["id"],)).rowcount

@@ -155,8 +155,8 @@ def test_database_refuses_role_escalation_by_the_api_role(make_user, app_conn: p
             app_conn.execute("UPDATE users SET role = 'admin' WHERE id = %s", (user.id,))
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         with app_conn.transaction():
-            new_id = uuid.uuid4()
-            as_user(app_conn, new_id)
+            # Registration's identity: a fresh id the transaction may create, as a plain homeowner only.
+            new_id = app_conn.execute("SELECT homeops_claim_new_user()").fetchone()[0]
             app_conn.execute(
                 "INSERT INTO users (id, email, full_name, role) VALUES (%s, %s, 'Evil', 'admin')",
                 (new_id, unique_email("evil")),

@@ -74,12 +74,14 @@ def add_member(client: TestClient) -> Callable[[ApiUser, dict[str, Any], ApiUser
 
 
 @pytest.fixture
-def as_owner(test_db: PgTestDatabase) -> Callable[[Callable[[AsyncSession], Awaitable[T]]], T]:
-    """Runs ``fn(session)`` in one committed transaction as the database owner (what the worker does)."""
+def as_worker(test_db: PgTestDatabase) -> Callable[[Callable[[AsyncSession], Awaitable[T]]], T]:
+    """Runs ``fn(session)`` in one committed transaction as the background worker's role (``homeops_worker``:
+    no identity, only the grants and policies its system-wide jobs have), as the worker does."""
 
     def _run(fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async def main() -> T:
-            engine = create_async_engine(sqlalchemy_url(test_db.owner), poolclass=NullPool)
+            assert test_db.worker is not None
+            engine = create_async_engine(sqlalchemy_url(test_db.worker), poolclass=NullPool)
             try:
                 async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
                     return await fn(session)

@@ -138,7 +138,7 @@ def _reminders(owner_conn, schedule_ids: list[str]) -> dict[str, set[str]]:  # t
 
 
 def test_reminders_use_each_homes_date(  # type: ignore[no-untyped-def]
-    across_date_line, two_homes, make_schedule, as_owner, owner_conn
+    across_date_line, two_homes, make_schedule, as_worker, owner_conn
 ) -> None:
     user, auckland, paris = two_homes
     a_today = make_schedule(user, auckland, next_due=DEC_2, lead_days=0)
@@ -149,7 +149,7 @@ def test_reminders_use_each_homes_date(  # type: ignore[no-untyped-def]
     a_lead = make_schedule(user, auckland, next_due="2026-12-05", lead_days=2)
     ids = [s["id"] for s in (a_today, p_tomorrow, a_late, p_today, p_lead, a_lead)]
 
-    assert as_owner(lambda s: send_maintenance_reminders(s, AT)) >= 4
+    assert as_worker(lambda s: send_maintenance_reminders(s, AT)) >= 4
     got = _reminders(owner_conn, ids)
     assert got == {
         a_today["id"]: {"due"},  # Dec 2 is Auckland's today
@@ -167,13 +167,13 @@ def test_reminders_use_each_homes_date(  # type: ignore[no-untyped-def]
 
 
 def test_the_reminder_job_reads_the_clock(  # type: ignore[no-untyped-def]
-    across_date_line, two_homes, make_schedule, as_owner, owner_conn, make_worker: Callable[..., Worker]
+    across_date_line, two_homes, make_schedule, as_worker, owner_conn, make_worker: Callable[..., Worker]
 ) -> None:
     """The hourly task run by a worker: the instant comes from the runtime's (frozen) clock."""
     user, auckland, paris = two_homes
     a_today = make_schedule(user, auckland, next_due=DEC_2, lead_days=0)
     p_tomorrow = make_schedule(user, paris, next_due=DEC_2, lead_days=0)
-    as_owner(lambda s: enqueue(s, REMINDERS, {"slot": 0}))
+    as_worker(lambda s: enqueue(s, REMINDERS, {"slot": 0}))
 
     async def drain() -> int:
         async with make_worker(tasks={REMINDERS}) as worker:

@@ -11,11 +11,13 @@ from email import message_from_bytes
 from email.header import decode_header, make_header
 from typing import Any
 
+import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
 from homeops.core.config import Settings
+from homeops.core.database import libpq_dsn
 from homeops.core.runtime import Runtime
 from homeops.maintenance.tasks import REMINDERS, send_maintenance_reminders
 from homeops.notifications.email import Mailer
@@ -44,7 +46,7 @@ def test_reminders_once_per_member_and_occurrence(
     make_device,  # type: ignore[no-untyped-def]
     make_schedule,
     add_member,
-    as_owner,
+    as_worker,
     owner_conn,
 ) -> None:
     owner, member, guest, stranger = make_user(), make_user(), make_user(), make_user()
@@ -63,7 +65,7 @@ def test_reminders_once_per_member_and_occurrence(
     theirs = make_schedule(stranger, make_device(stranger, make_home(stranger)), next_due=days(2))
     ids = [soon["id"], late["id"], far["id"], silent["id"], off["id"], theirs["id"]]
 
-    created = as_owner(lambda s: send_maintenance_reminders(s, NOW))
+    created = as_worker(lambda s: send_maintenance_reminders(s, NOW))
     assert created >= 5  # 2 members x 2 schedules + the stranger's (other tests' schedules may add more)
     for user in (owner, member):
         rows = _mine(owner_conn, user.id, ids)
@@ -77,17 +79,17 @@ def test_reminders_once_per_member_and_occurrence(
     assert [r[0] for r in _mine(owner_conn, stranger.id, ids)] == [theirs["id"]]
 
     # Running again creates nothing new.
-    assert as_owner(lambda s: send_maintenance_reminders(s, NOW)) == 0
+    assert as_worker(lambda s: send_maintenance_reminders(s, NOW)) == 0
     assert len(_mine(owner_conn, owner.id, ids)) == 2
 
     # Days later the first one is overdue too: one more per member; the old overdue is not repeated.
-    as_owner(lambda s: send_maintenance_reminders(s, NOW + timedelta(days=4)))
+    as_worker(lambda s: send_maintenance_reminders(s, NOW + timedelta(days=4)))
     rows = _mine(owner_conn, member.id, ids)
     assert len(rows) == 3 and f"maint:{soon['id']}:{days(3)}:overdue" in {r[2] for r in rows}
 
     # Completing moves the due date: the next occurrence is reminded afresh later, not now.
     client.post(f"/api/v1/maintenance-schedules/{late['id']}/complete", json={}, headers=owner.headers)
-    as_owner(lambda s: send_maintenance_reminders(s, NOW))
+    as_worker(lambda s: send_maintenance_reminders(s, NOW))
     assert len(_mine(owner_conn, owner.id, ids)) == 3
 
 
@@ -123,7 +125,7 @@ def test_reminders_are_emailed(
     make_home,
     make_device,
     make_schedule,  # type: ignore[no-untyped-def]
-    as_owner,
+    as_worker,
     owner_conn,
     smtp_server,
 ) -> None:
@@ -133,7 +135,7 @@ def test_reminders_are_emailed(
         user, make_device(user, make_home(user), "Water softener"), task_name="Add salt", next_due=days(2)
     )
     mailer = Mailer("127.0.0.1", port, sender="homeops@test.invalid")
-    assert as_owner(lambda s: send_maintenance_reminders(s, NOW, mailer)) >= 1
+    assert as_worker(lambda s: send_maintenance_reminders(s, NOW, mailer)) >= 1
 
     mine = [e for e in sink.envelopes if e.rcpt_tos == [user.email]]
     assert len(mine) == 1
@@ -153,13 +155,13 @@ def test_email_failure_never_breaks_the_job(
     make_home,
     make_device,
     make_schedule,
-    as_owner,  # type: ignore[no-untyped-def]
+    as_worker,  # type: ignore[no-untyped-def]
     owner_conn,
 ) -> None:
     user = make_user()
     sched = make_schedule(user, make_device(user, make_home(user)), next_due=days(1))
     dead = Mailer("127.0.0.1", _free_port(), timeout=2)  # nothing listens there
-    assert as_owner(lambda s: send_maintenance_reminders(s, NOW, dead)) >= 1
+    assert as_worker(lambda s: send_maintenance_reminders(s, NOW, dead)) >= 1
     (row,) = _mine(owner_conn, user.id, [sched["id"]])
     assert row[5]["email"]["sent"] is False and "connect" in row[5]["email"]["reason"]
     assert row[5]["in_app"] is True
@@ -174,3 +176,46 @@ def test_smtp_settings_and_registration(runtime: Runtime) -> None:
     assert registry.tasks[REMINDERS].every_seconds == 3600
     assert runtime.settings.smtp_host is None
     assert mailer_of(runtime) is None
+
+
+def test_the_worker_has_only_what_reminders_and_ticket_notifications_need(  # type: ignore[no-untyped-def]
+    client: TestClient, make_user, make_home, make_device, make_schedule, test_db
+) -> None:
+    """Acting for no one, the worker reads schedules (and service history, for retention), inserts
+    notifications, reads back what it inserted and records their delivery — nothing more on these tables."""
+    user = make_user()
+    sched = make_schedule(user, make_device(user, make_home(user)), next_due=days(1))
+    refused = (
+        "UPDATE notifications SET title = 'x'", "UPDATE notifications SET is_read = true",
+        "DELETE FROM notifications", "SELECT count(*) FROM calendar_feeds",
+        "SELECT homeops_calendar_identity('x')",
+        "UPDATE troubleshooting_sessions SET status = 'abandoned'",
+        "INSERT INTO service_tickets (home_id, user_id, device_id, summary) VALUES (%s, %s, %s, 'x')",
+    )
+    # Granted to both API roles for a worker acting as a user: without an identity, no row.
+    no_row = ("UPDATE maintenance_schedules SET task_name = 'x'", "DELETE FROM maintenance_schedules",
+              "SELECT count(*) FROM maintenance_occurrences", "UPDATE service_events SET cost = 0")
+    assert test_db.worker is not None
+    with psycopg.connect(libpq_dsn(test_db.worker)) as worker:
+        allowed = []
+        for statement in refused:
+            try:
+                with worker.transaction():
+                    ids = (sched["home_id"], user.id, sched["device_id"]) if "%s" in statement else None
+                    worker.execute(statement, ids)
+                allowed.append(statement)
+            except psycopg.errors.InsufficientPrivilege:
+                pass
+        assert allowed == []
+        for statement in no_row:
+            with worker.transaction():
+                cur = worker.execute(statement)
+                assert (cur.fetchone()[0] if statement.startswith("SELECT") else cur.rowcount) == 0, statement
+        with worker.transaction(force_rollback=True):
+            assert worker.execute("SELECT count(*) FROM maintenance_schedules WHERE id = %s",
+                                  (sched["id"],)).fetchone()[0] == 1
+            row = worker.execute(
+                "INSERT INTO notifications (user_id, notification_type, title, message) VALUES (%s, 't', 'x', 'm') "
+                "RETURNING user_id, id", (user.id,)).fetchone()
+            assert worker.execute("UPDATE notifications SET delivery_method = '{}' WHERE user_id = %s AND id = %s",
+                                  row).rowcount == 1

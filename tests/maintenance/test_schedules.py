@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 
+import psycopg
+import pytest
 from fastapi.testclient import TestClient
 
 from homeops.catalog.models import IntervalUnit
@@ -399,3 +401,29 @@ def test_complete_reads_the_schedule_once(  # type: ignore[no-untyped-def]
         "INSERT INTO audit_logs",
     ], statements
     assert len(statements) == 5
+
+
+def test_deleting_a_schedule_keeps_its_service_history(  # type: ignore[no-untyped-def]
+    client: TestClient, make_user, make_home, make_device, make_schedule, owner_conn
+) -> None:
+    """The service events of a deleted schedule stay in the device's history, without the schedule (its
+    occurrences go). The foreign key has no ON DELETE SET NULL (a cluster cannot have one on a key with the
+    distribution column): the service detaches the events in the same transaction."""
+    user = make_user()
+    device = make_device(user, make_home(user))
+    sched = make_schedule(user, device, next_due=days(-1))
+    done = client.post(f"/api/v1/maintenance-schedules/{sched['id']}/complete", json={"notes": "new filter"},
+                       headers=user.headers)
+    assert done.status_code == 200, done.text
+    event = done.json()["service_event"]
+    assert event["schedule_id"] == sched["id"]
+
+    assert client.delete(f"/api/v1/maintenance-schedules/{sched['id']}", headers=user.headers).status_code == 204
+    history = client.get(f"/api/v1/devices/{device['id']}/history", headers=user.headers).json()["items"]
+    assert [(e["id"], e["schedule_id"], e["notes"]) for e in history] == [(event["id"], None, "new filter")]
+    assert _count(owner_conn, "SELECT count(*) FROM maintenance_occurrences WHERE schedule_id = %s", sched["id"]) == 0
+    # Without the service's detaching, the database refuses to orphan the events.
+    other = make_schedule(user, device, next_due=days(-1))
+    client.post(f"/api/v1/maintenance-schedules/{other['id']}/complete", json={}, headers=user.headers)
+    with pytest.raises(psycopg.errors.ForeignKeyViolation), owner_conn.transaction():
+        owner_conn.execute("DELETE FROM maintenance_schedules WHERE id = %s", (other["id"],))

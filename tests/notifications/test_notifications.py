@@ -5,22 +5,24 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import psycopg
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from homeops.core.context import apply_rls
-from homeops.core.database import sqlalchemy_url
-from homeops.notifications.models import NotificationPriority
-from homeops.notifications.service import NotificationService
 from homeops.core.actor import Actor
 from homeops.core.audit import AuditRecorder
 from homeops.core.clock import SystemClock
+from homeops.core.database import sqlalchemy_url
 from homeops.core.events import EventBus
 from homeops.core.runtime import Runtime
 from homeops.core.tenancy import UserRole
 from homeops.core.uow import UnitOfWork
-from tests.conftest import PgTestDatabase, as_user, assert_problem
+from homeops.notifications.models import NotificationPriority
+from homeops.notifications.service import NotificationService
+from tests.conftest import PgTestDatabase, as_user, assert_problem, live_session
 
 # notify() needs the clock only (storage and cipher are never touched).
 _RUNTIME = Runtime(settings=None, storage=None, cipher=None, clock=SystemClock())  # type: ignore[arg-type]
@@ -30,13 +32,15 @@ def _notify_as(
     test_db: PgTestDatabase, actor: uuid.UUID, recipient: uuid.UUID, title: str, dedupe_key: str | None = None,
     runtime: Runtime | None = None,
 ) -> uuid.UUID | None:
-    """What another domain does inside a request: the actor's RLS identity, notifying someone else."""
+    """What another domain does inside a request: the actor's row-security identity (established by the
+    database for their live session, as the API's first statement does), notifying someone else."""
+    session_id = live_session(actor)
 
     async def main() -> uuid.UUID | None:
         engine = create_async_engine(sqlalchemy_url(test_db.app), poolclass=NullPool)
         try:
             async with async_sessionmaker(engine)() as session, session.begin():
-                await apply_rls(session, actor, "homeowner")
+                await session.execute(text("SELECT role FROM homeops_begin(:s, :u)"), {"s": session_id, "u": actor})
                 uow = UnitOfWork(session, Actor(actor, UserRole.homeowner), AuditRecorder(), _RUNTIME, EventBus())
                 return await NotificationService(uow).notify(
                     recipient,
@@ -139,3 +143,27 @@ def test_rls_hides_other_users_notifications(  # type: ignore[no-untyped-def]
             app_conn.execute("SELECT title FROM notifications WHERE id = %s", (nid,)).fetchone()[0]
             == "Private"
         )
+
+
+def test_only_signed_in_transactions_notify_and_only_fresh_notifications(  # type: ignore[no-untyped-def]
+    make_user, app_conn
+) -> None:
+    """The insert policy: any signed-in transaction may notify anyone (a request's domain notifies the
+    recipient), never one without an identity, and never with a notification that pretends to be read or
+    deleted."""
+    user, other = make_user(), make_user()
+    insert = (
+        "INSERT INTO notifications (user_id, notification_type, title, message, is_read, read_at, is_deleted) "
+        "VALUES (%s, 'x', 'Forged', 'm', %s, %s, %s)"
+    )
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), app_conn.transaction():
+        app_conn.execute(insert, (user.id, False, None, False))  # no identity
+    for is_read, read_at, is_deleted in ((True, None, False), (False, "2026-01-01", False), (False, None, True)):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), app_conn.transaction():
+            as_user(app_conn, other.id)
+            app_conn.execute(insert, (user.id, is_read, read_at, is_deleted))
+    with app_conn.transaction():
+        as_user(app_conn, other.id)
+        assert app_conn.execute(insert, (user.id, False, None, False)).rowcount == 1
+        # …without reading it back.
+        assert app_conn.execute("SELECT count(*) FROM notifications WHERE user_id = %s", (user.id,)).fetchone()[0] == 0

@@ -12,6 +12,7 @@ from homeops.core.jobs import Worker
 from homeops.manuals.tasks import PROCESS_MANUAL
 from homeops.troubleshooting.tasks import NOTIFY_TICKET
 from tests.conftest import ApiUser
+from tests.maintenance.conftest import as_worker  # noqa: F401  (fixture shared with the maintenance tests)
 from tests.manuals.conftest import upload  # noqa: F401  (fixture shared with the manual tests)
 
 SESSIONS = "/api/v1/troubleshooting-sessions"

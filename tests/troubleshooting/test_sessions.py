@@ -59,6 +59,7 @@ def test_query5_is_one_statement_over_the_callers_own_sessions(client: TestClien
 
 def test_containment_uses_the_gin_index(owner_conn) -> None:  # type: ignore[no-untyped-def]
     with owner_conn.transaction():
+        owner_conn.execute("SET LOCAL citus.propagate_set_commands = 'local'")  # a cluster: the shards plan too
         owner_conn.execute("SET LOCAL enable_seqscan = off")
         plan = "\n".join(r[0] for r in owner_conn.execute(
             "EXPLAIN SELECT id FROM troubleshooting_sessions WHERE symptoms @> '[\"a\", \"b\"]'::jsonb"))

@@ -3,8 +3,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import psycopg
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from homeops.core.database import rows_affected
+from homeops.troubleshooting.models import TroubleshootingSession
+from homeops.troubleshooting.repository import TicketRepository
 from tests.conftest import as_user, assert_problem
 from tests.troubleshooting.conftest import SESSIONS, TICKETS
 
@@ -188,3 +195,50 @@ def test_staff_and_owner_are_notified(client: TestClient, make_user, make_staff,
     _patch(client, alice, direct, status="closed")  # her own change: no notification to herself
     drain_tickets()
     assert len(notes(alice)) == 1
+
+
+def test_a_deleted_session_leaves_its_ticket(client: TestClient, make_user, make_device, open_session, as_worker,
+                                              owner_conn) -> None:  # type: ignore[no-untyped-def]
+    """An escalated ticket outlives its session: whoever deletes sessions (retention, as the worker) detaches
+    their tickets first, in the same transaction — the foreign key has no ON DELETE SET NULL (a cluster cannot
+    have one on a key with the distribution column), so the database refuses to orphan the ticket."""
+    user = make_user()
+    s = open_session(user, make_device(user), "Dishwasher leaks")
+    ticket = client.post(f"{SESSIONS}/{s['id']}/escalate", json={}, headers=user.headers).json()
+    with pytest.raises(psycopg.errors.ForeignKeyViolation), owner_conn.transaction():
+        owner_conn.execute("DELETE FROM troubleshooting_sessions WHERE id = %s", (s["id"],))
+
+    condition = TroubleshootingSession.id == uuid.UUID(s["id"])
+
+    async def purge(session: AsyncSession) -> tuple[int, int]:
+        detached = await TicketRepository(session).detach_sessions(condition)
+        return detached, await rows_affected(session, delete(TroubleshootingSession).where(condition))
+
+    assert as_worker(purge) == (1, 1)
+    kept = client.get(f"{TICKETS}/{ticket['id']}", headers=user.headers).json()
+    assert (kept["session_id"], kept["summary"], kept["status"]) == (None, "Dishwasher leaks", "open")
+    assert_problem(client.get(f"{SESSIONS}/{s['id']}", headers=user.headers), 404, "session_not_found")
+
+
+@pytest.mark.parametrize("delete", ["device", "home"])
+def test_deleting_a_device_or_home_takes_its_linked_history_along(  # type: ignore[no-untyped-def]
+    client: TestClient, make_user, make_home, make_device, open_session, owner_conn, delete: str
+) -> None:
+    """The links without ON DELETE SET NULL (service event → schedule, ticket → session) do not block the
+    cascade when the device or the home goes: everything of the device goes in the same statement."""
+    user = make_user()
+    home = make_home(user)
+    device = make_device(user, home)
+    schedule = client.post(f"/api/v1/devices/{device['id']}/maintenance-schedules", headers=user.headers,
+                           json={"task_name": "Filter", "interval": 1, "interval_unit": "months"}).json()
+    assert client.post(f"/api/v1/maintenance-schedules/{schedule['id']}/complete", json={},
+                       headers=user.headers).status_code == 200
+    s = open_session(user, device)
+    assert client.post(f"{SESSIONS}/{s['id']}/escalate", json={}, headers=user.headers).status_code == 201
+    url = f"/api/v1/devices/{device['id']}" if delete == "device" else f"/api/v1/homes/{home['id']}"
+    r = client.delete(url, headers=user.headers)
+    assert r.status_code == 204, r.text
+    for table in ("maintenance_schedules", "service_events", "troubleshooting_sessions", "service_tickets"):
+        count = owner_conn.execute(f"SELECT count(*) FROM {table} WHERE home_id = %s AND device_id = %s",
+                                   (home["id"], device["id"])).fetchone()[0]
+        assert count == 0, table

@@ -7,7 +7,13 @@ import uuid
 from typing import Any
 
 from homeops.assistant.models import ChatMessage, ChatSession, MessageType, ProductQuery
-from homeops.assistant.repository import ChatRepository, MessageRepository, ProductQueryRepository
+from homeops.assistant.repository import (
+    ChatRepository,
+    MessageRepository,
+    ProductQueryRepository,
+    device_key,
+    devices_present,
+)
 from homeops.assistant.responder import LibraryKnowledge, LibraryResponder, ReplyContext, Responder
 from homeops.assistant.schemas import (
     ExchangeOut,
@@ -28,7 +34,6 @@ from homeops.core.tenancy import HomeRole
 from homeops.core.uow import UnitOfWork
 from homeops.devices.links import LinkRepository
 from homeops.devices.models import Device
-from homeops.devices.repository import DeviceRepository
 from homeops.devices.service import DeviceNotFound
 from homeops.homes.access import load_in_home
 from homeops.manuals.repository import ManualRepository
@@ -77,10 +82,25 @@ class ChatService:
             raise ChatSessionNotFound()
         return chat
 
+    async def _out(self, chats: list[ChatSession]) -> list[SessionOut]:
+        """The sessions as the API shows them: a device deleted since (or no longer visible to the caller)
+        is shown as none, as the old ``ON DELETE SET NULL`` did."""
+        present = await devices_present(self.session, (device_key(c) for c in chats))
+        out = []
+        for chat in chats:
+            shown = SessionOut.model_validate(chat)
+            if chat.device_id is not None and device_key(chat) not in present:
+                shown = shown.model_copy(update={"device_id": None})
+            out.append(shown)
+        return out
+
     async def create(self, data: SessionIn) -> SessionOut:
+        home_id = None
         if data.device_id is not None:
-            await self._visible_device(data.device_id)
-        chat = await self.chats.add(ChatSession(user_id=self._me, device_id=data.device_id, title=data.title))
+            home_id = (await self._visible_device(data.device_id)).home_id
+        chat = await self.chats.add(
+            ChatSession(user_id=self._me, home_id=home_id, device_id=data.device_id, title=data.title)
+        )
         self.uow.record(
             AuditEntry(
                 "chat_session_created", "chat_session", chat.id, new_values=data.model_dump(mode="json")
@@ -91,16 +111,17 @@ class ChatService:
     async def list_mine(self, page: PageParams) -> tuple[list[SessionOut], str | None]:
         rows = await self.chats.of_user(self._me, page.limit, decode_cursor(page.cursor))
         items, cursor = build_page(rows, page.limit, key=lambda c: (c.created_at, c.id))
-        return [SessionOut.model_validate(c) for c in items], cursor
+        return await self._out(items), cursor
 
     async def get(self, session_id: uuid.UUID) -> SessionDetailOut:
         chat = await self._chat(session_id)
-        messages = [MessageOut.model_validate(m) for m in await self.chats.messages(chat.id)]
-        return SessionDetailOut(**SessionOut.model_validate(chat).model_dump(), messages=messages)
+        messages = [MessageOut.model_validate(m) for m in await self.chats.messages(chat)]
+        [shown] = await self._out([chat])
+        return SessionDetailOut(**shown.model_dump(), messages=messages)
 
     async def delete(self, session_id: uuid.UUID) -> None:
         chat = await self._chat(session_id)
-        await self.chats.delete_by_id(chat.id)
+        await self.chats.delete_mine(chat)
         self.uow.record(
             AuditEntry(
                 "chat_session_deleted",
@@ -118,12 +139,12 @@ class ChatService:
         """Stores the user's message, then the assistant's reply, and moves ``last_activity``."""
         chat = await self._chat(session_id)
         history = [
-            (str(m.message_type), m.content) for m in await self.chats.recent(chat.id, HISTORY_MESSAGES)
+            (str(m.message_type), m.content) for m in await self.chats.recent(chat, HISTORY_MESSAGES)
         ]
         asked = await self.messages.add(
             ChatMessage(session_id=chat.id, user_id=self._me, content=content, message_type=MessageType.user)
         )
-        knowledge, subject = await self._device_knowledge(chat.device_id)
+        knowledge, subject = await self._device_knowledge(chat)
         reply = await self.responder.respond(ReplyContext(content, knowledge, subject, history))
         answer = await self.messages.add(
             ChatMessage(
@@ -134,7 +155,7 @@ class ChatService:
                 metadata_=reply.metadata(),
             )
         )
-        await self.chats.touch(chat, None if chat.title else content[:TITLE_FROM_MESSAGE])
+        await self.chats.touch(chat, answer.created_at, None if chat.title else content[:TITLE_FROM_MESSAGE])
         self.uow.record(
             AuditEntry(
                 "chat_message_posted",
@@ -152,13 +173,13 @@ class ChatService:
             user_message=MessageOut.model_validate(asked), assistant_message=MessageOut.model_validate(answer)
         )
 
-    async def _device_knowledge(self, device_id: uuid.UUID | None) -> tuple[LibraryKnowledge, str | None]:
+    async def _device_knowledge(self, chat: ChatSession) -> tuple[LibraryKnowledge, str | None]:
         """The session device's manuals and model problems; the whole library when it has no manual linked
-        (or when the device is no longer visible to the caller)."""
-        device = await DeviceRepository(self.session).get(device_id) if device_id else None
+        (or when the device was deleted or is no longer visible to the caller)."""
+        device = await self.chats.device(chat)
         if device is None:
             return LibraryKnowledge(self.session, None, None), None
-        scope = await LinkRepository(self.session).manual_ids_for_device(device.id)
+        scope = await LinkRepository(self.session).manual_ids_for_device(device.id, device.home_id)
         note = None
         if not scope:
             note = f"No manual is linked to {device.nickname} yet, so I searched the whole manual library."

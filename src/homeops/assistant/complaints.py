@@ -12,7 +12,7 @@ import uuid
 
 from homeops.assistant import sentiment
 from homeops.assistant.models import Complaint, ComplaintStatus
-from homeops.assistant.repository import ComplaintRepository
+from homeops.assistant.repository import ComplaintRepository, device_key, devices_present
 from homeops.assistant.schemas import ComplaintIn, ComplaintOut, ComplaintPatch
 from homeops.core.audit import AuditEntry
 from homeops.core.errors import Conflict, Forbidden, NotFound
@@ -21,7 +21,7 @@ from homeops.core.tenancy import STAFF_ROLES, HomeRole
 from homeops.core.uow import UnitOfWork
 from homeops.devices.models import Device
 from homeops.devices.service import DeviceNotFound
-from homeops.homes.access import load_in_home, load_visible
+from homeops.homes.access import load_in_home
 from homeops.troubleshooting.models import Priority
 
 __all__ = ["STAFF_ROLES", "ComplaintNotFound", "ComplaintService", "priority_for"]
@@ -63,14 +63,31 @@ class ComplaintService:
     def is_staff(self) -> bool:
         return self.uow.actor.is_staff
 
+    async def _out(self, complaints: list[Complaint]) -> list[ComplaintOut]:
+        """The complaints as the API shows them: a device deleted since (or that the reader may no longer see:
+        neither a member of its home nor staff) is shown as none, as the old ``ON DELETE SET NULL`` did."""
+        present = await devices_present(self.session, (device_key(c) for c in complaints))
+        out = []
+        for complaint in complaints:
+            shown = ComplaintOut.model_validate(complaint)
+            if complaint.device_id is not None and device_key(complaint) not in present:
+                shown = shown.model_copy(update={"device_id": None})
+            out.append(shown)
+        return out
+
     async def create(self, data: ComplaintIn) -> ComplaintOut:
+        home_id = None
         if data.device_id is not None:
-            await load_in_home(self.uow, Device, data.device_id, HomeRole.guest, not_found=DeviceNotFound)
+            device, _ = await load_in_home(
+                self.uow, Device, data.device_id, HomeRole.guest, not_found=DeviceNotFound
+            )
+            home_id = device.home_id
         mood = sentiment.analyse(f"{data.title}. {data.description}")
         priority = data.priority or priority_for(mood.score)
         complaint = await self.complaints.add(
             Complaint(
                 user_id=self.uow.actor.require_user_id(),
+                home_id=home_id,
                 device_id=data.device_id,
                 title=data.title,
                 description=data.description,
@@ -95,11 +112,22 @@ class ComplaintService:
         return ComplaintOut.model_validate(complaint)
 
     async def _complaint(self, complaint_id: uuid.UUID, *, lock: bool = False) -> Complaint:
-        # RLS: own, or any for staff
-        return await load_visible(self.uow, Complaint, complaint_id, not_found=ComplaintNotFound, lock=lock)
+        """The caller's complaint by its full key (one shard); staff (RLS: everyone's) look the owner up first
+        when they lock it on a cluster, where a lock must name the shard."""
+        if not self.is_staff:
+            found = await self.complaints.by_key(self.uow.actor.require_user_id(), complaint_id, lock=lock)
+        elif lock and self.uow.runtime.distributed:
+            owner = await self.complaints.owner_of(complaint_id)
+            found = await self.complaints.by_key(owner, complaint_id, lock=True) if owner else None
+        else:
+            found = await self.complaints.visible(complaint_id, lock=lock)
+        if found is None:
+            raise ComplaintNotFound()
+        return found
 
     async def get(self, complaint_id: uuid.UUID) -> ComplaintOut:
-        return ComplaintOut.model_validate(await self._complaint(complaint_id))
+        [shown] = await self._out([await self._complaint(complaint_id)])
+        return shown
 
     async def search(
         self, page: PageParams, status: ComplaintStatus | None, priority: Priority | None
@@ -107,7 +135,7 @@ class ComplaintService:
         owner = None if self.is_staff else self.uow.actor.require_user_id()
         rows = await self.complaints.search(owner, status, priority, page.limit, decode_cursor(page.cursor))
         items, cursor = build_page(rows, page.limit, key=lambda c: (c.created_at, c.id))
-        return [ComplaintOut.model_validate(c) for c in items], cursor
+        return await self._out(items), cursor
 
     async def update(self, complaint_id: uuid.UUID, patch: ComplaintPatch) -> ComplaintOut:
         complaint = await self._complaint(complaint_id, lock=True)
@@ -130,4 +158,5 @@ class ComplaintService:
                 new_values={"status": new.value},
             )
         )
-        return ComplaintOut.model_validate(complaint)
+        [shown] = await self._out([complaint])
+        return shown

@@ -222,7 +222,8 @@ class FileService:
             )
         )
         await enqueue(
-            self.session, PROCESS_DOCUMENT, {"document_id": doc.id}, dedupe_key=f"document:{doc.id}"
+            self.session, PROCESS_DOCUMENT, {"document_id": doc.id, "user_id": doc.user_id},
+            dedupe_key=f"document:{doc.id}",
         )
         await self._put(key, data, DOCUMENT_CONTENT_TYPES[file_type])  # last: a failure rolls the row back
         self.uow.record(
@@ -258,7 +259,7 @@ class FileService:
 
     async def delete_document(self, document_id: uuid.UUID) -> None:
         doc = await self._document(document_id)
-        await self.documents.delete_by_id(doc.id)
+        await self.documents.delete_mine(doc)
         self._remove_after_commit(doc.storage_key)
         self.uow.record(
             AuditEntry(
@@ -289,7 +290,10 @@ class FileService:
                 metadata_={"format": fmt},
             )
         )
-        await enqueue(self.session, PROCESS_MEDIA, {"media_id": media.id}, dedupe_key=f"media:{media.id}")
+        await enqueue(
+            self.session, PROCESS_MEDIA, {"media_id": media.id, "user_id": media.user_id},
+            dedupe_key=f"media:{media.id}",
+        )
         await self._put(key, data, mime)
         self.uow.record(
             AuditEntry(
@@ -323,11 +327,11 @@ class FileService:
 
     async def transcriptions(self, media_id: uuid.UUID) -> list[TranscriptionOut]:
         media = await self._media(media_id)
-        return [TranscriptionOut.model_validate(t) for t in await self.media.transcriptions(media.id)]
+        return [TranscriptionOut.model_validate(t) for t in await self.media.transcriptions(media)]
 
     async def delete_media(self, media_id: uuid.UUID) -> None:
         media = await self._media(media_id)
-        await self.media.delete_by_id(media.id)
+        await self.media.delete_mine(media)
         self._remove_after_commit(media.storage_key)
         self.uow.record(
             AuditEntry(

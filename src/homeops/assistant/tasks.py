@@ -1,10 +1,12 @@
 """Background jobs of the assistant domain (registered on import; see homeops.core.jobs).
 
 ``assistant.process_document`` and ``assistant.process_media`` move an upload from ``pending`` through
-``processing`` (committed at once so clients see it) to ``completed`` or ``failed``. They read files through
-the process runtime's storage (``job.runtime.storage``) and transcribe with the assistant's transcriber
-resource (``transcription.transcriber_of``). An unreadable file is a result (``failed`` with a reason in
-metadata); an unavailable storage raises, so the job is retried.
+``processing`` (committed at once so clients see it) to ``completed`` or ``failed``. They act for the uploader
+(``job.act_for(user_id)``: the worker role with that user's identity, under the same row policies as their
+requests — no system-wide access to anyone's files). They read files through the process runtime's storage
+(``job.runtime.storage``) and transcribe with the assistant's transcriber resource
+(``transcription.transcriber_of``). An unreadable file is a result (``failed`` with a reason in metadata); an
+unavailable storage raises, so the job is retried.
 """
 
 from __future__ import annotations
@@ -50,18 +52,35 @@ class Unreadable(Exception):
 
 
 # --- documents --------------------------------------------------------------------------------------------
+async def _as_uploader(job: JobContext, payload: dict[str, Any]) -> AsyncSession | None:
+    """The job's transaction acting for the upload's owner; None when the account is gone (so are its files)
+    or the job predates ``user_id`` in the payload (the worker cannot look the owner up: it has no access)."""
+    if "user_id" not in payload:
+        log.warning("upload job without user_id; skipped", extra={"job_id": job.job_id})
+        return None
+    uow = await job.act_for(uuid.UUID(payload["user_id"]))
+    if uow is None:
+        log.info("uploader gone; nothing to process", extra={"job_id": job.job_id})
+        return None
+    return uow.session
+
+
 @registry.task(PROCESS_DOCUMENT, max_attempts=3, retry_backoff_seconds=30)
 async def process_document_task(job: JobContext, payload: dict[str, Any]) -> None:
-    await process_document(job.session, uuid.UUID(payload["document_id"]), job.runtime.storage)
+    session = await _as_uploader(job, payload)
+    if session is not None:
+        await process_document(session, uuid.UUID(payload["user_id"]), uuid.UUID(payload["document_id"]),
+                               job.runtime.storage)
 
 
 async def process_document(
-    session: AsyncSession, document_id: uuid.UUID, storage: Storage
+    session: AsyncSession, user_id: uuid.UUID, document_id: uuid.UUID, storage: Storage
 ) -> ProcessingStatus | None:
+    """``session`` acts for ``user_id`` (the uploader)."""
     repo = ProcessingRepository(session)
-    if not await repo.mark_processing(Document, document_id):
+    if not await repo.mark_processing(Document, user_id, document_id):
         return None  # deleted meanwhile, or already finished
-    doc = await repo.document(document_id)
+    doc = await repo.document(user_id, document_id)
     if doc is None:
         return None
     try:
@@ -150,24 +169,29 @@ def _jpeg_size(data: bytes) -> dict[str, Any]:
 # --- media ------------------------------------------------------------------------------------------------
 @registry.task(PROCESS_MEDIA, max_attempts=3, retry_backoff_seconds=60)
 async def process_media_task(job: JobContext, payload: dict[str, Any]) -> None:
+    session = await _as_uploader(job, payload)
+    if session is None:
+        return
     runtime = job.runtime
     engine = transcription.transcriber_of(runtime)
-    await process_media(job.session, uuid.UUID(payload["media_id"]), runtime.storage, engine,
-                        transcription.unavailable_reason(runtime))
+    await process_media(session, uuid.UUID(payload["user_id"]), uuid.UUID(payload["media_id"]), runtime.storage,
+                        engine, transcription.unavailable_reason(runtime))
 
 
 async def process_media(
     session: AsyncSession,
+    user_id: uuid.UUID,
     media_id: uuid.UUID,
     storage: Storage,
     engine: transcription.Transcriber | None,
     unavailable: str = transcription.NO_TRANSCRIBER,
 ) -> ProcessingStatus | None:
-    """``engine`` None: completes without a transcript, recording ``unavailable`` as the reason."""
+    """``session`` acts for ``user_id`` (the uploader). ``engine`` None: completes without a transcript,
+    recording ``unavailable`` as the reason."""
     repo = ProcessingRepository(session)
-    if not await repo.mark_processing(MediaFile, media_id):
+    if not await repo.mark_processing(MediaFile, user_id, media_id):
         return None
-    media = await repo.media(media_id)
+    media = await repo.media(user_id, media_id)
     if media is None:
         return None
     try:

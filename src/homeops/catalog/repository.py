@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeops.catalog.models import (
@@ -69,7 +69,7 @@ class CatalogRepository:
         return list(await self.session.scalars(stmt))
 
     # models
-    def _models(self):  # type: ignore[no-untyped-def]
+    def _models(self) -> Select[DeviceModel, str]:
         return (
             select(DeviceModel, Manufacturer.name)
             .join(Manufacturer, Manufacturer.id == DeviceModel.manufacturer_id)

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeops.catalog.models import CommonProblem, DeviceModel, Manufacturer, ModelMaintenanceTemplate
 from homeops.catalog.repository import CatalogRepository
@@ -26,7 +25,6 @@ from homeops.catalog.schemas import (
     TemplateOut,
 )
 from homeops.core.audit import AuditEntry
-from homeops.core.uow import UnitOfWork
 from homeops.core.errors import Conflict, NotFound, UnprocessableEntity
 from homeops.core.pagination import (
     PageParams,
@@ -35,6 +33,7 @@ from homeops.core.pagination import (
     decode_text_cursor,
     encode_text_cursor,
 )
+from homeops.core.uow import UnitOfWork
 
 
 class ManufacturerNotFound(NotFound):

@@ -9,6 +9,9 @@ clear answers and keeps every check to one statement on the happy path:
   (``home_id IN (…)``: a single-shard query on a cluster), locked with ``FOR UPDATE`` when the caller is
   about to change it; the caller's role comes from the memberships the database reported when it
   established the transaction's identity, so no membership query follows;
+* organizations (contractors, provider companies, government bodies, partners) follow the same rules with
+  their own roles (``require_org``, ``load_in_org``, ``org_filter``): non-members get 404, members with too
+  weak a role 403, platform admins read and never write;
 * an object owned by a user (troubleshooting session, chat, complaint …) is visible to its owner and, where
   the row policy allows, to staff; only the owner changes it (403 for staff, 404 for everyone else).
 
@@ -20,10 +23,10 @@ from __future__ import annotations
 import uuid
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Select, literal, select
+from sqlalchemy import Select, literal, select, true
 
 from homeops.core.errors import Forbidden, NotFound, Problem
-from homeops.core.tenancy import HomeRole, home_role_at_least
+from homeops.core.tenancy import HomeRole, OrgRole, home_role_at_least, org_role_at_least
 from homeops.core.uow import UnitOfWork
 
 
@@ -95,11 +98,19 @@ async def load_in_home(
     lock: bool = False,
 ) -> tuple[M, HomeRole | None]:
     """The object (an ORM entity with ``id`` and ``home_id``) and the caller's role in its home, in one query;
-    ``lock`` takes ``FOR UPDATE`` (use it when about to change the object)."""
+    ``lock`` takes ``FOR UPDATE`` (use it when about to change the object).
+
+    On a cluster a locking read must reach one shard: when the caller's homes may span shards (several homes,
+    or an admin), the object's home is read first, then the row is locked by its full key."""
     m: Any = model
     base = _narrowed(uow, select(m).where(m.id == object_id), m)
     if base is None:
         raise not_found()
+    if lock and uow.runtime.distributed and (uow.actor.is_admin or len(uow.actor.homes) > 1):
+        home_id = (await uow.session.execute(base.with_only_columns(m.home_id))).scalar_one_or_none()
+        if home_id is None:
+            raise not_found()
+        base = select(m).where(m.home_id == home_id, m.id == object_id)
     stmt = base.with_for_update() if lock else base
     obj = (await uow.session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
     if obj is None:
@@ -113,6 +124,109 @@ async def load_in_home(
     return obj, check_home_role(uow, obj.home_id, role, need)
 
 
+def home_filter(uow: UnitOfWork, column: Any) -> Any | None:
+    """``column`` restricted to the caller's homes (True for admins), or None when the caller has no home:
+    every read of home-keyed rows names the homes, so a cluster routes it to their shards."""
+    if uow.actor.is_admin:
+        return true()
+    homes = uow.actor.home_ids()
+    if not homes:
+        return None
+    return column == homes[0] if len(homes) == 1 else column.in_(homes)
+
+
+# --- organizations ---------------------------------------------------------------------------------------
+
+
+class OrganizationNotFound(NotFound):
+    code, title = "organization_not_found", "Organization not found"
+
+
+class InsufficientOrgRole(Forbidden):
+    code, title = "insufficient_organization_role", "Your role in this organization does not allow this"
+
+
+class OrgScoped(Protocol):
+    id: Any
+    organization_id: Any
+
+
+def _insufficient_org(need: OrgRole) -> InsufficientOrgRole:
+    return InsufficientOrgRole(f"This needs the {need.value} role or higher in the organization.")
+
+
+def check_org_role(uow: UnitOfWork, org_id: uuid.UUID, role: OrgRole | None, need: OrgRole) -> OrgRole | None:
+    """The rule once the organization is known to be visible: members by rank, platform admins read-only."""
+    if role is None:
+        if uow.actor.is_admin and need is OrgRole.staff:
+            return None  # platform admins read every organization (RLS lets them); they do not write
+        raise _insufficient_org(need)
+    if not org_role_at_least(role, need):
+        raise _insufficient_org(need)
+    return role
+
+
+async def require_org(uow: UnitOfWork, org_model: type[Any], org_id: uuid.UUID, need: OrgRole) -> OrgRole | None:
+    """The caller's role in an organization (no query for a member: the database reported the memberships
+    when it established the identity), else 404; too weak a role is 403. A soft-deleted organization has no
+    members left, and platform admins get 404 for it too."""
+    role = uow.actor.org_role(org_id)
+    if role is None:
+        if not uow.actor.is_admin:
+            raise OrganizationNotFound()
+        exists = select(literal(1)).where(org_model.id == org_id)
+        if hasattr(org_model, "deleted_at"):
+            exists = exists.where(org_model.deleted_at.is_(None))
+        if await uow.session.scalar(exists) is None:
+            raise OrganizationNotFound()
+    return check_org_role(uow, org_id, role, need)
+
+
+def org_filter(uow: UnitOfWork, column: Any) -> Any | None:
+    """``column`` (an ``organization_id``) restricted to the caller's organizations (True for admins), or None
+    when the caller belongs to none: every read of organization-keyed rows names the organizations, so a
+    cluster routes it to their shards."""
+    if uow.actor.is_admin:
+        return true()
+    orgs = uow.actor.org_ids()
+    if not orgs:
+        return None
+    return column == orgs[0] if len(orgs) == 1 else column.in_(orgs)
+
+
+async def load_in_org(
+    uow: UnitOfWork,
+    model: type[M],
+    object_id: uuid.UUID,
+    need: OrgRole,
+    *,
+    not_found: type[Problem],
+    lock: bool = False,
+) -> tuple[M, OrgRole | None]:
+    """The object (an ORM entity with ``id`` and ``organization_id``) and the caller's role in its
+    organization, in one query narrowed to the caller's organizations; ``lock`` takes ``FOR UPDATE``.
+    The organization flavour of ``load_in_home`` (same cluster rule for locking reads)."""
+    m: Any = model
+    where = org_filter(uow, m.organization_id)
+    if where is None:
+        raise not_found()
+    base = select(m).where(m.id == object_id, where)
+    if lock and uow.runtime.distributed and (uow.actor.is_admin or len(uow.actor.orgs) > 1):
+        org_id = (await uow.session.execute(base.with_only_columns(m.organization_id))).scalar_one_or_none()
+        if org_id is None:
+            raise not_found()
+        base = select(m).where(m.organization_id == org_id, m.id == object_id)
+    stmt = base.with_for_update() if lock else base
+    obj = (await uow.session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
+    if obj is None:
+        visible = (await uow.session.execute(base)).scalar_one_or_none() if lock else None
+        if visible is not None:
+            check_org_role(uow, visible.organization_id, uow.actor.org_role(visible.organization_id), need)
+            raise _insufficient_org(need)
+        raise not_found()
+    return obj, check_org_role(uow, obj.organization_id, uow.actor.org_role(obj.organization_id), need)
+
+
 async def load_visible(
     uow: UnitOfWork, model: type[M], object_id: uuid.UUID, *, not_found: type[Problem], lock: bool = False
 ) -> M:
@@ -120,11 +234,23 @@ async def load_visible(
     m: Any = model
     stmt = select(m).where(m.id == object_id)
     if lock:
-        stmt = stmt.with_for_update()
+        keyed = await _by_full_key(uow, stmt, m)
+        if keyed is None:
+            raise not_found()
+        stmt = keyed.with_for_update()
     obj = (await uow.session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
     if obj is None:
         raise not_found()
     return obj  # type: ignore[no-any-return]
+
+
+async def _by_full_key(uow: UnitOfWork, stmt: Select[Any], m: Any) -> Select[Any] | None:
+    """On a cluster a locking read must reach one shard: for a home-keyed model whose home the statement does
+    not name, the object's home is read first and the statement narrowed to it (None: not visible)."""
+    if not (uow.runtime.distributed and hasattr(m, "home_id")):
+        return stmt
+    home_id = (await uow.session.execute(stmt.with_only_columns(m.home_id))).scalar_one_or_none()
+    return None if home_id is None else stmt.where(m.home_id == home_id)
 
 
 async def load_owned(
@@ -141,8 +267,11 @@ async def load_owned(
     m: Any = model
     base = select(m).where(m.id == object_id)
     me = uow.actor.user_id
-    owned = base.where(getattr(m, owner_column) == me).with_for_update()
-    obj = (await uow.session.execute(owned.execution_options(populate_existing=True))).scalar_one_or_none()
+    owned = await _by_full_key(uow, base.where(getattr(m, owner_column) == me), m)
+    obj = None
+    if owned is not None:
+        locked = owned.with_for_update().execution_options(populate_existing=True)
+        obj = (await uow.session.execute(locked)).scalar_one_or_none()
     if obj is None:
         if (await uow.session.execute(base)).scalar_one_or_none() is not None:
             raise not_owner()

@@ -14,9 +14,17 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-from homeops.core.tenancy import STAFF_ROLES, HomeRole, UserRole, home_role_at_least
+from homeops.core.tenancy import (
+    STAFF_ROLES,
+    HomeRole,
+    OrgRole,
+    UserRole,
+    home_role_at_least,
+    org_role_at_least,
+)
 
 _EMPTY: Mapping[uuid.UUID, HomeRole] = MappingProxyType({})
+_NO_ORGS: Mapping[uuid.UUID, OrgRole] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +34,7 @@ class Actor:
     session_id: uuid.UUID | None = None
     email: str | None = None
     homes: Mapping[uuid.UUID, HomeRole] = field(default_factory=lambda: _EMPTY)
+    orgs: Mapping[uuid.UUID, OrgRole] = field(default_factory=lambda: _NO_ORGS)
     kind: Literal["user", "anonymous", "system"] = "user"
     label: str | None = None
 
@@ -62,14 +71,32 @@ class Actor:
         """The caller's homes where their role is at least ``minimum`` (sorted, for stable SQL)."""
         return sorted(h for h, r in self.homes.items() if home_role_at_least(r, minimum))
 
+    def org_role(self, org_id: uuid.UUID) -> OrgRole | None:
+        return self.orgs.get(org_id)
+
+    def org_ids(self, minimum: OrgRole = OrgRole.staff) -> list[uuid.UUID]:
+        return sorted(o for o, r in self.orgs.items() if org_role_at_least(r, minimum))
+
+    def with_org(self, org_id: uuid.UUID, role: OrgRole) -> Actor:
+        return _replace(self, orgs={**self.orgs, org_id: role})
+
+    def without_org(self, org_id: uuid.UUID) -> Actor:
+        return _replace(self, orgs={o: r for o, r in self.orgs.items() if o != org_id})
+
     def with_home(self, home_id: uuid.UUID, role: HomeRole) -> Actor:
         """The same actor after joining (or creating) a home within this transaction."""
-        return _replace_homes(self, {**self.homes, home_id: role})
+        return _replace(self, homes={**self.homes, home_id: role})
 
     def without_home(self, home_id: uuid.UUID) -> Actor:
-        return _replace_homes(self, {h: r for h, r in self.homes.items() if h != home_id})
+        return _replace(self, homes={h: r for h, r in self.homes.items() if h != home_id})
 
 
-def _replace_homes(actor: Actor, homes: dict[uuid.UUID, HomeRole]) -> Actor:
-    return Actor(actor.user_id, actor.role, actor.session_id, actor.email, MappingProxyType(homes), actor.kind,
-                 actor.label)
+def _replace(
+    actor: Actor, *, homes: dict[uuid.UUID, HomeRole] | None = None, orgs: dict[uuid.UUID, OrgRole] | None = None
+) -> Actor:
+    return Actor(
+        actor.user_id, actor.role, actor.session_id, actor.email,
+        MappingProxyType(homes) if homes is not None else actor.homes,
+        MappingProxyType(orgs) if orgs is not None else actor.orgs,
+        actor.kind, actor.label,
+    )

@@ -13,7 +13,10 @@ from pydantic import Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 APP_DB_ROLE = "homeops_app"
-"""The login role the API and worker connect as: owns nothing, no BYPASSRLS (created by the migrations)."""
+"""The login role the API connects as: owns nothing, no BYPASSRLS (created by the migrations)."""
+WORKER_DB_ROLE = "homeops_worker"
+"""The login role the background worker connects as: owns nothing, no BYPASSRLS; only the grants and row
+policies its jobs need (see docs/security.md)."""
 
 
 class Settings(BaseSettings):
@@ -29,6 +32,11 @@ class Settings(BaseSettings):
         description="Connection for the API role. Unset: derived from database_url with the homeops_app role.",
     )
     app_db_password: SecretStr | None = None
+    worker_database_url: str | None = Field(
+        default=None,
+        description="Connection for the worker role. Unset: derived from database_url with the homeops_worker role.",
+    )
+    worker_db_password: SecretStr | None = None
     jwt_secret: SecretStr | None = None
     field_encryption_key: SecretStr | None = None
     access_token_minutes: int = 15

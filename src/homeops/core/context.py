@@ -20,12 +20,12 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import event, text
 import psycopg
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 from starlette.requests import Request
@@ -64,14 +64,6 @@ class RequestContext(AuditRecorder):
             self.session = AsyncSession(bind=self.connection, expire_on_commit=False, autoflush=True)
             self.session.info["homeops_driver"] = self.driver
         return self.session
-
-
-async def apply_rls(session: AsyncSession, user_id: uuid.UUID | None, role: str | None) -> None:
-    """Sets the row-level security identity for the current transaction only."""
-    await session.execute(
-        text("SELECT set_config('app.user_id', :uid, true), set_config('app.role', :role, true)"),
-        {"uid": str(user_id) if user_id else "", "role": role or ""},
-    )
 
 
 def get_context(request: Request) -> RequestContext:
@@ -250,7 +242,6 @@ class UnitOfWorkMiddleware:
     ) -> None:
         async with session_factory() as session, session.begin():
             await (await driver_connection(session)).execute(b"BEGIN")  # the API's connections autocommit
-            await apply_rls(session, ctx.user_id, ctx.role)
             for op in ctx.durable_ops:
                 await op(session)
             if entries:

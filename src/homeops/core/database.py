@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from homeops.core.config import APP_DB_ROLE, Settings
+from homeops.core.config import APP_DB_ROLE, WORKER_DB_ROLE, Settings
 from homeops.core.embedded import EmbeddedPostgres
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ def libpq_dsn(url: str | URL) -> str:
 class DatabaseUrls:
     owner: URL
     app: URL
+    worker: URL
     embedded: EmbeddedPostgres | None = field(default=None, repr=False)
 
     def stop(self) -> None:
@@ -68,7 +69,11 @@ def resolve_urls(settings: Settings, *, start_embedded: bool = True) -> Database
         app = sqlalchemy_url(settings.app_database_url)
     else:
         app = owner.set(username=APP_DB_ROLE, password=settings.secret("app_db_password"))
-    return DatabaseUrls(owner=owner, app=app, embedded=embedded)
+    if settings.worker_database_url:
+        worker = sqlalchemy_url(settings.worker_database_url)
+    else:
+        worker = owner.set(username=WORKER_DB_ROLE, password=settings.secret("worker_db_password"))
+    return DatabaseUrls(owner=owner, app=app, worker=worker, embedded=embedded)
 
 
 def ensure_database(server_url: URL, name: str) -> None:
@@ -78,16 +83,15 @@ def ensure_database(server_url: URL, name: str) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def ensure_app_role_login(owner: URL, app: URL) -> None:
-    """Gives the (migration-created) API role its login and password. Run after the migrations."""
-    password = app.password or ""
-    role = app.username or APP_DB_ROLE
+def ensure_role_logins(owner: URL, *logins: URL) -> None:
+    """Gives the (migration-created) API and worker roles their login and password. Run after the migrations."""
     with psycopg.connect(libpq_dsn(owner), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("ALTER ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD {}").format(
-                sql.Identifier(role), sql.Literal(password)
+        for url in logins:
+            conn.execute(
+                sql.SQL("ALTER ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                    sql.Identifier(url.username or APP_DB_ROLE), sql.Literal(url.password or "")
+                )
             )
-        )
 
 
 def alembic_config(owner: URL):  # type: ignore[no-untyped-def]
@@ -100,11 +104,35 @@ def alembic_config(owner: URL):  # type: ignore[no-untyped-def]
     return cfg
 
 
-def upgrade(owner: URL, app: URL, revision: str = "head") -> None:
+def upgrade(owner: URL, app: URL, revision: str = "head", *, worker: URL | None = None) -> None:
     from alembic import command
 
+    check_not_pre_release(owner)
     command.upgrade(alembic_config(owner), revision)
-    ensure_app_role_login(owner, app)
+    ensure_role_logins(owner, app, *([worker] if worker is not None else []))
+
+
+PRE_RELEASE_REVISIONS = frozenset({"0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"})
+
+
+class PreReleaseSchema(RuntimeError):
+    """The database was built by the pre-release migration chain (before the tenancy redesign)."""
+
+
+def check_not_pre_release(owner: URL) -> None:
+    """The migrations were re-based when tenancy was redesigned for clusters (keys now lead with the tenant):
+    a database built by the earlier chain cannot be upgraded in place. Say so instead of failing obscurely."""
+    with psycopg.connect(libpq_dsn(owner), autocommit=True) as conn:
+        exists = conn.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone()
+        if not exists or not exists[0]:
+            return
+        rows = {r[0] for r in conn.execute("SELECT version_num FROM alembic_version")}
+    if rows & PRE_RELEASE_REVISIONS:
+        raise PreReleaseSchema(
+            f"This database was created by a pre-release HomeOps (schema revision {sorted(rows)[0]}). Its tables "
+            "cannot be converted in place: export what you need, then point HomeOps at a new database "
+            "(or remove the embedded data directory's pgdata folder)."
+        )
 
 
 def owner_engine(owner: URL) -> Engine:

@@ -22,6 +22,7 @@ import socket
 import time
 import traceback
 import uuid
+from types import MappingProxyType
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +38,7 @@ from homeops.core.actor import Actor
 from homeops.core.audit import AuditRecorder, AuditWriter
 from homeops.core.database import libpq_dsn, sqlalchemy_url
 from homeops.core.events import EventBus
+from homeops.core.tenancy import HomeRole, OrgRole, UserRole
 from homeops.core.runtime import Runtime
 from homeops.core.uow import UnitOfWork
 
@@ -67,6 +69,24 @@ class JobContext:
         if self.runtime_or_none is None:
             raise RuntimeError("this worker was created without a runtime (pass runtime=… to Worker)")
         return self.runtime_or_none
+
+    async def act_for(self, user_id: uuid.UUID) -> UnitOfWork | None:
+        """A unit of work acting as ``user_id`` under the same row policies as their requests (the worker role
+        may take any user's identity, and only it); None if the user is gone."""
+        row = (
+            await self.session.execute(
+                text("SELECT role, email, home_ids, home_roles, org_ids, org_roles FROM homeops_act_for(:u)"),
+                {"u": user_id},
+            )
+        ).first()
+        if row is None:
+            return None
+        actor = Actor(
+            user_id=user_id, role=UserRole(row.role), email=row.email,
+            homes=MappingProxyType({h: HomeRole(r) for h, r in zip(row.home_ids, row.home_roles, strict=True)}),
+            orgs=MappingProxyType({o: OrgRole(r) for o, r in zip(row.org_ids, row.org_roles, strict=True)}),
+        )
+        return self.uow(actor)
 
     def uow(self, actor: Actor | None = None) -> UnitOfWork:
         """A unit of work on the job's transaction (committed, with its audit rows, when the task returns)."""

@@ -16,7 +16,6 @@ from homeops.core.security import FieldCipher
 from homeops.core.storage import Storage
 
 
-
 @dataclass
 class Runtime:
     settings: Settings
@@ -24,6 +23,8 @@ class Runtime:
     cipher: FieldCipher
     clock: Clock = field(default_factory=SystemClock)
     resources: dict[str, Any] = field(default_factory=dict)
+    # The database is a Citus coordinator (detected at start-up): some statements take another shape there.
+    distributed: bool = False
 
     def resource(self, name: str) -> Any:
         """A domain resource by name (``None`` when not configured); domains wrap this in a typed accessor."""

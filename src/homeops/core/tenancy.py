@@ -40,3 +40,27 @@ _HOME_RANK = {r: i for i, r in enumerate(HomeRole)}
 
 def home_role_at_least(role: HomeRole | None, minimum: HomeRole) -> bool:
     return role is not None and _HOME_RANK[role] >= _HOME_RANK[minimum]
+
+
+class OrgRole(enum.StrEnum):
+    """A member's role in an organization, weakest first (the database compares them)."""
+
+    staff = "staff"  # 002 department staff, 004 partner staff: read
+    technician = "technician"  # 001 field technician, 002 engineer
+    office_staff = "office_staff"  # 001 dispatch / office
+    manager = "manager"  # 001 manager; manages members
+    owner = "owner"
+
+
+_ORG_RANK = {r: i for i, r in enumerate(OrgRole)}
+
+
+def org_role_at_least(role: OrgRole | None, minimum: OrgRole) -> bool:
+    return role is not None and _ORG_RANK[role] >= _ORG_RANK[minimum]
+
+
+class OrgKind(enum.StrEnum):
+    contractor = "contractor"  # 001 fire safety / HVAC contractor
+    provider = "provider"  # 002 provider company
+    government = "government"  # 002 government body
+    partner = "partner"  # 004 OEM partner

@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import date, datetime
 from typing import Any
 
 import psycopg
-from datetime import date, datetime
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from homeops.core.actor import Actor

@@ -24,3 +24,12 @@ class DeviceCreated(DomainEvent):
     manufacturer: str | None = None
     model_number: str | None = None
     effects: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class DeviceRemoved(DomainEvent):
+    """Published inside the deletion of a device, before its row goes: subscribers detach what points at it
+    without a cascading foreign key (a cluster cannot ``ON DELETE SET NULL`` a key that contains the home)."""
+
+    home_id: uuid.UUID
+    device_id: uuid.UUID

@@ -29,7 +29,8 @@ class GroupService:
         self.devices = DeviceRepository(uow.session)
 
     async def _out(self, groups: list[DeviceGroup]) -> list[GroupOut]:
-        members = await self.groups.device_ids([g.id for g in groups]) if groups else {}
+        # The groups of one home (a home's list, or one group).
+        members = await self.groups.device_ids(groups[0].home_id, [g.id for g in groups]) if groups else {}
         return [
             GroupOut(id=g.id, home_id=g.home_id, name=g.name, description=g.description,
                      device_ids=members.get(g.id, []), created_at=g.created_at)
@@ -72,13 +73,13 @@ class GroupService:
 
     async def delete(self, group_id: uuid.UUID) -> None:
         group = await self._group(group_id, HomeRole.member)
-        await self.groups.delete_by_id(group.id)
+        await self.groups.delete_in_home(group.home_id, group.id)
         self.uow.record(AuditEntry("device_group_deleted", "device_group", group.id, old_values={"name": group.name}))
 
     async def add_device(self, group_id: uuid.UUID, device_id: uuid.UUID) -> GroupOut:
         group = await self._group(group_id, HomeRole.member)
-        device = await self.devices.get(device_id)
-        if device is None or device.home_id != group.home_id:
+        device = await self.devices.get(device_id, group.home_id)
+        if device is None:
             raise UnprocessableEntity("The device is not in this group's home.", code="device_not_in_home")
         try:
             async with self.session.begin_nested():
@@ -93,7 +94,7 @@ class GroupService:
 
     async def remove_device(self, group_id: uuid.UUID, device_id: uuid.UUID) -> None:
         group = await self._group(group_id, HomeRole.member)
-        if not await self.groups.remove_member(group.id, device_id):
+        if not await self.groups.remove_member(group.home_id, group.id, device_id):
             raise NotFound("The device is not in the group.", code="not_in_group", title="Not in group")
         self.uow.record(AuditEntry("device_group_member_removed", "device_group", group.id,
                                    old_values={"device_id": str(device_id)}))

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from homeops.core.events import DomainEvent, Handler
 from homeops.core.uow import UnitOfWork
 from homeops.devices.links import LinkRepository
+from homeops.devices.repository import DeviceRepository
+from homeops.homes.events import RoomRemoved
 from homeops.manuals.events import ManualReady
 
 log = logging.getLogger(__name__)
@@ -20,4 +22,13 @@ async def on_manual_ready(uow: UnitOfWork, event: ManualReady) -> None:
     log.info("manual linked to devices", extra={"manual_id": str(event.manual_id), "linked": linked})
 
 
-SUBSCRIPTIONS: Mapping[type[DomainEvent], Sequence[Handler]] = {ManualReady: [on_manual_ready]}
+async def on_room_removed(uow: UnitOfWork, event: RoomRemoved) -> None:
+    """A room is being removed: its devices stay in the home, in no room (before the room row goes, in the
+    same transaction; the foreign key carries home_id, so the database cannot ``SET NULL`` it)."""
+    await DeviceRepository(uow.session).detach_room(event.home_id, event.room_id)
+
+
+SUBSCRIPTIONS: Mapping[type[DomainEvent], Sequence[Handler]] = {
+    ManualReady: [on_manual_ready],
+    RoomRemoved: [on_room_removed],
+}

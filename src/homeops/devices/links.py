@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, delete, func, literal, select
+from sqlalchemy import Row, and_, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from homeops.core.database import rows_affected
@@ -22,31 +22,41 @@ from homeops.devices.repository import in_homes
 from homeops.manuals.models import Manual, ManualStatus
 from homeops.manuals.repository import MANUAL_OUT_COLUMNS, MANUAL_TYPE_ORDER, normalise_model_number
 
-_CONFLICT = ["device_id", "manual_id"]
+_CONFLICT = ["home_id", "device_id", "manual_id"]  # the primary key (distribution column first)
+_LINK_OF_DEVICE = and_(DeviceManual.home_id == Device.home_id, DeviceManual.device_id == Device.id)
 
 
 class LinkRepository(Repository[DeviceManual]):
-    """``device_manuals`` rows (key: device_id + manual_id; the inherited ``get``/``delete_by_id`` do not
-    apply to this table)."""
+    """``device_manuals`` rows (key: home_id + device_id + manual_id; the inherited ``get``/``delete_by_id`` do
+    not apply to this table). Reads name the device's home (or the caller's homes), so a cluster routes them
+    to one shard."""
 
     model = DeviceManual
 
     # --- reads --------------------------------------------------------------------------------------
-    async def manuals_for_device(self, device_id: uuid.UUID) -> list[tuple[Manual, DeviceManual]]:
+    async def manuals_for_device(
+        self, device_id: uuid.UUID, home_id: uuid.UUID | None = None
+    ) -> list[tuple[Manual, DeviceManual]]:
         """Seed 000 Query 2 as entities: a device's manuals, user → troubleshooting → installation →
-        service → other (row security decides which devices are visible)."""
-        rows = await self.session.execute(
+        service → other (row security decides which devices are visible; give ``home_id`` when known)."""
+        stmt = (
             select(Manual, DeviceManual)
             .join(DeviceManual, DeviceManual.manual_id == Manual.id)
             .where(DeviceManual.device_id == device_id)
             .order_by(MANUAL_TYPE_ORDER, Manual.created_at)
         )
+        if home_id is not None:
+            stmt = stmt.where(DeviceManual.home_id == home_id)
+        rows = await self.session.execute(stmt)
         return [(m, link) for m, link in rows.all()]
 
-    async def manual_ids_for_device(self, device_id: uuid.UUID) -> list[uuid.UUID]:
-        return list(
-            await self.session.scalars(select(DeviceManual.manual_id).where(DeviceManual.device_id == device_id))
-        )
+    async def manual_ids_for_device(self, device_id: uuid.UUID, home_id: uuid.UUID | None = None) -> list[uuid.UUID]:
+        """The ids of the device's manuals. Give the device's ``home_id`` whenever it is known (one shard on a
+        cluster); without it every home row security shows is searched."""
+        stmt = select(DeviceManual.manual_id).where(DeviceManual.device_id == device_id)
+        if home_id is not None:
+            stmt = stmt.where(DeviceManual.home_id == home_id)
+        return list(await self.session.scalars(stmt))
 
     async def device_manuals(
         self, device_id: uuid.UUID, home_ids: Sequence[uuid.UUID] | None
@@ -59,7 +69,7 @@ class LinkRepository(Repository[DeviceManual]):
             select(Device.home_id.label("device_home_id"), *MANUAL_OUT_COLUMNS, DeviceManual.auto_linked,
                    DeviceManual.linked_at)
             .select_from(Device)
-            .outerjoin(DeviceManual, DeviceManual.device_id == Device.id)
+            .outerjoin(DeviceManual, _LINK_OF_DEVICE)
             .outerjoin(Manual, Manual.id == DeviceManual.manual_id)
             .where(Device.id == device_id)
             .order_by(MANUAL_TYPE_ORDER, Manual.created_at)
@@ -77,7 +87,7 @@ class LinkRepository(Repository[DeviceManual]):
         stmt = (
             select(Device.home_id, DeviceManual.manual_id)
             .select_from(Device)
-            .outerjoin(DeviceManual, DeviceManual.device_id == Device.id)
+            .outerjoin(DeviceManual, _LINK_OF_DEVICE)
             .where(Device.id == device_id)
         )
         if (narrowed := in_homes(Device.home_id, home_ids)) is not None:
@@ -99,10 +109,11 @@ class LinkRepository(Repository[DeviceManual]):
         )
         return (await self.session.execute(stmt)).first() is not None
 
-    async def unlink(self, device_id: uuid.UUID, manual_id: uuid.UUID) -> int:
+    async def unlink(self, device_id: uuid.UUID, manual_id: uuid.UUID, home_id: uuid.UUID) -> int:
         return await rows_affected(
             self.session,
-            delete(DeviceManual).where(DeviceManual.device_id == device_id, DeviceManual.manual_id == manual_id),
+            delete(DeviceManual).where(DeviceManual.home_id == home_id, DeviceManual.device_id == device_id,
+                                       DeviceManual.manual_id == manual_id),
         )
 
     async def auto_link_device(
@@ -111,7 +122,7 @@ class LinkRepository(Repository[DeviceManual]):
         """Links a device to every manual of its manufacturer that lists its model number (failed manuals
         excepted); returns how many links were made."""
         matches = select(
-            literal(device_id).label("device_id"), Manual.id, literal(home_id).label("home_id"), literal(True)
+            literal(home_id).label("home_id"), literal(device_id).label("device_id"), Manual.id, literal(True)
         ).where(
             func.lower(Manual.brand) == manufacturer.strip().lower(),
             Manual.model_numbers.contains([normalise_model_number(model_number)]),
@@ -119,21 +130,22 @@ class LinkRepository(Repository[DeviceManual]):
         )
         stmt = (
             pg_insert(DeviceManual)
-            .from_select(["device_id", "manual_id", "home_id", "auto_linked"], matches)
+            .from_select(["home_id", "device_id", "manual_id", "auto_linked"], matches)
             .on_conflict_do_nothing(index_elements=_CONFLICT)
         )
         return await rows_affected(self.session, stmt)
 
     async def auto_link_manual(self, manual_id: uuid.UUID, manufacturer: str, model_numbers: Sequence[str]) -> int:
-        """Links a manual to every matching device in every home (the system only: it crosses tenants);
-        ``model_numbers`` are the manual's normalised (upper-cased) model numbers."""
-        matches = select(Device.id, literal(manual_id), Device.home_id, literal(True)).where(
+        """Links a manual to every matching device in every home (the system only: it crosses tenants; on a
+        cluster a co-located INSERT … SELECT on every shard); ``model_numbers`` are the manual's normalised
+        (upper-cased) model numbers."""
+        matches = select(Device.home_id, Device.id, literal(manual_id), literal(True)).where(
             func.lower(Device.manufacturer_name) == manufacturer.strip().lower(),
             func.upper(Device.model_number).in_(list(model_numbers)),
         )
         stmt = (
             pg_insert(DeviceManual)
-            .from_select(["device_id", "manual_id", "home_id", "auto_linked"], matches)
+            .from_select(["home_id", "device_id", "manual_id", "auto_linked"], matches)
             .on_conflict_do_nothing(index_elements=_CONFLICT)
         )
         return await rows_affected(self.session, stmt)

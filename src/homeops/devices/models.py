@@ -17,7 +17,6 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
-    UniqueConstraint,
     func,
     text,
 )
@@ -38,12 +37,19 @@ device_status_enum = pg_enum(DeviceStatus, "device_status")
 
 
 class Device(TimestampMixin, Base):
+    """Distributed by ``home_id`` on a cluster (co-located with rooms): the key leads the primary key, and the
+    foreign keys to rooms and to other devices carry it (no ``SET NULL``: the service clears them)."""
+
     __tablename__ = "devices"
     __table_args__ = (
-        UniqueConstraint("id", "home_id"),  # target of (device_id, home_id) foreign keys
+        ForeignKeyConstraint(["home_id", "room_id"], ["rooms.home_id", "rooms.id"], name="fk_devices_room"),
+        ForeignKeyConstraint(["home_id", "replaces_device_id"], ["devices.home_id", "devices.id"],
+                             name="fk_devices_replaces_device"),
+        ForeignKeyConstraint(["home_id", "replaced_by_device_id"], ["devices.home_id", "devices.id"],
+                             name="fk_devices_replaced_by_device"),
         Index("ix_devices_home_status_created", "home_id", "status", text("created_at DESC")),
         Index("ix_devices_model_id", "model_id"),
-        Index("ix_devices_room_id", "room_id"),
+        Index("ix_devices_home_id_room_id", "home_id", "room_id"),
         Index("ix_devices_category_code", "category_code"),
         Index("ix_devices_serial_number_index", "serial_number_index"),
         Index(
@@ -54,9 +60,9 @@ class Device(TimestampMixin, Base):
         Index("ix_devices_warranty_end", "warranty_end", postgresql_where=text("status = 'active'")),
     )
 
+    home_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("homes.id", ondelete="CASCADE"), primary_key=True)
     id: Mapped[uuid.UUID] = uuid_pk()
-    home_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("homes.id", ondelete="CASCADE"))
-    room_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("rooms.id", ondelete="SET NULL"))
+    room_id: Mapped[uuid.UUID | None]
     added_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     model_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("device_models.id", ondelete="SET NULL"))
     # Free text when the model is not in the catalog (001's manual_manufacturer / manual_model_number).
@@ -78,8 +84,8 @@ class Device(TimestampMixin, Base):
     specifications: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     notes: Mapped[str | None] = mapped_column(Text)
     status: Mapped[DeviceStatus] = mapped_column(device_status_enum, server_default=DeviceStatus.active.value)
-    replaces_device_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
-    replaced_by_device_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
+    replaces_device_id: Mapped[uuid.UUID | None]
+    replaced_by_device_id: Mapped[uuid.UUID | None]
     # 004 connectivity
     ecosystem_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ecosystems.id", ondelete="SET NULL"))
     external_id: Mapped[str | None] = mapped_column(String(255))
@@ -90,13 +96,10 @@ class Device(TimestampMixin, Base):
 
 class DeviceGroup(TimestampMixin, Base):
     __tablename__ = "device_groups"
-    __table_args__ = (
-        UniqueConstraint("id", "home_id"),
-        Index("uq_device_groups_home_name", "home_id", func.lower(text("name")), unique=True),
-    )
+    __table_args__ = (Index("uq_device_groups_home_name", "home_id", func.lower(text("name")), unique=True),)
 
+    home_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("homes.id", ondelete="CASCADE"), primary_key=True)
     id: Mapped[uuid.UUID] = uuid_pk()
-    home_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("homes.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str | None] = mapped_column(Text)
 
@@ -105,16 +108,16 @@ class DeviceGroupMember(Base):
     __tablename__ = "device_group_members"
     __table_args__ = (
         # Same-home membership is a database rule: both foreign keys carry home_id.
-        ForeignKeyConstraint(
-            ["group_id", "home_id"], ["device_groups.id", "device_groups.home_id"], ondelete="CASCADE"
-        ),
-        ForeignKeyConstraint(["device_id", "home_id"], ["devices.id", "devices.home_id"], ondelete="CASCADE"),
-        Index("ix_device_group_members_device_id", "device_id"),
+        ForeignKeyConstraint(["home_id", "group_id"], ["device_groups.home_id", "device_groups.id"],
+                             name="fk_device_group_members_group", ondelete="CASCADE"),
+        ForeignKeyConstraint(["home_id", "device_id"], ["devices.home_id", "devices.id"],
+                             name="fk_device_group_members_device", ondelete="CASCADE"),
+        Index("ix_device_group_members_home_id_device_id", "home_id", "device_id"),
     )
 
+    home_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     group_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     device_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    home_id: Mapped[uuid.UUID]
     added_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
@@ -125,14 +128,14 @@ class DeviceManual(Base):
 
     __tablename__ = "device_manuals"
     __table_args__ = (
-        ForeignKeyConstraint(["device_id", "home_id"], ["devices.id", "devices.home_id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["home_id", "device_id"], ["devices.home_id", "devices.id"],
+                             name="fk_device_manuals_device", ondelete="CASCADE"),
         Index("ix_device_manuals_manual_id", "manual_id"),
-        Index("ix_device_manuals_home_id", "home_id"),
     )
 
+    home_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     device_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     manual_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("manuals.id", ondelete="CASCADE"), primary_key=True)
-    home_id: Mapped[uuid.UUID]
     linked_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     auto_linked: Mapped[bool] = mapped_column(server_default=text("false"))
     linked_at: Mapped[datetime] = mapped_column(server_default=func.now())

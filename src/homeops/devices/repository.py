@@ -1,6 +1,8 @@
-"""Every device query. Row security decides what is visible; queries "across my homes" are narrowed to the
-caller's homes as the actor carries them (``home_id IN (:homes)``: no membership sub-select), and the hot
-reads select the columns the response needs (Core rows, no entities)."""
+"""Every device query. Row security decides what is visible; every read names the homes it is about (the
+caller's homes as the actor carries them, ``home_id IN (:homes)``, or one exact home), so a cluster routes it
+to their shards; writes and deletes go by the full key ``(home_id, id)``. Joins between the home-keyed tables
+include ``home_id`` (co-located on a cluster). The hot reads select the columns the response needs (Core rows,
+no entities)."""
 
 from __future__ import annotations
 
@@ -13,18 +15,23 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    and_,
+    case,
     delete,
     distinct,
     func,
+    literal,
     literal_column,
+    or_,
     select,
     tuple_,
     update,
 )
 
+from homeops.core.database import rows_affected
 from homeops.core.repository import Repository
 from homeops.devices.models import Device, DeviceGroup, DeviceGroupMember, DeviceManual, DeviceStatus
-from homeops.homes.models import Home
+from homeops.homes.models import Home, Room
 from homeops.manuals.models import Manual
 
 # What DeviceOut is built from: every device column but the serial's blind index.
@@ -50,14 +57,53 @@ def _with_manual_summary() -> Select[Any]:
         select(*_DEVICE_COLUMNS, func.count(DeviceManual.manual_id).label("manual_count"),
                types.label("manual_types"))
         .select_from(Device)
-        .outerjoin(DeviceManual, DeviceManual.device_id == Device.id)
+        .outerjoin(DeviceManual, and_(DeviceManual.home_id == Device.home_id, DeviceManual.device_id == Device.id))
         .outerjoin(Manual, Manual.id == DeviceManual.manual_id)
-        .group_by(Device.id)
+        .group_by(Device.home_id, Device.id)
     )
 
 
 class DeviceRepository(Repository[Device]):
     model = Device
+
+    async def get(self, device_id: uuid.UUID, home_id: uuid.UUID | None = None) -> Device | None:
+        """The device if visible, loaded fresh. Give its ``home_id`` whenever it is known (a single-shard read
+        on a cluster, by the primary key); without it every home row security shows is searched."""
+        stmt = select(Device).where(Device.id == device_id)
+        if home_id is not None:
+            stmt = stmt.where(Device.home_id == home_id)
+        return await self.session.scalar(stmt.execution_options(populate_existing=True))
+
+    async def delete_in_home(self, home_id: uuid.UUID, device_id: uuid.UUID) -> int:
+        return await rows_affected(self.session, delete(Device).where(Device.home_id == home_id, Device.id == device_id))
+
+    async def clear_replacement_links(self, home_id: uuid.UUID, device_id: uuid.UUID) -> int:
+        """The other devices of the home forget ``device_id`` as what they replace or were replaced by (before it
+        is deleted: the foreign keys carry home_id, so the database cannot ``SET NULL`` them), one statement."""
+        target = literal(device_id)
+        return await rows_affected(
+            self.session,
+            update(Device)
+            .where(Device.home_id == home_id,
+                   or_(Device.replaces_device_id == target, Device.replaced_by_device_id == target))
+            .values(
+                replaces_device_id=case((Device.replaces_device_id == target, None), else_=Device.replaces_device_id),
+                replaced_by_device_id=case((Device.replaced_by_device_id == target, None),
+                                           else_=Device.replaced_by_device_id),
+            ),
+        )
+
+    async def detach_room(self, home_id: uuid.UUID, room_id: uuid.UUID) -> int:
+        """The home's devices in ``room_id`` leave it (``room_id`` NULL), before the room row is deleted."""
+        return await rows_affected(
+            self.session,
+            update(Device).where(Device.home_id == home_id, Device.room_id == room_id).values(room_id=None),
+        )
+
+    async def room_exists(self, home_id: uuid.UUID, room_id: uuid.UUID) -> bool:
+        """Whether ``room_id`` is a (visible) room of ``home_id``: one primary-key probe."""
+        found = await self.session.scalar(select(literal(1)).where(Room.home_id == home_id, Room.id == room_id))
+        return found is not None
 
     async def with_manuals(self, device_id: uuid.UUID, home_ids: Sequence[uuid.UUID] | None = None) -> Row[Any] | None:
         """One device's columns with its manual summary (None if invisible or not in ``home_ids``)."""
@@ -67,10 +113,10 @@ class DeviceRepository(Repository[Device]):
         row: Row[Any] | None = (await self.session.execute(stmt)).first()
         return row
 
-    async def mark_replaced(self, old_id: uuid.UUID, new_id: uuid.UUID) -> None:
+    async def mark_replaced(self, home_id: uuid.UUID, old_id: uuid.UUID, new_id: uuid.UUID) -> None:
         await self.session.execute(
             update(Device)
-            .where(Device.id == old_id)
+            .where(Device.home_id == home_id, Device.id == old_id)
             .values(status=DeviceStatus.replaced, replaced_by_device_id=new_id)
         )
 
@@ -132,10 +178,16 @@ class GroupRepository(Repository[DeviceGroup]):
             )
         )
 
-    async def device_ids(self, group_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    async def delete_in_home(self, home_id: uuid.UUID, group_id: uuid.UUID) -> int:
+        return await rows_affected(
+            self.session, delete(DeviceGroup).where(DeviceGroup.home_id == home_id, DeviceGroup.id == group_id)
+        )
+
+    async def device_ids(self, home_id: uuid.UUID, group_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+        """The device ids of each of ``group_ids`` (groups of ``home_id``), oldest membership first."""
         rows = await self.session.execute(
             select(DeviceGroupMember.group_id, DeviceGroupMember.device_id)
-            .where(DeviceGroupMember.group_id.in_(group_ids))
+            .where(DeviceGroupMember.home_id == home_id, DeviceGroupMember.group_id.in_(group_ids))
             .order_by(DeviceGroupMember.added_at)
         )
         out: dict[uuid.UUID, list[uuid.UUID]] = {g: [] for g in group_ids}
@@ -147,10 +199,12 @@ class GroupRepository(Repository[DeviceGroup]):
         self.session.add(member)
         await self.session.flush()
 
-    async def remove_member(self, group_id: uuid.UUID, device_id: uuid.UUID) -> int:
-        result = await self.session.execute(
+    async def remove_member(self, home_id: uuid.UUID, group_id: uuid.UUID, device_id: uuid.UUID) -> int:
+        return await rows_affected(
+            self.session,
             delete(DeviceGroupMember).where(
-                DeviceGroupMember.group_id == group_id, DeviceGroupMember.device_id == device_id
-            )
+                DeviceGroupMember.home_id == home_id,
+                DeviceGroupMember.group_id == group_id,
+                DeviceGroupMember.device_id == device_id,
+            ),
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -23,13 +23,12 @@ from homeops.core.pagination import PageParams, build_page, decode_cursor
 from homeops.core.patch import apply_patch, reject_nulls
 from homeops.core.tenancy import HomeRole
 from homeops.core.uow import UnitOfWork
-from homeops.devices.events import DeviceCreated
+from homeops.devices.events import DeviceCreated, DeviceRemoved
 from homeops.devices.links import LinkRepository
 from homeops.devices.models import Device, DeviceStatus
 from homeops.devices.repository import DeviceRepository
 from homeops.devices.schemas import DeviceIn, DeviceOut, DevicePatch, WarrantyOut
 from homeops.homes.access import load_in_home, load_visible, require_home
-from homeops.homes.repository import RoomRepository
 from homeops.manuals.models import Manual
 from homeops.manuals.schemas import DeviceManualOut
 from homeops.manuals.service import ManualNotFound
@@ -103,8 +102,7 @@ class DeviceService:
     async def _check_room(self, home_id: uuid.UUID, room_id: uuid.UUID | None) -> None:
         if room_id is None:
             return
-        room = await RoomRepository(self.session).get(room_id)
-        if room is None or room.home_id != home_id:
+        if not await self.devices.room_exists(home_id, room_id):
             raise UnprocessableEntity("The room is not in this device's home.", code="room_not_in_home")
 
     async def _check_category(self, code: str | None) -> None:
@@ -140,8 +138,8 @@ class DeviceService:
                 category = category or model.category_code
         await self._check_category(category)
         if data.replaces_device_id is not None:
-            old = await self.devices.get(data.replaces_device_id)
-            if old is None or old.home_id != home_id:
+            old = await self.devices.get(data.replaces_device_id, home_id)
+            if old is None:
                 raise UnprocessableEntity("The replaced device is not in this home.", code="device_not_in_home")
 
         device = Device(
@@ -154,7 +152,7 @@ class DeviceService:
         self._set_serial(device, data.serial_number)
         await self.devices.add(device)
         if data.replaces_device_id is not None:
-            await self.devices.mark_replaced(data.replaces_device_id, device.id)
+            await self.devices.mark_replaced(home_id, data.replaces_device_id, device.id)
         linked = 0
         if manufacturer and model_number:
             linked = await self.links.auto_link_device(device.id, home_id, manufacturer, model_number)
@@ -168,7 +166,7 @@ class DeviceService:
                             **created.effects},
             )
         )
-        row = await self.devices.with_manuals(device.id)
+        row = await self.devices.with_manuals(device.id, [home_id])
         assert row is not None
         return self.out(row, role)
 
@@ -200,14 +198,19 @@ class DeviceService:
             old["serial_number"], new["serial_number"] = "***", "***" if serial else None
         await self.devices.save()
         self.uow.record(AuditEntry("device_updated", "device", device.id, old_values=old, new_values=new))
-        row = await self.devices.with_manuals(device.id)
+        row = await self.devices.with_manuals(device.id, [device.home_id])
         assert row is not None
         return self.out(row, role)
 
     async def delete(self, device_id: uuid.UUID) -> None:
+        """Deletes the device; before its row goes, the other devices of the home forget it as what they
+        replace or were replaced by, and ``DeviceRemoved`` lets higher domains detach what points at it (no
+        foreign key can ``SET NULL`` a key that contains the home)."""
         device, _ = await load_in_home(self.uow, Device, device_id, HomeRole.member, not_found=DeviceNotFound,
                                        lock=True)
-        await self.devices.delete_by_id(device_id)
+        await self.devices.clear_replacement_links(device.home_id, device_id)
+        await self.uow.publish(DeviceRemoved(home_id=device.home_id, device_id=device_id))
+        await self.devices.delete_in_home(device.home_id, device_id)
         self.uow.record(AuditEntry("device_deleted", "device", device_id, old_values={"nickname": device.nickname}))
 
     async def search(
@@ -300,7 +303,7 @@ class DeviceManualService:
         return created
 
     async def unlink(self, device_id: uuid.UUID, manual_id: uuid.UUID) -> None:
-        await self._device_home(device_id, HomeRole.member)
-        if not await self.links.unlink(device_id, manual_id):
+        home_id = await self._device_home(device_id, HomeRole.member)
+        if not await self.links.unlink(device_id, manual_id, home_id):
             raise LinkNotFound("This manual is not linked to the device.")
         self.uow.record(AuditEntry("manual_unlinked", "device", device_id, old_values={"manual_id": str(manual_id)}))

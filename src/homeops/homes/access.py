@@ -4,6 +4,7 @@ uses (``require_home``, ``load_in_home``), see ``homes.deps`` for the FastAPI de
 from __future__ import annotations
 
 import uuid
+
 from homeops.core.access import HomeNotFound, InsufficientHomeRole, load_in_home, load_owned, load_visible
 from homeops.core.access import require_home as _require_home
 from homeops.core.tenancy import HomeRole

@@ -46,14 +46,16 @@ class HomeMember(Base):
 
 
 class Room(TimestampMixin, Base):
+    """Distributed by ``home_id`` on a cluster: the key leads the primary key."""
+
     __tablename__ = "rooms"
     __table_args__ = (
         Index("uq_rooms_home_id_name_lower", "home_id", func.lower(text("name")), unique=True),
         CheckConstraint("floor BETWEEN -10 AND 200", name="floor_range"),
     )
 
+    home_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("homes.id", ondelete="CASCADE"), primary_key=True)
     id: Mapped[uuid.UUID] = uuid_pk()
-    home_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("homes.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(100))
     room_type: Mapped[str | None] = mapped_column(String(50))
     floor: Mapped[int | None]

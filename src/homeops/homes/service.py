@@ -14,6 +14,7 @@ from homeops.core.patch import apply_patch
 from homeops.core.tenancy import HomeRole, home_role_at_least
 from homeops.core.uow import UnitOfWork
 from homeops.homes.access import HomeNotFound, InsufficientHomeRole, load_in_home, require_home
+from homeops.homes.events import RoomRemoved
 from homeops.homes.models import Home, HomeMember, Room
 from homeops.homes.repository import HomeRepository, MemberRepository, RoomRepository
 from homeops.homes.schemas import HomeIn, HomeOut, HomePatch, MemberIn, MemberOut, RoomIn, RoomOut, RoomPatch
@@ -50,15 +51,19 @@ class HomeService:
     # --- homes --------------------------------------------------------------------------------------
     async def create(self, data: HomeIn) -> HomeOut:
         user_id = self.uow.actor.require_user_id()
+        # The database hands out the id and counts it as the caller's own; then the home and the owner's
+        # membership are inserted under the row policies.
+        home_id = await self.homes.claim_new_id()
         home = await self.homes.add(
             Home(
+                id=home_id,
                 owner_id=user_id,
                 name=data.name,
                 address=data.address.model_dump(exclude_none=True),
                 timezone=data.timezone,
             )
         )
-        # The owner's membership is written by the database (trigger); the actor owns the home from now on.
+        await self.members.add(HomeMember(home_id=home.id, user_id=user_id, role=HomeRole.owner))
         self.uow.set_actor(self.uow.actor.with_home(home.id, HomeRole.owner))
         self.uow.record(AuditEntry("home_created", "home", home.id, new_values=data.model_dump(mode="json")))
         return self._out(home, HomeRole.owner)
@@ -93,8 +98,8 @@ class HomeService:
     async def list_members(self, home_id: uuid.UUID) -> list[MemberOut]:
         await require_home(self.uow, home_id, HomeRole.guest)
         return [
-            MemberOut(user_id=u.id, email=u.email, full_name=u.full_name, role=m.role, created_at=m.created_at)
-            for m, u in await self.members.of_home(home_id)
+            MemberOut(user_id=m.user_id, email=m.email, full_name=m.full_name, role=m.role, created_at=m.created_at)
+            for m in await self.members.of_home(home_id)
         ]
 
     async def add_member(self, home_id: uuid.UUID, data: MemberIn) -> MemberOut:
@@ -118,11 +123,9 @@ class HomeService:
                 new_values={"user_id": str(user_id), "role": data.role.value},
             )
         )
-        user = await users.get(user_id)
-        assert user is not None  # visible now: we share a home
-        return MemberOut(
-            user_id=user_id, email=user.email, full_name=user.full_name, role=member.role, created_at=member.created_at
-        )
+        added = next(m for m in await self.members.of_home(home_id) if m.user_id == user_id)
+        return MemberOut(user_id=user_id, email=added.email, full_name=added.full_name, role=member.role,
+                         created_at=member.created_at)
 
     async def remove_member(self, home_id: uuid.UUID, user_id: uuid.UUID) -> None:
         my_role = await require_home(self.uow, home_id, HomeRole.guest)
@@ -172,5 +175,6 @@ class HomeService:
 
     async def delete_room(self, room_id: uuid.UUID) -> None:
         room, _ = await load_in_home(self.uow, Room, room_id, HomeRole.member, not_found=RoomNotFound, lock=True)
-        await self.rooms.delete_by_id(room_id)
+        await self.uow.publish(RoomRemoved(home_id=room.home_id, room_id=room_id))  # devices leave the room
+        await self.rooms.delete_in_home(room.home_id, room_id)
         self.uow.record(AuditEntry("room_deleted", "room", room_id, old_values={"name": room.name}))

@@ -23,6 +23,7 @@ from homeops.core.tenancy import UserRole
 from homeops.core.uow import UnitOfWork
 from homeops.identity.repository import establish_identity
 
+
 class InvalidToken(Unauthorized):
     code, title = "invalid_token", "Invalid or expired token"
 

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
 import psycopg
-
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeops.core.actor import Actor
 from homeops.core.database import fetch_one, rows_affected
 from homeops.core.repository import Repository
-from homeops.core.tenancy import HomeRole
+from homeops.core.tenancy import HomeRole, OrgRole
 from homeops.identity.models import LoginAttempt, User, UserRole, UserSession
 
 
@@ -82,25 +81,6 @@ class SessionRepository(Repository[UserSession]):
         ).first()
         return (row.session_id, row.user_id) if row else None
 
-    async def live_identity(self, session_id: uuid.UUID, user_id: uuid.UUID) -> tuple[UserRole, str] | None:
-        """(role, email) when the session is live and its user active — three columns, no ORM entities: this
-        runs on every authenticated request."""
-        row = (
-            await self.session.execute(
-                select(User.role, User.email)
-                .join(UserSession, UserSession.user_id == User.id)
-                .where(
-                    UserSession.id == session_id,
-                    UserSession.user_id == user_id,
-                    UserSession.revoked_at.is_(None),
-                    UserSession.expires_at > func.now(),
-                    User.deleted_at.is_(None),
-                    User.is_active.is_(True),
-                )
-            )
-        ).first()
-        return (row[0], row[1]) if row else None
-
     async def rotate(self, session_id: uuid.UUID, new_hash: str, expires_at: datetime) -> None:
         await self.session.execute(
             update(UserSession)
@@ -144,22 +124,39 @@ class LoginAttemptRepository:
 # BEGIN and the identity in one simple-protocol message: one round trip. The API's connections are in driver
 # autocommit mode, so the server transaction is the one this BEGIN opens (see core.database); the two ids are
 # uuid.UUID values, rendered by Python, never user text.
-_BEGIN = "BEGIN; SELECT role, email, home_ids, home_roles FROM homeops_begin('{}'::uuid, '{}'::uuid)"
+_IDENTITY = "SELECT role, email, home_ids, home_roles, org_ids, org_roles FROM homeops_begin('{}'::uuid, '{}'::uuid)"
 
 
 async def establish_identity(
-    driver: psycopg.AsyncConnection[Any], session_id: uuid.UUID, user_id: uuid.UUID
+    driver: psycopg.AsyncConnection[Any], session_id: uuid.UUID, user_id: uuid.UUID, *, begin: bool = True
 ) -> Actor | None:
-    """Opens the request's transaction, sets its row-security identity and returns who acts (None: the session
-    ended or the user was deactivated)."""
+    """Sets the row-security identity of the transaction (opening it first with ``begin``) and returns who acts
+    (None: the session ended or the user was deactivated)."""
     if not isinstance(session_id, uuid.UUID) or not isinstance(user_id, uuid.UUID):
         raise TypeError("session and user ids must be uuid.UUID")
     cursor = driver.cursor()
-    await cursor.execute(_BEGIN.format(session_id, user_id).encode())
-    cursor.nextset()
+    statement = _IDENTITY.format(session_id, user_id)
+    await cursor.execute(("BEGIN; " + statement if begin else statement).encode())
+    if begin:
+        cursor.nextset()
     row = await cursor.fetchone()
     if row is None:
         return None
-    role, email, home_ids, home_roles = row
-    homes = MappingProxyType({h: HomeRole(r) for h, r in zip(home_ids, home_roles, strict=True)})
-    return Actor(user_id=user_id, role=UserRole(role), session_id=session_id, email=email, homes=homes)
+    role, email, home_ids, home_roles, org_ids, org_roles = row
+    return Actor(
+        user_id=user_id, role=UserRole(role), session_id=session_id, email=email,
+        homes=MappingProxyType({h: HomeRole(r) for h, r in zip(home_ids, home_roles, strict=True)}),
+        orgs=MappingProxyType({o: OrgRole(r) for o, r in zip(org_ids, org_roles, strict=True)}),
+    )
+
+
+async def sign_in(session: AsyncSession, user_id: uuid.UUID, password_hash: str | None) -> UserRole | None:
+    """The transaction acts for this user (after the API verified the password against ``password_hash``)."""
+    role = await session.scalar(text("SELECT homeops_sign_in(:u, :h)"), {"u": user_id, "h": password_hash or ""})
+    return UserRole(role) if role is not None else None
+
+
+async def claim_new_user(session: AsyncSession) -> uuid.UUID:
+    """A fresh user id this transaction may register (and act as)."""
+    value = await session.scalar(text("SELECT homeops_claim_new_user()"))
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))

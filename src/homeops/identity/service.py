@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeops.core.actor import Actor
 from homeops.core.audit import AuditEntry
-from homeops.core.context import apply_rls
 from homeops.core.errors import Conflict, Forbidden, Problem, TooManyRequests, Unauthorized
 from homeops.core.patch import apply_patch
 from homeops.core.security import (
@@ -29,7 +28,15 @@ from homeops.core.security import (
 )
 from homeops.core.uow import UnitOfWork
 from homeops.identity.models import User, UserRole, UserSession
-from homeops.identity.repository import LoginAttemptRepository, SessionRepository, UserRepository, user_profile
+from homeops.identity.repository import (
+    LoginAttemptRepository,
+    SessionRepository,
+    UserRepository,
+    claim_new_user,
+    establish_identity,
+    sign_in,
+    user_profile,
+)
 from homeops.identity.schemas import PasswordChangeIn, RegisterIn, TokenOut, UserOut, UserPatch
 
 _PROFILE_COLUMNS = tuple(UserOut.model_fields)
@@ -85,17 +92,12 @@ class IdentityService:
     def attempts(self) -> LoginAttemptRepository:
         return LoginAttemptRepository(self.uow.session)
 
-    async def _as_user(self, user_id: uuid.UUID, role: UserRole | None, session_id: uuid.UUID | None = None) -> None:
-        """The transaction acts for this user from now on (register, login and refresh establish it here;
-        every other request through ``homeops_begin``)."""
-        self.uow.set_actor(Actor(user_id=user_id, role=role, session_id=session_id))
-        await apply_rls(self.session, user_id, role.value if role else None)
-
     # --- registration -------------------------------------------------------------------------------
     async def register(self, data: RegisterIn) -> User:
-        user_id = uuid.uuid4()
         password_hash = await hash_password_async(data.password, self.settings.bcrypt_rounds)
-        await self._as_user(user_id, UserRole.homeowner)
+        # The database hands out the new id and makes the transaction act as it (nothing else is allowed).
+        user_id = await claim_new_user(self.session)
+        self.uow.set_actor(Actor(user_id=user_id, role=UserRole.homeowner))
         user = User(id=user_id, email=str(data.email), full_name=data.full_name, password_hash=password_hash)
         try:
             async with self.session.begin_nested():
@@ -153,8 +155,11 @@ class IdentityService:
             )
             raise InvalidCredentials("The email or password is incorrect.")
 
-        await self._as_user(found.id, found.role)
-        tokens = await self._open_session(found.id, found.role)
+        role = await sign_in(self.session, found.id, found.password_hash)
+        if role is None:  # deactivated or the password changed meanwhile
+            raise InvalidCredentials("The email or password is incorrect.")
+        self.uow.set_actor(Actor(user_id=found.id, role=role))
+        tokens = await self._open_session(found.id, role)
         await self.users.touch_login(found.id)
         self.uow.record(AuditEntry("user_login", "user", found.id))
         return tokens
@@ -180,12 +185,11 @@ class IdentityService:
         if found is None:
             raise InvalidToken("The refresh token is invalid, expired or already used.")
         session_id, user_id = found
-        await self._as_user(user_id, None)
-        identity = await self.sessions.live_identity(session_id, user_id)
-        if identity is None:
+        actor = await establish_identity(await self.uow.driver(), session_id, user_id, begin=False)
+        if actor is None or actor.role is None:
             raise InvalidToken("The refresh token is invalid, expired or already used.")
-        role, _ = identity
-        await self._as_user(user_id, role, session_id)
+        self.uow.set_actor(actor)
+        role = actor.role
         new_refresh = new_opaque_token()
         await self.sessions.rotate(
             session_id, hash_token(new_refresh), self.uow.now() + timedelta(days=self.settings.refresh_token_days)

@@ -12,7 +12,6 @@ from types import MappingProxyType
 from homeops.core.actor import Actor
 from homeops.core.audit import AuditEntry
 from homeops.core.clock import zone
-from homeops.core.context import apply_rls
 from homeops.core.errors import NotFound
 from homeops.core.uow import UnitOfWork
 from homeops.maintenance.ics import AllDayEvent, Calendar
@@ -52,7 +51,7 @@ class CalendarService:
         me = self.uow.actor.require_user_id()
         existed = await self.feeds.get(me) is not None
         token = secrets.token_urlsafe(32)
-        await self.feeds.upsert(me, token_hash(token))
+        await self.feeds.upsert(me, token_hash(token), self.uow.now())
         self.uow.record(
             AuditEntry("calendar_token_rotated" if existed else "calendar_token_created", "calendar_feed", me)
         )
@@ -90,18 +89,20 @@ def _maintenance_events(item: FeedSchedule, until: date) -> list[AllDayEvent]:
 
 
 async def render_feed(uow: UnitOfWork, token: str) -> str:
-    """The feed behind a secret token (404 when unknown or revoked), for an anonymous unit of work. The lookup
-    is a SECURITY DEFINER function; everything after it runs under the token owner's row-level security
-    identity, as that user (without a platform role: the feed shows what they see as a member)."""
+    """The feed behind a secret token (404 when unknown or revoked), for an anonymous unit of work. One SECURITY
+    DEFINER function finds the live feed and establishes its owner's row-security identity for the transaction
+    (as a member of their homes, without a platform role: the feed shows what they see as a member); everything
+    after it runs under the ordinary row policies, as that user."""
     if not _TOKEN_RE.fullmatch(token):
         raise CalendarNotFound()
     feeds = CalendarRepository(uow.session)
-    user_id = await feeds.user_for_hash(token_hash(token))
-    if user_id is None:
+    identity = await feeds.identity_for_hash(token_hash(token))
+    if identity is None:
         raise CalendarNotFound()
-    await apply_rls(uow.session, user_id, None)
-    homes = await feeds.homes_of(user_id)
-    uow.set_actor(Actor(user_id, None, homes=MappingProxyType({h.home_id: h.role for h in homes})))
+    uow.set_actor(
+        Actor(identity.user_id, None, homes=MappingProxyType(identity.homes), orgs=MappingProxyType(identity.orgs))
+    )
+    homes = await feeds.homes_of(identity.user_id)
     # The calendar's timezone is the user's oldest home's; its "today" bounds the feed.
     tz_name = homes[0].timezone if homes else "UTC"
     if zone(tz_name).key != tz_name:

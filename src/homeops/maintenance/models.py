@@ -50,21 +50,22 @@ class OccurrenceOutcome(enum.StrEnum):
     skipped = "skipped"
 
 
-
 class MaintenanceSchedule(TimestampMixin, Base):
+    """Keyed by (home_id, id): the home is the distribution column on a cluster, co-located with devices."""
+
     __tablename__ = "maintenance_schedules"
     __table_args__ = (
-        ForeignKeyConstraint(["device_id", "home_id"], ["devices.id", "devices.home_id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["home_id", "device_id"], ["devices.home_id", "devices.id"], ondelete="CASCADE"),
         CheckConstraint("interval > 0", name="interval_positive"),
         CheckConstraint("lead_days >= 0", name="lead_days_non_negative"),
-        Index("ix_maintenance_schedules_device_id", "device_id"),
+        Index("ix_maintenance_schedules_home_device", "home_id", "device_id"),
         Index("ix_maintenance_schedules_home_due", "home_id", "next_due"),
         Index("ix_maintenance_schedules_next_due", "next_due", postgresql_where=text("is_active")),
     )
 
+    home_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = uuid_pk()
     device_id: Mapped[uuid.UUID]
-    home_id: Mapped[uuid.UUID]
     template_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("model_maintenance_templates.id", ondelete="SET NULL")
     )
@@ -104,13 +105,16 @@ class MaintenanceOccurrence(Base):
 
     __tablename__ = "maintenance_occurrences"
     __table_args__ = (
-        UniqueConstraint("schedule_id", "due_date"),
-        Index("ix_maintenance_occurrences_home_id", "home_id"),
+        ForeignKeyConstraint(
+            ["home_id", "schedule_id"], ["maintenance_schedules.home_id", "maintenance_schedules.id"],
+            ondelete="CASCADE",
+        ),
+        UniqueConstraint("home_id", "schedule_id", "due_date"),
     )
 
+    home_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("homes.id", ondelete="CASCADE"), primary_key=True)
     id: Mapped[uuid.UUID] = uuid_pk()
-    schedule_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("maintenance_schedules.id", ondelete="CASCADE"))
-    home_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("homes.id", ondelete="CASCADE"))
+    schedule_id: Mapped[uuid.UUID]
     due_date: Mapped[date]
     outcome: Mapped[OccurrenceOutcome] = mapped_column(pg_enum(OccurrenceOutcome, "occurrence_outcome"))
     acted_on: Mapped[date]
@@ -121,23 +125,28 @@ class MaintenanceOccurrence(Base):
 
 
 class ServiceEvent(TimestampMixin, Base):
-    """Seed 000 service_events. Append-mostly: the device is part of the key (its distribution key)."""
+    """Seed 000 service_events. Append-mostly; keyed by (home_id, id) like everything in a home. Deleting a
+    schedule keeps its events: the service nulls their ``schedule_id`` first (no ON DELETE SET NULL on a key
+    that contains the distribution column)."""
 
     __tablename__ = "service_events"
     __table_args__ = (
-        ForeignKeyConstraint(["device_id", "home_id"], ["devices.id", "devices.home_id"], ondelete="CASCADE"),
-        Index("ix_service_events_id", "id", unique=True),
-        Index("ix_service_events_device_date", "device_id", text("event_date DESC")),
+        ForeignKeyConstraint(["home_id", "device_id"], ["devices.home_id", "devices.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["home_id", "schedule_id"], ["maintenance_schedules.home_id", "maintenance_schedules.id"]
+        ),
+        Index("ix_service_events_device_date", "home_id", "device_id", text("event_date DESC")),
         Index("ix_service_events_home_date", "home_id", text("event_date DESC")),
         Index("ix_service_events_event_type", "event_type"),
         Index("ix_service_events_user_id", "user_id"),
+        Index("ix_service_events_schedule", "home_id", "schedule_id", postgresql_where=text("schedule_id IS NOT NULL")),
     )
 
-    device_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    home_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=text("gen_random_uuid()"))
-    home_id: Mapped[uuid.UUID]
+    device_id: Mapped[uuid.UUID]
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    schedule_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("maintenance_schedules.id", ondelete="SET NULL"))
+    schedule_id: Mapped[uuid.UUID | None]
     event_type: Mapped[ServiceEventType] = mapped_column(pg_enum(ServiceEventType, "service_event_type"))
     event_date: Mapped[date]
     description: Mapped[str | None] = mapped_column(Text)
@@ -151,7 +160,8 @@ class ServiceEvent(TimestampMixin, Base):
 
 
 class CalendarFeed(Base):
-    """A per-user secret iCalendar URL; only the token's SHA-256 is stored."""
+    """A per-user secret iCalendar URL; only the token's SHA-256 is stored (local to the coordinator on a
+    cluster: one indexed lookup by hash, platform-wide unique)."""
 
     __tablename__ = "calendar_feeds"
 

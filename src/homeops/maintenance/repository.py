@@ -1,6 +1,8 @@
-"""Every maintenance query. Visibility comes from RLS (API role); "across my homes" narrows to the caller's
-home ids (from the actor, no membership sub-select). The reminder query runs in the worker as the database
-owner.
+"""Every maintenance query. Visibility comes from RLS (API role); every read names the homes it reads — the
+caller's home ids (from the actor, no membership sub-select) or the exact home of the object — and every write
+names the full key (home_id, id), so on a cluster each statement goes to the shards of those homes. Joins
+between schedules, devices and rooms carry home_id (co-located tables). The reminder query runs in the
+background worker (``homeops_worker``), across every home.
 
 "Today" is each home's own date: queries spanning homes compare a schedule's ``next_due`` with
 ``(:now AT TIME ZONE homes.timezone)::date``, ``:now`` being the clock's instant (so a frozen clock works).
@@ -31,11 +33,13 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from homeops.core.database import rows_affected
 from homeops.core.repository import Repository
+from homeops.core.tenancy import OrgRole
 from homeops.devices.models import Device, DeviceStatus
 from homeops.homes.models import Home, HomeMember, HomeRole, Room
 from homeops.identity.models import User
@@ -86,8 +90,8 @@ def _due_select(today: ColumnElement[date]) -> Select[*tuple[Any, ...]]:
             (s.next_due - today).label("days_until_due"),
         )
         .join(Home, Home.id == s.home_id)
-        .join(Device, Device.id == s.device_id)
-        .outerjoin(Room, Room.id == Device.room_id)
+        .join(Device, (Device.home_id == s.home_id) & (Device.id == s.device_id))
+        .outerjoin(Room, (Room.home_id == Device.home_id) & (Room.id == Device.room_id))
         .where(s.is_active, Device.status == DeviceStatus.active)
     )
 
@@ -100,14 +104,18 @@ async def home_timezone(session: AsyncSession, home_id: uuid.UUID) -> str:
 class ScheduleRepository(Repository[MaintenanceSchedule]):
     model = MaintenanceSchedule
 
-    async def for_device(self, device_id: uuid.UUID) -> list[MaintenanceSchedule]:
+    async def for_device(self, home_id: uuid.UUID, device_id: uuid.UUID) -> list[MaintenanceSchedule]:
+        s = MaintenanceSchedule
         return list(
             await self.session.scalars(
-                select(MaintenanceSchedule)
-                .where(MaintenanceSchedule.device_id == device_id)
-                .order_by(MaintenanceSchedule.next_due, MaintenanceSchedule.id)
+                select(s).where(s.home_id == home_id, s.device_id == device_id).order_by(s.next_due, s.id)
             )
         )
+
+    async def delete(self, home_id: uuid.UUID, schedule_id: uuid.UUID) -> int:
+        """Deletes by the full key (its occurrences cascade; detach its service events first)."""
+        s = MaintenanceSchedule
+        return await rows_affected(self.session, delete(s).where(s.home_id == home_id, s.id == schedule_id))
 
     async def due(
         self, home_ids: Sequence[uuid.UUID], now: datetime, within_days: int | None, limit: int
@@ -125,7 +133,9 @@ class ScheduleRepository(Repository[MaintenanceSchedule]):
         utc_day = now.astimezone(UTC).date()
         earliest = bindparam("earliest", utc_day - ONE_DAY, type_=Date)
         latest = bindparam("latest", utc_day + ONE_DAY, type_=Date)
-        stmt = _due_select(today).where(_in_homes(s.home_id, home_ids))
+        # The homes on both joined tables: on a cluster a list of homes prunes each table's shards by its own
+        # condition (an equality would route by the join alone), so the devices are narrowed too.
+        stmt = _due_select(today).where(_in_homes(s.home_id, home_ids), _in_homes(Device.home_id, home_ids))
         if within_days is None:
             stmt = stmt.where(s.next_due < latest, s.next_due < today)
         else:
@@ -139,28 +149,29 @@ class ScheduleRepository(Repository[MaintenanceSchedule]):
         return [DueRow(*row) for row in (await self.session.execute(stmt)).all()]
 
     async def reminder_candidates(self, now: datetime) -> list[tuple[DueRow, list[uuid.UUID]]]:
-        """(Worker, as owner.) Schedules in their lead time or overdue by their home's date at ``now``, with
-        the members to remind (owner, admin and member roles; not guests; active accounts only)."""
+        """(Worker.) Schedules in their lead time or overdue by their home's date at ``now``, with the members to
+        remind (owner, admin and member roles; not guests; active accounts only). Two statements: the due
+        schedules of every home (co-located joins, one task per shard on a cluster), then the recipients of
+        their homes (reference tables, read locally)."""
         s = MaintenanceSchedule
-        recipients = (
-            select(func.array_agg(HomeMember.user_id))
+        today = home_today(now)
+        stmt = _due_select(today).where(s.reminder_enabled, s.next_due - s.lead_days <= today).order_by(s.next_due, s.id)
+        due = [DueRow(*row) for row in (await self.session.execute(stmt)).all()]
+        if not due:
+            return []
+        rows = await self.session.execute(
+            select(HomeMember.home_id, func.array_agg(aggregate_order_by(HomeMember.user_id, HomeMember.user_id)))
             .join(User, User.id == HomeMember.user_id)
             .where(
-                HomeMember.home_id == s.home_id,
+                HomeMember.home_id.in_({row.home_id for row in due}),
                 User.is_active,
                 User.deleted_at.is_(None),
                 HomeMember.role.in_([HomeRole.owner, HomeRole.admin, HomeRole.member]),
             )
-            .scalar_subquery()
+            .group_by(HomeMember.home_id)
         )
-        today = home_today(now)
-        stmt = (
-            _due_select(today)
-            .add_columns(recipients)
-            .where(s.reminder_enabled, s.next_due - s.lead_days <= today)
-            .order_by(s.next_due, s.id)
-        )
-        return [(DueRow(*row[:9]), list(row[9] or [])) for row in (await self.session.execute(stmt)).all()]
+        recipients: dict[uuid.UUID, list[uuid.UUID]] = {home_id: list(users) for home_id, users in rows.all()}
+        return [(row, recipients.get(row.home_id, [])) for row in due]
 
 
 class OccurrenceRepository(Repository[MaintenanceOccurrence]):
@@ -168,17 +179,17 @@ class OccurrenceRepository(Repository[MaintenanceOccurrence]):
 
 
 class ServiceEventRepository(Repository[ServiceEvent]):
-    # The key is (device_id, id); the unique index on id serves the base class's lookups by id.
+    # The key is (home_id, id); reads by id go through the access layer (narrowed to the caller's homes).
     model = ServiceEvent
 
     async def history(
-        self, device_id: uuid.UUID, limit: int, after: tuple[date, datetime, uuid.UUID] | None
+        self, home_id: uuid.UUID, device_id: uuid.UUID, limit: int, after: tuple[date, datetime, uuid.UUID] | None
     ) -> list[ServiceEvent]:
         """Newest first by (event_date, created_at, id), keyset paged."""
         e = ServiceEvent
         stmt = (
             select(e)
-            .where(e.device_id == device_id)
+            .where(e.home_id == home_id, e.device_id == device_id)
             .order_by(e.event_date.desc(), e.created_at.desc(), e.id.desc())
             .limit(limit + 1)
         )
@@ -192,7 +203,7 @@ class ServiceEventRepository(Repository[ServiceEvent]):
         row = (
             await self.session.execute(
                 update(ServiceEvent)
-                .where(ServiceEvent.device_id == event.device_id, ServiceEvent.id == event.id)
+                .where(ServiceEvent.home_id == event.home_id, ServiceEvent.id == event.id)
                 .values(attachments=ServiceEvent.attachments.op("||")(cast(literal([item], JSONB), JSONB)))
                 .returning(ServiceEvent.attachments, ServiceEvent.updated_at)
                 .execution_options(synchronize_session=False)
@@ -200,6 +211,21 @@ class ServiceEventRepository(Repository[ServiceEvent]):
         ).one()
         set_committed_value(event, "attachments", row.attachments)  # as loaded: no UPDATE on the next flush
         set_committed_value(event, "updated_at", row.updated_at)
+
+    async def detach_schedule(self, home_id: uuid.UUID, schedule_id: uuid.UUID) -> int:
+        """The schedule's events forget it (their history stays) — before the schedule is deleted."""
+        e = ServiceEvent
+        return await rows_affected(
+            self.session,
+            update(e).where(e.home_id == home_id, e.schedule_id == schedule_id).values(schedule_id=None),
+        )
+
+
+@dataclass(frozen=True)
+class FeedIdentity:
+    user_id: uuid.UUID
+    homes: dict[uuid.UUID, HomeRole]
+    orgs: dict[uuid.UUID, OrgRole]
 
 
 @dataclass(frozen=True)
@@ -221,21 +247,33 @@ class CalendarRepository(Repository[CalendarFeed]):
 
     model = CalendarFeed
 
-    async def user_for_hash(self, token_hash: str) -> uuid.UUID | None:
-        """SECURITY DEFINER lookup: the feed URL has no login, so RLS cannot see the row yet."""
-        user_id: uuid.UUID | None = await self.session.scalar(
-            text("SELECT homeops_calendar_user(:h)"), {"h": token_hash}
+    async def identity_for_hash(self, token_hash: str) -> FeedIdentity | None:
+        """The feed's user, established as the transaction's row-security identity (as a member of their
+        homes), by a SECURITY DEFINER function: the feed URL has no login. None for an unknown token."""
+        row = (
+            await self.session.execute(
+                text("SELECT user_id, home_ids, home_roles, org_ids, org_roles FROM homeops_calendar_identity(:h)"),
+                {"h": token_hash},
+            )
+        ).first()
+        if row is None:
+            return None
+        return FeedIdentity(
+            user_id=row.user_id,
+            homes={h: HomeRole(r) for h, r in zip(row.home_ids, row.home_roles, strict=True)},
+            orgs={o: OrgRole(r) for o, r in zip(row.org_ids, row.org_roles, strict=True)},
         )
-        return user_id
 
     async def get(self, object_id: uuid.UUID) -> CalendarFeed | None:
         """The feed of the user ``object_id``."""
         return await self.session.get(CalendarFeed, object_id, populate_existing=True)
 
-    async def upsert(self, user_id: uuid.UUID, token_hash: str) -> None:
+    async def upsert(self, user_id: uuid.UUID, token_hash: str, at: datetime) -> None:
+        """Creates the feed or rotates its token (``rotated_at`` = ``at``, the clock's instant: a parameter, as
+        a cluster takes no ``now()`` in ``ON CONFLICT DO UPDATE``)."""
         stmt = insert(CalendarFeed).values(user_id=user_id, token_hash=token_hash)
         stmt = stmt.on_conflict_do_update(
-            index_elements=[CalendarFeed.user_id], set_={"token_hash": token_hash, "rotated_at": func.now()}
+            index_elements=[CalendarFeed.user_id], set_={"token_hash": token_hash, "rotated_at": at}
         )
         await self.session.execute(stmt)
 
@@ -260,10 +298,11 @@ class CalendarRepository(Repository[CalendarFeed]):
         s = MaintenanceSchedule
         stmt = (
             select(s, Device.nickname, func.coalesce(Room.name, Device.location_detail))
-            .join(Device, Device.id == s.device_id)
-            .outerjoin(Room, Room.id == Device.room_id)
+            .join(Device, (Device.home_id == s.home_id) & (Device.id == s.device_id))
+            .outerjoin(Room, (Room.home_id == Device.home_id) & (Room.id == Device.room_id))
             .where(
                 _in_homes(s.home_id, home_ids),
+                _in_homes(Device.home_id, home_ids),  # see ScheduleRepository.due
                 s.is_active,
                 Device.status == DeviceStatus.active,
                 s.next_due <= until,

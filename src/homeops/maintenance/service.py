@@ -160,8 +160,8 @@ class MaintenanceService:
         return ScheduleOut.model_validate(schedule)
 
     async def for_device(self, device_id: uuid.UUID) -> list[ScheduleOut]:
-        await self._device(device_id, HomeRole.guest)
-        return [ScheduleOut.model_validate(s) for s in await self.schedules.for_device(device_id)]
+        device = await self._device(device_id, HomeRole.guest)
+        return [ScheduleOut.model_validate(s) for s in await self.schedules.for_device(device.home_id, device.id)]
 
     async def get(self, schedule_id: uuid.UUID) -> ScheduleOut:
         return ScheduleOut.model_validate(await self._schedule(schedule_id, HomeRole.guest))
@@ -189,8 +189,11 @@ class MaintenanceService:
         return ScheduleOut.model_validate(schedule)
 
     async def delete(self, schedule_id: uuid.UUID) -> None:
+        """The schedule and its occurrences go; its service events stay in the device's history (they forget
+        the schedule first: the foreign key has no ON DELETE SET NULL, see the maintenance migration)."""
         schedule = await self._schedule(schedule_id, HomeRole.member, lock=True)
-        await self.schedules.delete_by_id(schedule_id)
+        await self.events.detach_schedule(schedule.home_id, schedule.id)
+        await self.schedules.delete(schedule.home_id, schedule.id)
         self.uow.record(
             AuditEntry(
                 "maintenance_schedule_deleted",

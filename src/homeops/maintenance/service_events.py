@@ -145,8 +145,8 @@ class ServiceEventService:
         return event_out(await self._event(event_id, HomeRole.guest))
 
     async def history(self, device_id: uuid.UUID, page: PageParams) -> tuple[list[ServiceEventOut], str | None]:
-        await self._device(device_id, HomeRole.guest)
-        rows = await self.events.history(device_id, page.limit, _decode_history_cursor(page.cursor))
+        device = await self._device(device_id, HomeRole.guest)
+        rows = await self.events.history(device.home_id, device.id, page.limit, _decode_history_cursor(page.cursor))
         items = rows[: page.limit]
         cursor = _history_cursor(items[-1]) if len(rows) > page.limit and items else None
         return [event_out(e) for e in items], cursor

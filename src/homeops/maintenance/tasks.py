@@ -61,8 +61,9 @@ def _reminder(row: DueRow) -> dict[str, Any]:
 
 
 async def send_maintenance_reminders(session: AsyncSession, now: datetime, mailer: Mailer | None = None) -> int:
-    """Creates the reminders due at the instant ``now`` (as the database owner), each schedule judged by its
-    home's date at that instant; returns how many are new. ``mailer`` None: in-app only."""
+    """Creates the reminders due at the instant ``now`` (in the background worker's session: it reads every
+    home's schedules and members), each schedule judged by its home's date at that instant; returns how many
+    are new. ``mailer`` None: in-app only."""
     candidates = await ScheduleRepository(session).reminder_candidates(now)
     expires_at = now + timedelta(days=await expiry_days(session))
     rows = [

@@ -89,7 +89,7 @@ class ManualRepository(Repository[Manual]):
             stmt = stmt.where(tuple_(Manual.created_at, Manual.id) < tuple_(*after))
         return list(await self.session.scalars(stmt))
 
-    # --- processing (worker, as owner) ----------------------------------------------------------------
+    # --- processing (the worker role; the importer as owner) ---------------------------------------------
     async def set_status(self, manual_id: uuid.UUID, status: ManualStatus, **values: Any) -> None:
         """An UPDATE without loading the row (the worker owns processing)."""
         await self.session.execute(update(Manual).where(Manual.id == manual_id).values(status=status, **values))

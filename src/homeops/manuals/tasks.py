@@ -1,6 +1,9 @@
 """Background processing of uploaded manuals: text per page, passages, full-text (and vector) index. Runs in
-the worker, as the database owner. A manual that became ready is announced with ``ManualReady`` (devices
-links it to the matching devices of every home, in the same transaction).
+the worker as ``homeops_worker``, for no single user (the library is shared): it reads manuals, replaces their
+passages and vectors and sets their processing columns — exactly the worker's grants in the manuals migration.
+A manual that became ready is announced with ``ManualReady`` (devices links it to the matching devices of every
+home, in the same transaction: the worker reads devices and inserts links, devices migration). The operator's
+``homeops manuals import`` runs the same code as the owner.
 
 The library's process resource is the embedder (``resources``), read through ``embedder_of(runtime)``.
 """

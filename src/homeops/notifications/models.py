@@ -1,4 +1,5 @@
-"""ONE notifications table: 002 notifications + 004 user_notifications. The recipient is part of the key."""
+"""ONE notifications table: 002 notifications + 004 user_notifications. The recipient leads the key: it is the
+distribution column on a cluster (the anchor of the user-keyed co-location group), and every lookup names it."""
 
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ class NotificationPriority(enum.StrEnum):
 class Notification(Base):
     __tablename__ = "notifications"
     __table_args__ = (
-        Index("ix_notifications_id", "id", unique=True),
         Index("ix_notifications_user_created", "user_id", text("created_at DESC")),
         Index("ix_notifications_unread", "user_id", postgresql_where=text("NOT is_read AND NOT is_deleted")),
         Index("ix_notifications_type", "notification_type"),

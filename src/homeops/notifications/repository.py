@@ -1,5 +1,7 @@
-"""Every notifications query. Under the API role RLS shows each user only their own rows and lets any
-code path insert (without reading back); the worker runs as the owner."""
+"""Every notifications query. Under the API role RLS shows each user only their own rows and lets any signed-in
+transaction insert a fresh notification for anyone (without reading it back); the background worker
+(``homeops_worker``) inserts for anyone, reads back what it inserted and records deliveries. Every statement
+names the recipient (``user_id``, the distribution column on a cluster)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, tuple_, update
+from sqlalchemy import DateTime, bindparam, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.functions import now
@@ -50,7 +52,7 @@ class NotificationRepository:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def insert_many(self, rows: list[dict[str, Any]]) -> list[Notification]:
-        """(Worker, as owner.) Inserts and returns only the rows that were new."""
+        """(Worker.) Inserts and returns only the rows that were new."""
         created: list[Notification] = []
         for start in range(0, len(rows), CHUNK):
             stmt = _on_conflict(insert(Notification).values(rows[start : start + CHUNK])).returning(
@@ -74,22 +76,25 @@ class NotificationRepository:
         return update(Notification).where(Notification.user_id == user_id, *_live())
 
     async def _one(self, stmt: Any) -> Notification | None:
-        return await self.session.scalar(
+        row: Notification | None = await self.session.scalar(
             stmt.returning(Notification).execution_options(synchronize_session=False, populate_existing=True)
         )
+        return row
 
-    async def mark_read(self, user_id: uuid.UUID, notification_id: uuid.UUID) -> Notification | None:
+    async def mark_read(self, user_id: uuid.UUID, notification_id: uuid.UUID, at: datetime) -> Notification | None:
+        """Marks it read at ``at`` (the clock's instant, a parameter: a cluster evaluates no ``now()`` inside
+        ``coalesce`` of a distributed UPDATE); the first read time stays."""
         return await self._one(
             self._own(user_id)
             .where(Notification.id == notification_id)
-            .values(is_read=True, read_at=func.coalesce(Notification.read_at, now()))
+            .values(is_read=True, read_at=func.coalesce(Notification.read_at, bindparam("at", at, DateTime(True))))
         )
 
-    async def mark_all_read(self, user_id: uuid.UUID) -> int:
+    async def mark_all_read(self, user_id: uuid.UUID, at: datetime) -> int:
         result = await self.session.execute(
             self._own(user_id)
             .where(Notification.is_read.is_(False))
-            .values(is_read=True, read_at=now())
+            .values(is_read=True, read_at=at)
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -113,7 +118,7 @@ class NotificationRepository:
         )
 
     async def emails(self, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-        """(Worker, as owner.) Addresses of active accounts."""
+        """(Worker: it reads every account.) Addresses of active accounts."""
         rows = await self.session.execute(
             select(User.id, User.email).where(
                 User.id.in_(user_ids), User.is_active, User.deleted_at.is_(None)

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeops.core.audit import AuditEntry
-from homeops.core.uow import UnitOfWork
 from homeops.core.errors import NotFound
 from homeops.core.pagination import PageParams, build_page, decode_cursor
+from homeops.core.uow import UnitOfWork
 from homeops.notifications.email import Delivery, Mailer, OutgoingEmail
 from homeops.notifications.models import Notification, NotificationPriority
 from homeops.notifications.repository import NotificationRepository
@@ -91,14 +91,14 @@ class NotificationService:
         return [NotificationOut.model_validate(n) for n in items], cursor
 
     async def read(self, notification_id: uuid.UUID) -> NotificationOut:
-        row = await self.repo.mark_read(self._me(), notification_id)
+        row = await self.repo.mark_read(self._me(), notification_id, self.uow.now())
         if row is None:
             raise NotificationNotFound()
         self._audit("notification_read", notification_id)
         return NotificationOut.model_validate(row)
 
     async def read_all(self) -> int:
-        count = await self.repo.mark_all_read(self._me())
+        count = await self.repo.mark_all_read(self._me(), self.uow.now())
         self._audit("notifications_read_all", None, updated=count)
         return count
 
@@ -111,7 +111,7 @@ class NotificationService:
 async def email_notifications(
     session: AsyncSession, notifications: list[Notification], mailer: Mailer
 ) -> int:
-    """(Worker, as owner.) E-mails each notification to its recipient and records the outcome in
+    """(Worker.) E-mails each notification to its recipient and records the outcome in
     ``delivery_method.email``; returns how many were sent. Failures are recorded, never raised."""
     repo = NotificationRepository(session)
     addresses = await repo.emails({n.user_id for n in notifications})

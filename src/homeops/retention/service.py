@@ -42,9 +42,10 @@ class RetentionReport:
 
 
 async def run_retention(uow: UnitOfWork, *, dry_run: bool) -> RetentionReport:
-    """Applies (or, ``dry_run``, counts) every rule in ``uow``'s transaction, as the database owner. Windows
-    end at the clock's instant (``uow.now()``). A real run records one ``retention_run`` audit entry; the
-    caller removes the files of ``storage_keys`` after the commit."""
+    """Applies (or, ``dry_run``, counts) every rule in ``uow``'s transaction — as the worker role (the daily
+    job: exactly the grants these rules need) or the owner (the command). Windows end at the clock's instant
+    (``uow.now()``). A real run records one ``retention_run`` audit entry; the caller removes the files of
+    ``storage_keys`` after the commit."""
     repo = RetentionRepository(uow.session)
     configured = await repo.settings("retention.")
     days = {k: int(float(configured.get(k, v))) for k, v in DEFAULT_DAYS.items()}
@@ -52,17 +53,8 @@ async def run_retention(uow: UnitOfWork, *, dry_run: bool) -> RetentionReport:
     cut = {k: now - timedelta(days=v) for k, v in days.items()}
     report = RetentionReport(dry_run=dry_run, windows=days)
 
-    media = await repo.media_keys(cut["retention.media_days"])
     if dry_run:
-        report.counts = {
-            "troubleshooting_sessions_deleted": await repo.count(
-                repo.resolved_sessions(cut["retention.troubleshooting_days"])
-            ),
-            "service_tickets_deleted": await repo.count(repo.closed_tickets(cut["retention.closed_tickets_days"])),
-            "devices_archived": await repo.count(repo.idle_devices(cut["retention.device_inactive_days"])),
-            "chat_sessions_deleted": await repo.count(repo.old_chats(cut["retention.chat_days"])),
-            "media_files_deleted": len(media),
-        }
+        report.counts = await repo.planned(cut)
         return report
 
     report.counts = {
@@ -70,9 +62,9 @@ async def run_retention(uow: UnitOfWork, *, dry_run: bool) -> RetentionReport:
         "service_tickets_deleted": await repo.delete_tickets(cut["retention.closed_tickets_days"]),
         "devices_archived": await repo.archive_devices(cut["retention.device_inactive_days"]),
         "chat_sessions_deleted": await repo.delete_chats(cut["retention.chat_days"]),
-        "media_files_deleted": await repo.delete_media([m[0] for m in media]),
     }
-    report.storage_keys = [key for _, key in media]
+    report.storage_keys = await repo.delete_media(cut["retention.media_days"])
+    report.counts["media_files_deleted"] = len(report.storage_keys)
     uow.record(
         AuditEntry("retention_run", "system", None, description="retention policies applied",
                    new_values={"counts": report.counts, "windows_days": days})

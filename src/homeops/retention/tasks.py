@@ -1,4 +1,8 @@
-"""Daily retention job (the worker runs it; ``homeops retention run`` does the same on demand)."""
+"""Daily retention job (the worker runs it; ``homeops retention run`` does the same on demand, as the owner).
+
+The job acts for no tenant: it runs as the worker role, whose system-wide access is exactly what the rules
+need (granted in the assistant migration, the last one: SELECT on the tables they read, DELETE or
+``UPDATE (column)`` on what they change)."""
 
 from __future__ import annotations
 

@@ -65,8 +65,8 @@ async def search_sessions(
     svc: Sessions, page: Paging, symptoms: SymptomFilter, status: SessionStatus | None = None,
     device_id: uuid.UUID | None = None,
 ) -> Page[SessionSummaryOut]:
-    """Your own sessions (seed 000 Query 5) whose symptoms contain all the given ones, newest first, with
-    the device's nickname and model number."""
+    """Your own sessions in your homes (seed 000 Query 5) whose symptoms contain all the given ones, newest
+    first, with the device's nickname and model number."""
     items, cursor = await svc.search(page, symptoms=symptoms, status=status, device_id=device_id)
     return Page(items=items, next_cursor=cursor)
 
@@ -105,7 +105,8 @@ async def list_tickets(
     svc: Tickets, page: Paging, status: TicketStatus | None = None, priority: Priority | None = None,
     assigned_to: uuid.UUID | None = None, device_id: uuid.UUID | None = None,
 ) -> Page[TicketOut]:
-    """Staff (support, technician, manager, admin): every ticket; everyone else: their own. Newest first."""
+    """Staff (support, technician, manager, admin): every ticket; everyone else: their own, in their homes.
+    Newest first."""
     items, cursor = await svc.search(page, status=status, priority=priority, assigned_to=assigned_to,
                                      device_id=device_id)
     return Page(items=items, next_cursor=cursor)

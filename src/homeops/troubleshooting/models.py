@@ -49,21 +49,24 @@ priority_enum = pg_enum(Priority, "priority_level")
 
 
 class TroubleshootingSession(TimestampMixin, Base):
+    """Private to the user who opened it (staff read it), keyed by its device's home: the distribution column
+    on a cluster, so seed Query 5's join to the device stays on one shard."""
+
     __tablename__ = "troubleshooting_sessions"
     __table_args__ = (
-        ForeignKeyConstraint(["device_id", "home_id"], ["devices.id", "devices.home_id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["home_id", "device_id"], ["devices.home_id", "devices.id"], ondelete="CASCADE"),
         CheckConstraint("user_satisfaction BETWEEN 1 AND 5", name="satisfaction_range"),
         Index("ix_troubleshooting_sessions_user_created", "user_id", text("created_at DESC")),
-        Index("ix_troubleshooting_sessions_device_id", "device_id"),
+        Index("ix_troubleshooting_sessions_home_device", "home_id", "device_id"),
         Index("ix_troubleshooting_sessions_status", "status"),
         Index("ix_troubleshooting_sessions_symptoms", "symptoms", postgresql_using="gin",
               postgresql_ops={"symptoms": "jsonb_path_ops"}),
     )
 
+    home_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     device_id: Mapped[uuid.UUID]
-    home_id: Mapped[uuid.UUID]
     issue_summary: Mapped[str] = mapped_column(Text)
     symptoms: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
     error_codes: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
@@ -77,25 +80,29 @@ class TroubleshootingSession(TimestampMixin, Base):
 
 
 class ServiceTicket(TimestampMixin, Base):
+    """Keyed by (home_id, id). An escalated ticket points at its session by (home_id, session_id); whoever
+    deletes sessions detaches their tickets first (``TicketRepository.detach_sessions``)."""
+
     __tablename__ = "service_tickets"
     __table_args__ = (
-        ForeignKeyConstraint(["device_id", "home_id"], ["devices.id", "devices.home_id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["home_id", "device_id"], ["devices.home_id", "devices.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["home_id", "session_id"], ["troubleshooting_sessions.home_id", "troubleshooting_sessions.id"]
+        ),
         Index("ix_service_tickets_user_id", "user_id"),
-        Index("ix_service_tickets_device_id", "device_id"),
+        Index("ix_service_tickets_home_device", "home_id", "device_id"),
         Index("ix_service_tickets_status", "status"),
         Index("ix_service_tickets_priority", "priority"),
         Index("ix_service_tickets_assigned_to", "assigned_to"),
-        Index("uq_service_tickets_session_id", "session_id", unique=True,
+        Index("uq_service_tickets_home_session", "home_id", "session_id", unique=True,
               postgresql_where=text("session_id IS NOT NULL")),
     )
 
+    home_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     device_id: Mapped[uuid.UUID]
-    home_id: Mapped[uuid.UUID]
-    session_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("troubleshooting_sessions.id", ondelete="SET NULL")
-    )
+    session_id: Mapped[uuid.UUID | None]
     status: Mapped[TicketStatus] = mapped_column(pg_enum(TicketStatus, "ticket_status"),
                                                  server_default=TicketStatus.open.value)
     priority: Mapped[Priority] = mapped_column(priority_enum, server_default=Priority.medium.value)

@@ -1,5 +1,7 @@
 """Every troubleshooting and ticket query. RLS decides visibility (own rows, plus staff reads); the
-"my sessions" and "my tickets" lists add the owner filter explicitly."""
+"my sessions" and "my tickets" lists add the owner filter and the caller's homes explicitly (on a cluster the
+homes route the query to their shards). Joins to devices carry home_id (co-located tables); writes name the
+full key (home_id, id). Staff's ticket queue spans every home (staff are not a tenant)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, select
+from sqlalchemy import ColumnElement, RowMapping, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
+from homeops.core.database import rows_affected
 from homeops.core.repository import Repository, keyset
 from homeops.devices.models import Device
 from homeops.identity.models import User, UserRole
@@ -33,9 +36,13 @@ SUMMARY_COLUMNS: tuple[InstrumentedAttribute[Any], ...] = (
 class SessionRepository(Repository[TroubleshootingSession]):
     model = TroubleshootingSession
 
-    async def device_labels(self, device_id: uuid.UUID) -> tuple[str | None, str | None]:
+    async def device(self, home_id: uuid.UUID, device_id: uuid.UUID) -> Device | None:
+        """The session's device if the caller may still see it (by its full key)."""
+        return await self.session.scalar(select(Device).where(Device.home_id == home_id, Device.id == device_id))
+
+    async def device_labels(self, home_id: uuid.UUID, device_id: uuid.UUID) -> tuple[str | None, str | None]:
         row = (await self.session.execute(
-            select(Device.nickname, Device.model_number).where(Device.id == device_id)
+            select(Device.nickname, Device.model_number).where(Device.home_id == home_id, Device.id == device_id)
         )).first()
         return (row[0], row[1]) if row else (None, None)
 
@@ -43,16 +50,18 @@ class SessionRepository(Repository[TroubleshootingSession]):
         self,
         *,
         user_id: uuid.UUID,
+        homes: ColumnElement[bool],
         symptoms: list[str],
         status: SessionStatus | None,
         device_id: uuid.UUID | None,
         limit: int,
         after: tuple[datetime, uuid.UUID] | None,
     ) -> Sequence[RowMapping]:
-        """Seed 000 Query 5 in one statement: the user's sessions whose symptoms contain every given symptom
-        (``symptoms @> '[…]'::jsonb``), newest first, with the device's nickname and model number (the
-        columns of ``SUMMARY_COLUMNS`` plus ``device_nickname`` and ``model_number``). A device the user can
-        no longer see leaves those two null.
+        """Seed 000 Query 5 in one statement: the user's sessions in ``homes`` (the caller's homes, see
+        ``home_filter``) whose symptoms contain every given symptom (``symptoms @> '[…]'::jsonb``), newest
+        first, with the device's nickname and model number (the columns of ``SUMMARY_COLUMNS`` plus
+        ``device_nickname`` and ``model_number``); the device is joined by (home_id, device_id), on the
+        session's shard. A device the user can no longer see leaves those two null.
 
         Under row-level security the planner walks ``(user_id, created_at DESC)`` and applies the containment
         as a filter (``@>`` is not leakproof, so the jsonb_path_ops GIN index cannot serve it before the
@@ -61,8 +70,8 @@ class SessionRepository(Repository[TroubleshootingSession]):
         ts = TroubleshootingSession
         stmt = (
             select(*SUMMARY_COLUMNS, Device.nickname.label("device_nickname"), Device.model_number)
-            .outerjoin(Device, Device.id == ts.device_id)
-            .where(ts.user_id == user_id)
+            .outerjoin(Device, (Device.home_id == ts.home_id) & (Device.id == ts.device_id))
+            .where(ts.user_id == user_id, homes)
         )
         if symptoms:
             stmt = stmt.where(ts.symptoms.contains(symptoms))
@@ -77,13 +86,32 @@ class SessionRepository(Repository[TroubleshootingSession]):
 class TicketRepository(Repository[ServiceTicket]):
     model = ServiceTicket
 
-    async def for_session(self, session_id: uuid.UUID) -> ServiceTicket | None:
-        return await self.session.scalar(select(ServiceTicket).where(ServiceTicket.session_id == session_id))
+    async def for_session(self, home_id: uuid.UUID, session_id: uuid.UUID) -> ServiceTicket | None:
+        t = ServiceTicket
+        return await self.session.scalar(select(t).where(t.home_id == home_id, t.session_id == session_id))
+
+    async def get_in_home(self, home_id: uuid.UUID, ticket_id: uuid.UUID) -> ServiceTicket | None:
+        t = ServiceTicket
+        return await self.session.scalar(
+            select(t).where(t.home_id == home_id, t.id == ticket_id).execution_options(populate_existing=True)
+        )
+
+    async def detach_sessions(self, sessions: ColumnElement[bool]) -> int:
+        """Before sessions are deleted (retention): the tickets escalated from the sessions matching
+        ``sessions`` (a condition on ``TroubleshootingSession``) lose the link, their ``session_id`` nulled in
+        the same transaction (the foreign key has no ON DELETE SET NULL, see the troubleshooting migration).
+        One statement over every home, joined on the full key (co-located on a cluster)."""
+        ts, t = TroubleshootingSession, ServiceTicket
+        return await rows_affected(
+            self.session,
+            update(t).where(t.home_id == ts.home_id, t.session_id == ts.id, sessions).values(session_id=None),
+        )
 
     async def search(
         self,
         *,
         user_id: uuid.UUID | None,
+        homes: ColumnElement[bool] | None,
         status: TicketStatus | None,
         priority: Priority | None,
         assigned_to: uuid.UUID | None,
@@ -91,10 +119,13 @@ class TicketRepository(Repository[ServiceTicket]):
         limit: int,
         after: tuple[datetime, uuid.UUID] | None,
     ) -> list[ServiceTicket]:
-        """Newest first. ``user_id`` restricts to one owner (homeowners); staff pass ``None`` (RLS: all)."""
+        """Newest first. Homeowners: ``user_id`` (their own) in ``homes`` (their homes); staff pass ``None`` for
+        both (RLS: every ticket)."""
         stmt = select(ServiceTicket)
         if user_id is not None:
             stmt = stmt.where(ServiceTicket.user_id == user_id)
+        if homes is not None:
+            stmt = stmt.where(homes)
         if status is not None:
             stmt = stmt.where(ServiceTicket.status == status)
         if priority is not None:
@@ -107,15 +138,15 @@ class TicketRepository(Repository[ServiceTicket]):
         return list(await self.session.scalars(stmt))
 
     async def active_role(self, user_id: uuid.UUID) -> UserRole | None:
-        """The role of an active user *visible to the caller* (RLS on users: yourself, housemates and staff,
-        who may read every account since migration 0005)."""
+        """The role of an active user *visible to the caller* (RLS on users: yourself, and staff, who may read
+        every account)."""
         return await self.session.scalar(
             select(User.role).where(User.id == user_id, User.is_active.is_(True), User.deleted_at.is_(None))
         )
 
     async def active_user_ids(self, roles: tuple[UserRole, ...]) -> list[uuid.UUID]:
-        """(Worker, as owner.) Every active user with one of ``roles``; under the API role RLS would hide
-        everyone but the caller's housemates."""
+        """(Worker: it reads every account.) Every active user with one of ``roles``; under the API role RLS
+        would hide everyone but the caller."""
         return list(await self.session.scalars(
             select(User.id).where(User.role.in_(roles), User.is_active.is_(True), User.deleted_at.is_(None))
             .order_by(User.id)

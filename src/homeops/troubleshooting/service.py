@@ -1,7 +1,9 @@
 """Troubleshooting sessions: open with ranked suggestions, converse, resolve or abandon, escalate to a ticket.
 
 Sessions are private to the user who opened them (RLS); staff may read them but only the owner changes
-them. Mutations lock the row (``FOR UPDATE``), so concurrent messages, patches and escalations serialise.
+them. Mutations lock the row (``FOR UPDATE``, by its full key on a cluster), so concurrent messages, patches
+and escalations serialise. A session lives in its device's home (its key, home_id first): the history search
+lists the caller's sessions in the homes they belong to; one of a home they left is still theirs by its id.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from homeops.catalog.models import ProblemSeverity
+from homeops.core.access import home_filter
 from homeops.core.audit import AuditEntry
 from homeops.core.errors import Conflict, Forbidden, NotFound
 from homeops.core.pagination import PageParams, build_page, decode_cursor
@@ -19,7 +22,6 @@ from homeops.core.patch import apply_patch, reject_nulls
 from homeops.core.tenancy import HomeRole
 from homeops.core.uow import UnitOfWork
 from homeops.devices.models import Device
-from homeops.devices.repository import DeviceRepository
 from homeops.devices.service import DeviceNotFound
 from homeops.homes.access import HomeNotFound, load_in_home, load_owned, load_visible, require_home
 from homeops.troubleshooting.models import Priority, ServiceTicket, SessionStatus, TroubleshootingSession
@@ -80,7 +82,6 @@ class TroubleshootingService:
         self.session = uow.session
         self.sessions = SessionRepository(uow.session)
         self.tickets = TicketRepository(uow.session)
-        self.devices = DeviceRepository(uow.session)
         self.engine = SuggestionEngine(uow.session)
 
     # --- access and presentation --------------------------------------------------------------------
@@ -94,26 +95,28 @@ class TroubleshootingService:
         if device is not None:
             nickname, model_number = device.nickname, device.model_number
         else:
-            nickname, model_number = await self.sessions.device_labels(row.device_id)
+            nickname, model_number = await self.sessions.device_labels(row.home_id, row.device_id)
         return SessionOut.model_validate(
             {**_columns(row), "device_nickname": nickname, "model_number": model_number,
              "conversation": row.conversation, "suggestions": row.suggestions or {}}
         )
 
-    async def _suggest(self, device_id: uuid.UUID, stored_model: str | None, report: Report) -> Suggestions:
-        device = await self.devices.get(device_id)
+    async def _suggest(self, row: TroubleshootingSession, report: Report) -> Suggestions:
+        device = await self.sessions.device(row.home_id, row.device_id)
         if device is not None:
             model_id = await self.engine.model_id_for(device)
         else:  # the owner left the home: keep the model found when the session was opened
+            stored_model = (row.suggestions or {}).get("model_id")
             model_id = uuid.UUID(stored_model) if stored_model else None
-        return await self.engine.build(device_id, model_id, report, self.uow.now())
+        return await self.engine.build(row.home_id, row.device_id, model_id, report, self.uow.now())
 
     # --- use cases ----------------------------------------------------------------------------------
     async def create(self, data: SessionIn) -> SessionOut:
         device, _ = await load_in_home(self.uow, Device, data.device_id, HomeRole.member, not_found=DeviceNotFound)
         report = make_report(data.issue_summary, data.symptoms, data.error_codes)
         now = self.uow.now()
-        suggestions = await self.engine.build(device.id, await self.engine.model_id_for(device), report, now)
+        model_id = await self.engine.model_id_for(device)
+        suggestions = await self.engine.build(device.home_id, device.id, model_id, report, now)
         row = await self.sessions.add(
             TroubleshootingSession(
                 user_id=self.uow.actor.require_user_id(), device_id=device.id, home_id=device.home_id,
@@ -137,8 +140,11 @@ class TroubleshootingService:
     async def search(
         self, page: PageParams, *, symptoms: list[str], status: SessionStatus | None, device_id: uuid.UUID | None
     ) -> tuple[list[SessionSummaryOut], str | None]:
+        me, homes = self.uow.actor.require_user_id(), home_filter(self.uow, TroubleshootingSession.home_id)
+        if homes is None:  # no home: no session to list (each session is in one of its owner's homes)
+            return [], None
         rows = await self.sessions.search(
-            user_id=self.uow.actor.require_user_id(), symptoms=symptoms, status=status, device_id=device_id,
+            user_id=me, homes=homes, symptoms=symptoms, status=status, device_id=device_id,
             limit=page.limit, after=decode_cursor(page.cursor),
         )
         items, cursor = build_page(rows, page.limit, key=lambda r: (r["created_at"], r["id"]))
@@ -153,7 +159,7 @@ class TroubleshootingService:
                            code="conversation_too_long")
         said = [str(t.get("content", "")) for t in row.conversation if t.get("role") == "user"]
         report = make_report(row.issue_summary, row.symptoms, row.error_codes, [*said, data.content])
-        suggestions = await self._suggest(row.device_id, (row.suggestions or {}).get("model_id"), report)
+        suggestions = await self._suggest(row, report)
         now = self.uow.now()
         row.conversation = [*row.conversation, user_turn(data.content, now), assistant_turn(suggestions, now)]
         row.suggestions = suggestions.model_dump(mode="json")
@@ -192,7 +198,7 @@ class TroubleshootingService:
 
     async def escalate(self, session_id: uuid.UUID, data: EscalateIn) -> TicketOut:
         row = await self._owned(session_id)
-        if row.status is SessionStatus.escalated or await self.tickets.for_session(row.id) is not None:
+        if row.status is SessionStatus.escalated or await self.tickets.for_session(row.home_id, row.id) is not None:
             raise AlreadyEscalated("This session already has a service ticket.")
         if row.status is not SessionStatus.open:
             raise InvalidTransition(f"A {row.status.value} session cannot be escalated.")
@@ -212,7 +218,7 @@ class TroubleshootingService:
                 )
         except IntegrityError as exc:  # the unique index on session_id: a concurrent escalation won
             raise AlreadyEscalated("This session already has a service ticket.") from exc
-        await announce_new_ticket(self.session, ticket.id)
+        await announce_new_ticket(self.session, ticket)
         row.status = SessionStatus.escalated
         note = f"Escalated to support: service ticket {ticket.id} (priority {priority.value})."
         row.conversation = [*row.conversation, {"role": "system", "content": note,

@@ -214,15 +214,15 @@ class SuggestionEngine:
         return None
 
     async def build(
-        self, device_id: uuid.UUID, model_id: uuid.UUID | None, report: Report, now: datetime
+        self, home_id: uuid.UUID, device_id: uuid.UUID, model_id: uuid.UUID | None, report: Report, now: datetime
     ) -> Suggestions:
         """The ranked problems and passages; ``now`` (the unit of work's clock) stamps ``generated_at``."""
         problems = rank_problems(await self.catalog.problems(model_id), report) if model_id else []
-        return Suggestions(model_id=model_id, problems=problems, passages=await self.passages(device_id, report),
-                           generated_at=now)
+        passages = await self.passages(home_id, device_id, report)
+        return Suggestions(model_id=model_id, problems=problems, passages=passages, generated_at=now)
 
-    async def passages(self, device_id: uuid.UUID, report: Report) -> list[PassageSuggestion]:
-        manual_ids = await self.links.manual_ids_for_device(device_id)
+    async def passages(self, home_id: uuid.UUID, device_id: uuid.UUID, report: Report) -> list[PassageSuggestion]:
+        manual_ids = await self.links.manual_ids_for_device(device_id, home_id)
         if not manual_ids:
             return []
         found: dict[tuple[Any, Any], dict[str, Any]] = {}

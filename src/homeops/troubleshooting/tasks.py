@@ -1,8 +1,10 @@
 """Background jobs of the troubleshooting domain (registered on import; see homeops.core.jobs).
 
-Ticket notifications are written by the worker, as the database owner: the API role cannot list support
-staff (RLS on users), and one code path for every ticket notification keeps them uniform. The request
-queues the job in its own transaction, so a notification exists only for a change that was committed.
+Ticket notifications are written by the background worker (``homeops_worker``: it reads tickets and the
+accounts of staff, and inserts notifications for anyone — see the troubleshooting and notifications
+migrations): the API role cannot list support staff (RLS on users), and one code path for every ticket
+notification keeps them uniform. The request queues the job in its own transaction, so a notification exists
+only for a change that was committed.
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ NOTIFICATION_PRIORITY = {
 
 
 async def queue_ticket_notification(
-    session: AsyncSession, event: str, ticket_id: uuid.UUID, recipient: uuid.UUID | None = None, status: str = ""
+    session: AsyncSession, event: str, ticket: ServiceTicket, recipient: uuid.UUID | None = None, status: str = ""
 ) -> None:
-    """``opened``: every support user; ``assigned``: the assignee; ``status``: the owner (new ``status``)."""
-    payload = {"event": event, "ticket_id": str(ticket_id), "recipient": str(recipient) if recipient else None,
-               "status": status}
-    key = f"{NOTIFY_TICKET}:{OPENED}:{ticket_id}" if event == OPENED else None
+    """``opened``: every support user; ``assigned``: the assignee; ``status``: the owner (new ``status``).
+    The payload names the ticket by its full key (home_id, id): the job reads it from one shard."""
+    payload = {"event": event, "ticket_id": str(ticket.id), "home_id": str(ticket.home_id),
+               "recipient": str(recipient) if recipient else None, "status": status}
+    key = f"{NOTIFY_TICKET}:{OPENED}:{ticket.id}" if event == OPENED else None
     await enqueue(session, NOTIFY_TICKET, payload, dedupe_key=key)
 
 
@@ -44,7 +47,9 @@ async def queue_ticket_notification(
 async def notify_ticket(job: JobContext, payload: dict[str, Any]) -> None:
     tickets = TicketRepository(job.session)
     notifications = NotificationService(job.uow())
-    ticket = await tickets.get(uuid.UUID(payload["ticket_id"]))
+    ticket_id = uuid.UUID(payload["ticket_id"])
+    home_id = payload.get("home_id")  # absent in jobs queued before the full key was recorded
+    ticket = await (tickets.get_in_home(uuid.UUID(home_id), ticket_id) if home_id else tickets.get(ticket_id))
     if ticket is None:
         return  # deleted meanwhile
     event = payload["event"]

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from homeops.core.access import home_filter
 from homeops.core.audit import AuditEntry
 from homeops.core.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from homeops.core.pagination import PageParams, build_page, decode_cursor
@@ -59,9 +60,9 @@ class InvalidAssignee(UnprocessableEntity):
     code, title = "invalid_assignee", "Invalid assignee"
 
 
-async def announce_new_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> None:
+async def announce_new_ticket(session: AsyncSession, ticket: ServiceTicket) -> None:
     """Queues the job telling support staff about a new ticket (committed with the ticket, or not at all)."""
-    await queue_ticket_notification(session, OPENED, ticket_id)
+    await queue_ticket_notification(session, OPENED, ticket)
 
 
 class TicketService:
@@ -79,7 +80,7 @@ class TicketService:
         )
         self.uow.record(AuditEntry("service_ticket_created", "service_ticket", ticket.id,
                                    new_values=data.model_dump(mode="json")))
-        await announce_new_ticket(self.session, ticket.id)
+        await announce_new_ticket(self.session, ticket)
         return TicketOut.model_validate(ticket)
 
     async def get(self, ticket_id: uuid.UUID) -> TicketOut:
@@ -96,9 +97,15 @@ class TicketService:
         device_id: uuid.UUID | None,
     ) -> tuple[list[TicketOut], str | None]:
         actor = self.uow.actor
+        if actor.is_staff:  # the support queue: every home's tickets
+            user_id, homes = None, None
+        else:  # their own tickets, in their homes
+            user_id, homes = actor.require_user_id(), home_filter(self.uow, ServiceTicket.home_id)
+            if homes is None:
+                return [], None
         rows = await self.tickets.search(
-            user_id=None if actor.is_staff else actor.require_user_id(), status=status, priority=priority,
-            assigned_to=assigned_to, device_id=device_id, limit=page.limit, after=decode_cursor(page.cursor),
+            user_id=user_id, homes=homes, status=status, priority=priority, assigned_to=assigned_to,
+            device_id=device_id, limit=page.limit, after=decode_cursor(page.cursor),
         )
         items, cursor = build_page(rows, page.limit, key=lambda t: (t.created_at, t.id))
         return [TicketOut.model_validate(t) for t in items], cursor
@@ -167,9 +174,9 @@ class TicketService:
         assignee = ticket.assigned_to
         me = self.uow.actor.user_id
         if assignee is not None and assignee not in (old_assignee, me):
-            await queue_ticket_notification(self.session, ASSIGNED, ticket.id, assignee)
+            await queue_ticket_notification(self.session, ASSIGNED, ticket, assignee)
         if ticket.status is not old_status and ticket.user_id != me:
-            await queue_ticket_notification(self.session, STATUS, ticket.id, ticket.user_id, ticket.status.value)
+            await queue_ticket_notification(self.session, STATUS, ticket, ticket.user_id, ticket.status.value)
 
     def _move(self, ticket: ServiceTicket, target: TicketStatus) -> None:
         if target is ticket.status:

@@ -1,0 +1,338 @@
+"""identity: users (a reference table), sessions and failed-login counters (local to the coordinator), and the
+functions that establish a transaction's identity for row security
+
+``homeops_begin(session, user)`` — the first statement of every authenticated request — checks that the session
+is live and the user active, reads the stored role and the user's homes and organizations with their roles,
+and sets what the row policies read (``homeops.*``, see ``homeops.core.ddl``) with ``SET LOCAL``, which Citus
+propagates to the workers (``set_config`` would not be). The application never computes memberships.
+
+Revision ID: p002
+Revises: p001
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+from homeops.core import ddl
+from homeops.core.ddl import IS_STAFF, UID
+
+revision: str = "p002"
+down_revision: str | None = "p001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+USER_ROLES = ("homeowner", "provider", "technician", "manager", "office_staff", "government", "support", "admin")
+SETTINGS = ("uid", "role", "staff", "homes_read", "homes_write", "homes_admin", "homes_owner", "orgs_read",
+            "orgs_write", "orgs_admin", "orgs_owner")
+
+_FUNCTIONS = [
+    "homeops_begin(uuid, uuid)",
+    "homeops_sign_in(uuid, text)",
+    "homeops_claim_new_user()",
+    "homeops_act_for(uuid)",
+    "homeops_identity_apply(uuid, user_role)",
+    "homeops_identity_reset()",
+    "homeops_identity_set(text, text)",
+    "homeops_users_guard()",
+    "homeops_auth_lookup(text)",
+    "homeops_user_id_by_email(text)",
+    "homeops_session_by_refresh(text)",
+]
+
+
+def upgrade() -> None:
+    ddl.citus_session()
+    _tables()
+    _identity_functions()
+    _lookup_functions()
+    _grants_and_policies()
+
+
+def _tables() -> None:
+    op.create_table(
+        "users",
+        sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
+        sa.Column("email", sa.String(length=255), nullable=False),
+        sa.Column("username", sa.String(length=50), nullable=True),
+        sa.Column("full_name", sa.String(length=255), nullable=False),
+        sa.Column("phone", sa.String(length=32), nullable=True),
+        sa.Column("role", sa.Enum(*USER_ROLES, name="user_role"), server_default="homeowner", nullable=False),
+        sa.Column("password_hash", sa.String(length=255), nullable=True),
+        sa.Column("is_verified", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("is_active", sa.Boolean(), server_default=sa.text("true"), nullable=False),
+        sa.Column("preferences", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"),
+                  nullable=False),
+        sa.Column("metadata", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"),
+                  nullable=False),
+        sa.Column("profile_picture_url", sa.Text(), nullable=True),
+        sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("certification_numbers", postgresql.JSONB(astext_type=sa.Text()),
+                  server_default=sa.text("'[]'::jsonb"), nullable=False),
+        sa.Column("specializations", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'[]'::jsonb"),
+                  nullable=False),
+        sa.Column("hire_date", sa.Date(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
+    )
+    ddl.reference_table("users")  # read by every node (owners, authors, assignees of tenant rows)
+    op.create_index("ix_users_created_at", "users", ["created_at"], unique=False)
+    op.create_index("ix_users_is_active", "users", ["is_active"], unique=False)
+    op.create_index("ix_users_live", "users", ["deleted_at"], unique=False, postgresql_where=sa.text("deleted_at IS NULL"))
+    op.create_index("ix_users_role", "users", ["role"], unique=False)
+    op.create_index("uq_users_email_lower", "users", [sa.literal_column("lower(email)")], unique=True)
+    op.create_index("uq_users_username_lower", "users", [sa.literal_column("lower(username)")], unique=True,
+                    postgresql_where=sa.text("username IS NOT NULL"))
+    ddl.updated_at_trigger("users")
+
+    op.create_table(
+        "user_sessions",
+        sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
+        sa.Column("user_id", sa.UUID(), nullable=False),
+        sa.Column("refresh_token_hash", sa.String(length=64), nullable=False),
+        sa.Column("ip_address", postgresql.INET(), nullable=True),
+        sa.Column("user_agent", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_reason", sa.String(length=50), nullable=True),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_user_sessions_user_id_users"),
+                                ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_user_sessions")),
+        sa.UniqueConstraint("refresh_token_hash", name=op.f("uq_user_sessions_refresh_token_hash")),
+    )
+    # On the coordinator: the refresh-token hash is unique platform-wide and found in one indexed lookup, and
+    # the session check of every request reads it locally.
+    ddl.local_table("user_sessions")
+    op.create_index("ix_user_sessions_user_id", "user_sessions", ["user_id"], unique=False)
+
+    op.create_table(
+        "login_attempts",
+        sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
+        sa.Column("email", sa.String(length=255), nullable=False),
+        sa.Column("ip_address", postgresql.INET(), nullable=True),
+        sa.Column("attempted_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_attempts")),
+    )
+    ddl.local_table("login_attempts")
+    op.create_index("ix_login_attempts_email_at", "login_attempts", ["email", "attempted_at"], unique=False)
+
+
+def _identity_functions() -> None:
+    # SET LOCAL (not set_config) so that Citus sends the values to the workers; never inside an EXCEPTION block
+    # (Citus forgets a SET LOCAL made there).
+    op.execute(
+        """
+        CREATE FUNCTION homeops_identity_set(p_name text, p_value text) RETURNS void LANGUAGE plpgsql AS
+        $$ BEGIN EXECUTE format('SET LOCAL homeops.%s = %L', p_name, coalesce(p_value, '')); END $$
+        """
+    )
+    resets = "\n".join(f"  PERFORM homeops_identity_set('{name}', '');" for name in SETTINGS)
+    op.execute(
+        f"""
+        CREATE FUNCTION homeops_identity_reset() RETURNS void LANGUAGE plpgsql AS
+        $$ BEGIN
+        {resets}
+        END $$
+        """
+    )
+    # Reads the memberships (reference tables: local reads on every node) and sets every setting.
+    op.execute(
+        """
+        CREATE FUNCTION homeops_identity_apply(p_user uuid, p_role user_role)
+        RETURNS TABLE (home_ids uuid[], home_roles text[], org_ids uuid[], org_roles text[])
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS
+        $$ DECLARE
+          h_ids uuid[]; h_roles text[]; o_ids uuid[]; o_roles text[];
+        BEGIN
+          SELECT coalesce(array_agg(m.home_id ORDER BY m.home_id), '{}'),
+                 coalesce(array_agg(m.role::text ORDER BY m.home_id), '{}')
+            INTO h_ids, h_roles FROM home_members m WHERE m.user_id = p_user;
+          SELECT coalesce(array_agg(m.organization_id ORDER BY m.organization_id), '{}'),
+                 coalesce(array_agg(m.role::text ORDER BY m.organization_id), '{}')
+            INTO o_ids, o_roles FROM organization_members m WHERE m.user_id = p_user;
+          PERFORM homeops_identity_set('uid', p_user::text);
+          PERFORM homeops_identity_set('role', p_role::text);
+          PERFORM homeops_identity_set('staff', CASE WHEN p_role IN ('support', 'technician', 'manager', 'admin')
+                                                     THEN 'on' ELSE 'off' END);
+          PERFORM homeops_identity_set('homes_read', h_ids::text);
+          PERFORM homeops_identity_set('homes_write', (SELECT coalesce(array_agg(h), '{}') FROM
+            unnest(h_ids, h_roles) AS t(h, r) WHERE r IN ('member', 'admin', 'owner'))::text);
+          PERFORM homeops_identity_set('homes_admin', (SELECT coalesce(array_agg(h), '{}') FROM
+            unnest(h_ids, h_roles) AS t(h, r) WHERE r IN ('admin', 'owner'))::text);
+          PERFORM homeops_identity_set('homes_owner', (SELECT coalesce(array_agg(h), '{}') FROM
+            unnest(h_ids, h_roles) AS t(h, r) WHERE r = 'owner')::text);
+          PERFORM homeops_identity_set('orgs_read', o_ids::text);
+          PERFORM homeops_identity_set('orgs_write', (SELECT coalesce(array_agg(o), '{}') FROM
+            unnest(o_ids, o_roles) AS t(o, r) WHERE r IN ('technician', 'office_staff', 'manager', 'owner'))::text);
+          PERFORM homeops_identity_set('orgs_admin', (SELECT coalesce(array_agg(o), '{}') FROM
+            unnest(o_ids, o_roles) AS t(o, r) WHERE r IN ('manager', 'owner'))::text);
+          PERFORM homeops_identity_set('orgs_owner', (SELECT coalesce(array_agg(o), '{}') FROM
+            unnest(o_ids, o_roles) AS t(o, r) WHERE r = 'owner')::text);
+          RETURN QUERY SELECT h_ids, h_roles, o_ids, o_roles;
+        END $$
+        """
+    )
+    op.execute(
+        """
+        CREATE FUNCTION homeops_begin(p_session uuid, p_user uuid)
+        RETURNS TABLE (role user_role, email varchar, home_ids uuid[], home_roles text[], org_ids uuid[],
+                       org_roles text[])
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS
+        $$ DECLARE
+          v_role user_role; v_email varchar;
+        BEGIN
+          PERFORM homeops_identity_reset();
+          PERFORM 1 FROM user_sessions s
+           WHERE s.id = p_session AND s.user_id = p_user AND s.revoked_at IS NULL AND s.expires_at > now();
+          IF NOT FOUND THEN RETURN; END IF;
+          SELECT u.role, u.email INTO v_role, v_email FROM users u
+           WHERE u.id = p_user AND u.deleted_at IS NULL AND u.is_active;
+          IF NOT FOUND THEN RETURN; END IF;
+          RETURN QUERY SELECT v_role, v_email, a.home_ids, a.home_roles, a.org_ids, a.org_roles
+                         FROM homeops_identity_apply(p_user, v_role) a;
+        END $$
+        """
+    )
+    # Sign-in, once the API has verified the password (bcrypt, in Python): the hash it verified must still be
+    # the stored one. No session exists yet; the API creates it under this identity.
+    op.execute(
+        """
+        CREATE FUNCTION homeops_sign_in(p_user uuid, p_password_hash text) RETURNS user_role
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS
+        $$ DECLARE v_role user_role;
+        BEGIN
+          PERFORM homeops_identity_reset();
+          SELECT u.role INTO v_role FROM users u
+           WHERE u.id = p_user AND u.password_hash = p_password_hash AND u.deleted_at IS NULL AND u.is_active;
+          IF NOT FOUND THEN RETURN NULL; END IF;
+          PERFORM homeops_identity_apply(p_user, v_role);
+          RETURN v_role;
+        END $$
+        """
+    )
+    # Registration: a fresh user id the transaction may create (and nothing else).
+    op.execute(
+        """
+        CREATE FUNCTION homeops_claim_new_user() RETURNS uuid
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS
+        $$ DECLARE v_id uuid := gen_random_uuid();
+        BEGIN
+          PERFORM homeops_identity_reset();
+          PERFORM homeops_identity_set('uid', v_id::text);
+          PERFORM homeops_identity_set('role', 'homeowner');
+          PERFORM homeops_identity_set('staff', 'off');
+          RETURN v_id;
+        END $$
+        """
+    )
+    # The worker acting for one user (processing what that user uploaded): that user's identity exactly.
+    op.execute(
+        """
+        CREATE FUNCTION homeops_act_for(p_user uuid)
+        RETURNS TABLE (role user_role, email varchar, home_ids uuid[], home_roles text[], org_ids uuid[],
+                       org_roles text[])
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS
+        $$ DECLARE v_role user_role; v_email varchar;
+        BEGIN
+          PERFORM homeops_identity_reset();
+          SELECT u.role, u.email INTO v_role, v_email FROM users u WHERE u.id = p_user AND u.deleted_at IS NULL;
+          IF NOT FOUND THEN RETURN; END IF;
+          RETURN QUERY SELECT v_role, v_email, a.home_ids, a.home_roles, a.org_ids, a.org_roles
+                         FROM homeops_identity_apply(p_user, v_role) a;
+        END $$
+        """
+    )
+    op.execute(
+        """
+        CREATE FUNCTION homeops_users_guard() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN
+          IF current_user IN ('homeops_app', 'homeops_worker') AND (NEW.role <> 'homeowner' OR NEW.is_verified
+                                              OR NOT NEW.is_active OR NEW.deleted_at IS NOT NULL) THEN
+            RAISE EXCEPTION 'the API role may only create active, unverified homeowners'
+              USING ERRCODE = 'insufficient_privilege';
+          END IF;
+          RETURN NEW;
+        END $$
+        """
+    )
+    op.execute("CREATE TRIGGER trg_users_guard BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION homeops_users_guard()")
+
+
+def _lookup_functions() -> None:
+    # Before authentication there is no identity: these narrow functions answer exactly what login, refresh and
+    # invitations need, and nothing more.
+    op.execute(
+        """
+        CREATE FUNCTION homeops_auth_lookup(p_email text)
+        RETURNS TABLE (id uuid, password_hash text, role user_role, is_active boolean)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS
+        $$ SELECT u.id, u.password_hash, u.role, u.is_active FROM users u
+           WHERE lower(u.email) = lower(p_email) AND u.deleted_at IS NULL $$
+        """
+    )
+    op.execute(
+        """
+        CREATE FUNCTION homeops_user_id_by_email(p_email text) RETURNS uuid
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS
+        $$ SELECT u.id FROM users u WHERE lower(u.email) = lower(p_email)
+           AND u.is_active AND u.deleted_at IS NULL $$
+        """
+    )
+    op.execute(
+        """
+        CREATE FUNCTION homeops_session_by_refresh(p_hash text)
+        RETURNS TABLE (session_id uuid, user_id uuid)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS
+        $$ SELECT s.id, s.user_id FROM user_sessions s
+           WHERE s.refresh_token_hash = p_hash AND s.revoked_at IS NULL AND s.expires_at > now() $$
+        """
+    )
+
+
+def _grants_and_policies() -> None:
+    for fn in ("homeops_begin(uuid, uuid)", "homeops_sign_in(uuid, text)", "homeops_claim_new_user()",
+               "homeops_auth_lookup(text)", "homeops_user_id_by_email(text)", "homeops_session_by_refresh(text)"):
+        ddl.function_grant(fn)
+    ddl.function_grant("homeops_act_for(uuid)", "homeops_worker")
+    for fn in ("homeops_identity_apply(uuid, user_role)", "homeops_identity_reset()",
+               "homeops_identity_set(text, text)"):
+        op.execute(f"REVOKE ALL ON FUNCTION {fn} FROM PUBLIC")
+
+    # users: the API may create only a plain homeowner (trg_users_guard) and may never change a role, an
+    # email or the activation flags (column-level UPDATE grant). Staff read accounts (ticket owners,
+    # assignees); household members see each other through homeops_home_members().
+    ddl.grant("users", "SELECT, INSERT")
+    ddl.grant(
+        "users",
+        "UPDATE (username, full_name, phone, preferences, profile_picture_url, password_hash, "
+        "password_changed_at, last_login_at)",
+    )
+    ddl.enable_rls("users")
+    ddl.policy("users", "users_select", "SELECT", using=f"id = {UID} OR {IS_STAFF}")
+    ddl.policy("users", "users_insert", "INSERT", check=f"id = {UID}")
+    ddl.policy("users", "users_update", "UPDATE", using=f"id = {UID}", check=f"id = {UID}")
+    ddl.worker_access("users", "SELECT")  # e-mail addresses of notification recipients
+
+    ddl.grant("user_sessions", "SELECT, INSERT")
+    ddl.grant("user_sessions", "UPDATE (refresh_token_hash, last_used_at, expires_at, revoked_at, revoked_reason)")
+    ddl.enable_rls("user_sessions")
+    ddl.policy("user_sessions", "user_sessions_own", "ALL", using=f"user_id = {UID}", check=f"user_id = {UID}")
+
+    # Throttle counters: not tenant data, no identity exists yet when they are written.
+    ddl.grant("login_attempts", "SELECT, INSERT")
+
+
+def downgrade() -> None:
+    op.drop_table("login_attempts")
+    op.drop_table("user_sessions")
+    op.drop_table("users")
+    for fn in _FUNCTIONS:
+        op.execute(f"DROP FUNCTION IF EXISTS {fn} CASCADE")
+    op.execute("DROP TYPE IF EXISTS user_role")
