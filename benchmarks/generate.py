@@ -43,6 +43,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from homeops.bootstrap import prepare_database
 from homeops.catalog.models import IntervalUnit
@@ -53,7 +54,6 @@ from homeops.maintenance.recurrence import add_interval, nth_due
 
 BENCH_DOMAIN = "bench.homeops.org"
 BENCH_PASSWORD = "bench-password-1"
-HOME_OWNER_TRIGGER = "trg_homes_owner_member"
 BENCH_TABLES = ("users", "homes", "home_members", "devices", "manuals", "device_manuals")
 CHUNK_ROWS = 5000  # rows per COPY write
 
@@ -918,7 +918,11 @@ def main(argv: list[str] | None = None) -> int:
 
     t_all = time.perf_counter()
     settings = Settings(data_dir=args.data_dir)
-    where = "HOMEOPS_DATABASE_URL" if settings.database_url else f"embedded PostgreSQL in {settings.data_path}"
+    if settings.database_url:  # an external server (e.g. a Citus coordinator); secrets still in --data-dir
+        shown = make_url(settings.database_url)
+        where = f"HOMEOPS_DATABASE_URL {shown.host}:{shown.port}/{shown.database}"
+    else:
+        where = f"embedded PostgreSQL in {settings.data_path}"
     with console.status(f"Starting / migrating {where}…"):
         urls = prepare_database(settings)
     timings: list[tuple[str, int, float]] = []
@@ -944,7 +948,9 @@ def main(argv: list[str] | None = None) -> int:
                     todo.remove("core")
             for step in ("maintenance", "troubleshooting"):
                 table = STEP_TABLES[step][0]
-                if step in todo and conn.execute(f"SELECT EXISTS (SELECT FROM {table})").fetchone()[0]:  # type: ignore[index]
+                # A plain LIMIT 1 read: Citus 14 rejects "SELECT EXISTS (SELECT FROM t)" on a distributed table
+                # ("a column definition list is required for functions returning record").
+                if step in todo and conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None:
                     if args.reset:
                         reset_table(conn, table)
                     else:
@@ -987,9 +993,8 @@ def main(argv: list[str] | None = None) -> int:
             with progress:
                 if world is not None:
                     load("users", world.users, args.users)
-                    # One transaction: the owner-membership trigger is off only while homes are copied, and the
-                    # rows it would have made are COPYed right after. A failure rolls the ALTERs back too.
-                    conn.execute(f"ALTER TABLE homes DISABLE TRIGGER {HOME_OWNER_TRIGGER}")
+                    # One transaction: the homes and their owners' memberships (no trigger makes those any
+                    # more - the homes service inserts the owner's row, as this does). A failure loads neither.
                     try:
                         task = progress.add_task("homes", total=args.users, rate="")
                         start = time.perf_counter()
@@ -998,7 +1003,6 @@ def main(argv: list[str] | None = None) -> int:
                         task = progress.add_task("home_members", total=args.users, rate="")
                         start = time.perf_counter()
                         n = copy_rows(conn, "home_members", world.home_members(), progress, task)
-                        conn.execute(f"ALTER TABLE homes ENABLE TRIGGER {HOME_OWNER_TRIGGER}")
                         conn.commit()
                         timings.append(("home_members", n, time.perf_counter() - start))
                     except BaseException:
@@ -1034,15 +1038,38 @@ def main(argv: list[str] | None = None) -> int:
                     start = time.perf_counter()
                     conn.execute(f"VACUUM ANALYZE {table}")
                     timings.append((f"vacuum analyze {table}", 0, time.perf_counter() - start))
-            enabled = conn.execute(
-                "SELECT tgenabled FROM pg_trigger WHERE tgname = %s AND tgrelid = 'homes'::regclass",
-                (HOME_OWNER_TRIGGER,),
-            ).fetchone()
-            sizes = conn.execute(
-                "SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) FROM pg_class "
-                "WHERE relname = ANY(%s) AND relkind = 'r'", (loaded,)
-            ).fetchall()
-            db_size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]  # type: ignore[index]
+            # Every home needs its owner's membership: row security and the identity (homeops_begin) read
+            # home_members, never homes.owner_id.
+            ownerless = conn.execute(
+                "SELECT count(*) FROM homes h WHERE NOT EXISTS (SELECT 1 FROM home_members m WHERE "
+                "m.home_id = h.id AND m.user_id = h.owner_id AND m.role = 'owner')"
+            ).fetchone()[0]  # type: ignore[index]
+            citus = conn.execute("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')").fetchone()[0]  # type: ignore[index]
+            if citus:
+                # On a cluster the rows live on the workers' shards: citus_total_relation_size sums them.
+                sizes = conn.execute(
+                    "SELECT logicalrelid::text, pg_size_pretty(citus_total_relation_size(logicalrelid)) "
+                    "FROM pg_dist_partition WHERE logicalrelid::text = ANY(%s)", (loaded,)
+                ).fetchall()
+                kinds = conn.execute(
+                    "SELECT p.logicalrelid::text, p.partmethod, column_to_column_name(p.logicalrelid, p.partkey), "
+                    "(SELECT count(*) FROM pg_dist_shard s WHERE s.logicalrelid = p.logicalrelid) "
+                    "FROM pg_dist_partition p WHERE p.logicalrelid::text = ANY(%s) ORDER BY 1", (loaded,)
+                ).fetchall()
+                nodes = conn.execute("SELECT count(*) FROM pg_dist_node WHERE noderole = 'primary'").fetchone()[0]  # type: ignore[index]
+                placement = f"Citus, {nodes} nodes: " + ", ".join(
+                    f"{name} " + ("reference" if method == "n" else f"by {column} ({shards} shards)")
+                    for name, method, column, shards in kinds
+                )
+                db_size = "(coordinator only) " + conn.execute(
+                    "SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]  # type: ignore[index]
+            else:
+                sizes = conn.execute(
+                    "SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) FROM pg_class "
+                    "WHERE relname = ANY(%s) AND relkind = 'r'", (loaded,)
+                ).fetchall()
+                placement = "one server"
+                db_size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]  # type: ignore[index]
     finally:
         urls.stop()
 
@@ -1080,8 +1107,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"max {max(counts, default=0)}, ≥ 60: {sum(c >= 60 for c in counts):,} owners); "
                 f"{st['symptoms'] / n:.2f} symptoms per session, {len(top)} distinct symptoms; status: {mix}; "
                 f"most common (share of sessions): {common}; rarest: {rarest}")
-    console.print(f"trigger {HOME_OWNER_TRIGGER} enabled: {enabled is not None and enabled[0] == 'O'}; "
-                  f"database size {db_size}")
+    console.print(f"homes without their owner's membership: {ownerless:,}; {placement}; database size {db_size}")
     console.print(f"[bold]total {time.perf_counter() - t_all:.1f}s[/bold] (password for every bench user: "
                   f"{BENCH_PASSWORD!r}, emails bench-<n>@{BENCH_DOMAIN})")
     return 0

@@ -3,12 +3,14 @@
     python benchmarks/queries.py [--samples 500] [--data-dir benchmarks/.data] [--http]
 
 (a) SQL: the exact statements the application emits - captured from the repositories
-    (``DeviceRepository.search`` for Query 1, ``LinkRepository.manuals_for_device`` for Query 2,
+    (``DeviceRepository.search`` for Query 1, ``LinkRepository.device_manuals`` for Query 2,
     ``ManualRepository.by_file_hash / by_content_hash / by_composite`` for Query 3,
-    ``ScheduleRepository.due`` for Query 4, ``SessionRepository.search`` for Query 5) through SQLAlchemy's
+    ``ScheduleRepository.due`` for Query 4, ``SessionRepository.search`` for Query 5), called with the
+    arguments the services pass (the caller's home ids, the clock's ``now`` ...), through SQLAlchemy's
     ``before_cursor_execute`` event - re-executed with psycopg as the API role ``homeops_app``, row-level
-    security on, each sample in its own transaction after ``set_config('app.user_id', …, true),
-    set_config('app.role', 'homeowner', true)``. Only the statement itself (execute + fetch) is timed.
+    security on, each sample in its own transaction after ``SELECT homeops_sign_in(user, password_hash)``
+    (the database sets the identity the row policies read, as at login; ``homeops_begin`` does the same for
+    a session). Only the statement itself (execute + fetch) is timed.
     EXPLAIN (ANALYZE, BUFFERS) of Queries 1-5 goes to benchmarks/results/explain.txt.
 (b) --http: the API in a uvicorn subprocess on 127.0.0.1 (free port); a few bench users log in; sequential,
     bounded GET /api/v1/devices?status=active, GET /api/v1/devices/{id}/manuals,
@@ -32,7 +34,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -49,14 +51,16 @@ from sqlalchemy.pool import NullPool
 
 from homeops.bootstrap import prepare_database
 from homeops.core.config import Settings
-from homeops.core.context import apply_rls
 from homeops.core.database import libpq_dsn
 from homeops.core.pagination import PageParams
+from homeops.devices.links import LinkRepository
 from homeops.devices.models import DeviceStatus
 from homeops.devices.repository import DeviceRepository
+from homeops.identity.repository import sign_in
 from homeops.maintenance.repository import ScheduleRepository
 from homeops.manuals.models import ManualType
-from homeops.manuals.repository import LinkRepository, ManualRepository
+from homeops.manuals.repository import ManualRepository
+from homeops.troubleshooting.models import TroubleshootingSession
 from homeops.troubleshooting.repository import SessionRepository
 
 HERE = Path(__file__).resolve().parent
@@ -89,6 +93,9 @@ TRANSFORMS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("[normalise]", lambda v: [" ".join(v.split()).upper()]),
     ("normalise each", lambda v: [" ".join(x.split()).upper() for x in v]),
     ("jsonb", lambda v: Jsonb(v)),
+    # ScheduleRepository.due: constant bounds around the clock's instant (every home's date is UTC's ± 1).
+    ("UTC date - 1 day", lambda v: v.astimezone(UTC).date() - timedelta(days=1)),
+    ("UTC date + 1 day", lambda v: v.astimezone(UTC).date() + timedelta(days=1)),
 )
 
 
@@ -104,26 +111,40 @@ class Captured:
     name: str
     sql: str
     params: dict[str, Any]
-    slots: dict[str, tuple[str, str]]  # argument → (bind parameter, transform name)
+    slots: dict[str, list[tuple[str, str]]]  # argument → [(bind parameter, transform name), …]
 
     def bind(self, **values: Any) -> dict[str, Any]:
-        """The captured parameters with per-sample arguments, transformed as the repository does."""
+        """The captured parameters with per-sample arguments, transformed as the repository does (one
+        argument may feed several parameters: Query 4 names the homes on both joined tables)."""
         params = dict(self.params)
         transforms = dict(TRANSFORMS)
         for arg, value in values.items():
-            name, transform = self.slots[arg]
-            params[name] = transforms[transform](value)
+            for name, transform in self.slots[arg]:
+                params[name] = transforms[transform](value)
         return params
 
 
+IDENTITY_SQL = "SELECT homeops_sign_in(%s, %s)"  # the row-security identity, set by the database (not timed)
+
+
+def establish(cur: psycopg.Cursor[Any], user_id: uuid.UUID, password_hash: str) -> None:
+    """The transaction acts for ``user_id`` (role and memberships read by the database, ``SET LOCAL``)."""
+    cur.execute(IDENTITY_SQL, (user_id, password_hash))
+    row = cur.fetchone()
+    if row is None or row[0] is None:
+        raise RuntimeError(f"homeops_sign_in refused user {user_id}")
+
+
 async def capture(
-    app_url: URL, user_id: uuid.UUID, name: str, call: Callable[[AsyncSession], Awaitable[Any]],
-    sentinels: dict[str, Any], *, rollback: bool = False,
+    app_url: URL, user_id: uuid.UUID, password_hash: str, name: str,
+    call: Callable[[AsyncSession], Awaitable[Any]], sentinels: dict[str, Any], *, rollback: bool = False,
 ) -> Captured:
-    """Runs ``call`` (a repository method) as the API role and records the statement it sends to psycopg.
+    """Runs ``call`` (a repository method) as the API role, signed in as ``user_id``, and records the statement
+    it sends to psycopg.
 
     ``sentinels`` are the distinctive argument values given to the call; each must reappear, possibly
-    transformed (see TRANSFORMS: stripped, lowered, enum value ...), in exactly one bind parameter.
+    transformed (see TRANSFORMS: stripped, lowered, enum value, a date derived from an instant ...), in at
+    least one bind parameter, and no parameter may come from two arguments.
     """
     engine = create_async_engine(app_url, poolclass=NullPool)
     seen: list[tuple[str, Any]] = []
@@ -135,7 +156,8 @@ async def capture(
     try:
         async with AsyncSession(engine) as session:
             await session.begin()
-            await apply_rls(session, user_id, "homeowner")
+            if await sign_in(session, user_id, password_hash) is None:
+                raise RuntimeError(f"{name}: homeops_sign_in refused user {user_id}")
             seen.clear()
             await call(session)
             await (session.rollback() if rollback else session.commit())
@@ -145,73 +167,91 @@ async def capture(
         raise RuntimeError(f"{name}: expected one statement, captured {len(seen)}")
     statement, params = seen[0]
     params = dict(params or {})
-    slots: dict[str, tuple[str, str]] = {}
+    slots: dict[str, list[tuple[str, str]]] = {}
+    owner: dict[str, str] = {}
     for arg, value in sentinels.items():
+        expected: list[tuple[str, Any]] = []
         for label, transform in TRANSFORMS:
             try:
-                expected = transform(value)
+                expected.append((label, transform(value)))
             except (AttributeError, TypeError):
                 continue
-            hits = [k for k, v in params.items() if same_value(v, expected)]
-            if len(hits) == 1:
-                slots[arg] = (hits[0], label)
-                break
-        else:
+        for key, bound in params.items():
+            label = next((lbl for lbl, e in expected if same_value(bound, e)), None)
+            if label is None:
+                continue
+            if key in owner:
+                raise RuntimeError(f"{name}: parameter {key} matches both {owner[key]} and {arg}")
+            owner[key] = arg
+            slots.setdefault(arg, []).append((key, label))
+        if arg not in slots:
             raise RuntimeError(f"{name}: argument {arg}={value!r} not found in the parameters {params}")
     return Captured(name, statement, params, slots)
 
 
-async def capture_all(app_url: URL, owner_dsn: str) -> dict[str, Captured]:
+async def capture_all(app_url: URL, owner_dsn: str, password_hash: str) -> dict[str, Captured]:
+    """One call of each repository method with the arguments its service passes for a caller with one home
+    (every bench user has exactly one: ``in_homes`` then emits ``home_id = :id``; several homes would make it
+    ``home_id IN (…)``, a different statement)."""
     with psycopg.connect(owner_dsn) as conn:
-        uid, device_id = conn.execute(
-            "SELECT h.owner_id, d.id FROM devices d JOIN homes h ON h.id = d.home_id LIMIT 1"
-        ).fetchone()  # type: ignore[misc]
-    s_uid, s_dev = uuid.UUID(int=0xBE7C4, version=4), uuid.UUID(int=0xDE71CE, version=4)
+        row = conn.execute(
+            "SELECT u.id FROM users u WHERE u.email LIKE %s ORDER BY u.email LIMIT 1", (f"%@{BENCH_DOMAIN}",)
+        ).fetchone()
+    assert row is not None
+    uid = row[0]
+    s_uid, s_home, s_dev = (uuid.UUID(int=0xBE7C4, version=4), uuid.UUID(int=0x40FE, version=4),
+                            uuid.UUID(int=0xDE71CE, version=4))
     limit = PageParams().limit  # the API's default page size (the repository asks for limit + 1)
     out = {}
+    # Query 1 (GET /devices?status=active): DeviceService.search passes the caller's home ids.
     out["q1"] = await capture(
-        app_url, uid, "Query 1",
-        lambda s: DeviceRepository(s).search(member_id=s_uid, home_id=None, status=DeviceStatus.active,
-                                             category=None, serial_index=None, room_id=None, limit=limit,
-                                             after=None),
-        {"member_id": s_uid},
+        app_url, uid, password_hash, "Query 1",
+        lambda s: DeviceRepository(s).search(home_ids=[s_home], status=DeviceStatus.active, category=None,
+                                             serial_index=None, room_id=None, limit=limit, after=None),
+        {"home_id": s_home},
     )
-    out["q2"] = await capture(app_url, uid, "Query 2", lambda s: LinkRepository(s).manuals_for_device(s_dev),
-                              {"device_id": s_dev})
-    out["l1"] = await capture(app_url, uid, "Query 3 L1", lambda s: ManualRepository(s).by_file_hash("f" * 64),
-                              {"file_hash": "f" * 64})
-    out["l2"] = await capture(app_url, uid, "Query 3 L2", lambda s: ManualRepository(s).by_content_hash("c" * 64),
-                              {"content_hash": "c" * 64})
+    # Query 2 (GET /devices/{id}/manuals): DeviceManualService.manuals → device_manuals(device, caller's homes).
+    out["q2"] = await capture(
+        app_url, uid, password_hash, "Query 2",
+        lambda s: LinkRepository(s).device_manuals(s_dev, [s_home]),
+        {"device_id": s_dev, "home_id": s_home},
+    )
+    out["l1"] = await capture(app_url, uid, password_hash, "Query 3 L1",
+                              lambda s: ManualRepository(s).by_file_hash("f" * 64), {"file_hash": "f" * 64})
+    out["l2"] = await capture(app_url, uid, password_hash, "Query 3 L2",
+                              lambda s: ManualRepository(s).by_content_hash("c" * 64), {"content_hash": "c" * 64})
     out["l3"] = await capture(
-        app_url, uid, "Query 3 L3",
+        app_url, uid, password_hash, "Query 3 L3",
         lambda s: ManualRepository(s).by_composite("  Bench-Brand ", ["BENCH-MODEL-1"], ManualType.warranty,
                                                    "bench-version"),
         {"brand": "  Bench-Brand ", "model_numbers": ["BENCH-MODEL-1"], "manual_type": ManualType.warranty,
          "version": "bench-version"},
     )
-    # Query 4 (GET /maintenance/upcoming?days=30): start/end are today and today + days per sample.
-    s_start, s_end = date(2099, 1, 2), date(2099, 3, 4)
+    # Query 4 (GET /maintenance/upcoming?days=30): MaintenanceService.upcoming → due(caller's homes, clock now,
+    # days, limit). ``now`` also gives the constant bounds (UTC date ± 1); the homes appear twice.
+    s_now = datetime(2099, 1, 2, 12, 34, 56, tzinfo=UTC)
     out["q4"] = await capture(
-        app_url, uid, "Query 4",
-        lambda s: ScheduleRepository(s).due(s_uid, s_start, s_end, UPCOMING_LIMIT),
-        {"member_id": s_uid, "start": s_start, "end": s_end},
+        app_url, uid, password_hash, "Query 4",
+        lambda s: ScheduleRepository(s).due([s_home], s_now, UPCOMING_DAYS, UPCOMING_LIMIT),
+        {"home_id": s_home, "now": s_now},
     )
-    # Query 5 (GET /troubleshooting-sessions?symptoms=…, default page): the API normalises the symptoms
-    # (schemas.normalise_symptoms) before the repository; the samples are stored, i.e. normalised, values.
+    # Query 5 (GET /troubleshooting-sessions?symptoms=…, default page): SessionService.search → the caller's id
+    # and ``home_filter`` (the caller's homes). The API normalises the symptoms (schemas.normalise_symptoms)
+    # before the repository; the samples are stored, i.e. normalised, values.
     out["q5"] = await capture(
-        app_url, uid, "Query 5",
-        lambda s: SessionRepository(s).search(user_id=s_uid, symptoms=["bench symptom"], status=None,
-                                              device_id=None, limit=limit, after=None),
-        {"user_id": s_uid, "symptoms": ["bench symptom"]},
+        app_url, uid, password_hash, "Query 5",
+        lambda s: SessionRepository(s).search(user_id=s_uid, homes=TroubleshootingSession.home_id == s_home,
+                                              symptoms=["bench symptom"], status=None, device_id=None,
+                                              limit=limit, after=None),
+        {"user_id": s_uid, "home_id": s_home, "symptoms": ["bench symptom"]},
     )
     # Device creation's manual auto-link (INSERT ... SELECT): captured in a rolled-back transaction.
     out["autolink"] = await capture(
-        app_url, uid, "auto_link_device",
-        lambda s: LinkRepository(s).auto_link_device(s_dev, s_uid, "  Bench-Brand ", " bench-model-1 "),
-        {"device_id": s_dev, "home_id": s_uid, "brand": "  Bench-Brand ", "model_number": " bench-model-1 "},
+        app_url, uid, password_hash, "auto_link_device",
+        lambda s: LinkRepository(s).auto_link_device(s_dev, s_home, "  Bench-Brand ", " bench-model-1 "),
+        {"device_id": s_dev, "home_id": s_home, "brand": "  Bench-Brand ", "model_number": " bench-model-1 "},
         rollback=True,
     )
-    del device_id
     return out
 
 
@@ -251,19 +291,22 @@ Statement = Captured | Callable[[dict[str, Any]], tuple[str, Any]]
 
 
 SQL_BUDGET_S = 60.0  # per query; --sql-seconds
+DEFAULT_EXPLAIN_OPTIONS = "ANALYZE, BUFFERS, VERBOSE, SETTINGS"
+EXPLAIN_OPTIONS = DEFAULT_EXPLAIN_OPTIONS  # --explain-options
+BENCH_HASH = ""  # the bench users' one bcrypt hash (read once as the owner): homeops_sign_in checks it
 
 
 def run_sql(conn: psycopg.Connection, stmt: Statement, samples: list[tuple[uuid.UUID, dict[str, Any]]],
             result: Result, *, rollback: bool = False) -> None:
-    """Each sample: its own transaction (a savepoint inside an outer one), RLS identity set, then the timed
-    statement (execute + fetch). ``rollback``: undo each sample (for writes). Stops after SQL_BUDGET_S."""
+    """Each sample: its own transaction (``conn`` is in autocommit mode: BEGIN … COMMIT, never a savepoint),
+    the identity established by ``homeops_sign_in`` (not timed), then the timed statement (execute + fetch).
+    ``rollback``: undo each sample (for writes). Stops after SQL_BUDGET_S."""
     deadline = time.monotonic() + SQL_BUDGET_S
     with conn.cursor() as cur:
         for i, (user_id, args) in enumerate(samples):
             sql, params = (stmt.sql, stmt.bind(**args)) if isinstance(stmt, Captured) else stmt(args)
             with conn.transaction(force_rollback=rollback):
-                cur.execute("SELECT set_config('app.user_id', %s, true), set_config('app.role', 'homeowner', true)",
-                            (str(user_id),))
+                establish(cur, user_id, BENCH_HASH)
                 start = time.perf_counter()
                 cur.execute(sql, params)
                 n = len(cur.fetchall()) if cur.description else max(0, cur.rowcount)
@@ -308,10 +351,9 @@ def explain(conn: psycopg.Connection, cap: Captured, user_id: uuid.UUID, args: d
     prepared statement (psycopg prepares a query after 5 executions on a connection), forced."""
     params = cap.bind(**args)
     with conn.transaction(force_rollback=True), conn.cursor() as cur:  # EXPLAIN ANALYZE runs writes: undo
-        cur.execute("SELECT set_config('app.user_id', %s, true), set_config('app.role', 'homeowner', true)",
-                    (str(user_id),))
+        establish(cur, user_id, BENCH_HASH)
         if not generic:
-            cur.execute("EXPLAIN (ANALYZE, BUFFERS, VERBOSE, SETTINGS) " + cap.sql, params)
+            cur.execute(f"EXPLAIN ({EXPLAIN_OPTIONS}) " + cap.sql, params)
             return "\n".join(r[0] for r in cur.fetchall())
         order: list[str] = []
 
@@ -325,8 +367,7 @@ def explain(conn: psycopg.Connection, cap: Captured, user_id: uuid.UUID, args: d
         cur.execute(f"PREPARE bench_generic AS {statement}")
         try:
             literals = pgsql.SQL(", ").join(pgsql.Literal(params[name]) for name in order)
-            cur.execute(pgsql.SQL("EXPLAIN (ANALYZE, BUFFERS, VERBOSE, SETTINGS) EXECUTE bench_generic ({})")
-                        .format(literals))
+            cur.execute(pgsql.SQL(f"EXPLAIN ({EXPLAIN_OPTIONS}) EXECUTE bench_generic ({{}})").format(literals))
             return "\n".join(r[0] for r in cur.fetchall())
         finally:
             cur.execute("DEALLOCATE bench_generic")
@@ -612,14 +653,25 @@ def session_symptoms(conn: psycopg.Connection, user_ids: list[uuid.UUID]) -> dic
 
 
 def symptom_samples(by_user: dict[uuid.UUID, list[list[str]]], user_ids: list[uuid.UUID], k: int,
-                    rng: random.Random) -> list[tuple[uuid.UUID, dict[str, Any]]]:
-    """Per user: ``k`` symptoms of one of their own sessions (so the search finds at least that session).
-    Users without a session of ``k`` symptoms are left out."""
+                    rng: random.Random, home: dict[uuid.UUID, uuid.UUID]) -> list[tuple[uuid.UUID, dict[str, Any]]]:
+    """Per user: ``k`` symptoms of one of their own sessions (so the search finds at least that session), with
+    the user's home (what ``home_filter`` adds). Users without a session of ``k`` symptoms are left out."""
     out = []
     for u in user_ids:
         lists = [s for s in by_user.get(u, []) if len(s) >= k]
         if lists:
-            out.append((u, {"user_id": u, "symptoms": rng.sample(rng.choice(lists), k)}))
+            out.append((u, {"user_id": u, "home_id": home[u], "symptoms": rng.sample(rng.choice(lists), k)}))
+    return out
+
+
+def homes_of(conn: psycopg.Connection, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Each user's home ids, any role, sorted - what ``Actor.home_ids()`` gives the services."""
+    out: dict[uuid.UUID, list[uuid.UUID]] = {u: [] for u in user_ids}
+    for user_id, home_id in conn.execute(
+        "SELECT user_id, home_id FROM home_members WHERE user_id = ANY(%s) ORDER BY user_id, home_id",
+        (list(user_ids),),
+    ):
+        out[user_id].append(home_id)
     return out
 
 
@@ -673,6 +725,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--what-if", action="store_true",
                         help="also time the proposed Query 3 level-3 / auto-link fixes, in rolled-back transactions")
     parser.add_argument("--http", action="store_true", help="also time the API over HTTP")
+    parser.add_argument("--explain-only", action="store_true",
+                        help="capture the statements and write explain.txt (and captured-sql.txt) only; no timing")
+    parser.add_argument("--explain-options", default=DEFAULT_EXPLAIN_OPTIONS,
+                        help="the EXPLAIN options (e.g. 'ANALYZE, VERBOSE' on a Citus coordinator)")
+    parser.add_argument("--explain-file", default="explain.txt", help="file name under --results")
     parser.add_argument("--http-users", type=int, default=4, help="users logged in per group")
     parser.add_argument("--http-requests", type=int, default=300, help="timed requests per endpoint")
     parser.add_argument("--http-seconds", type=float, default=60, help="time budget per endpoint")
@@ -685,8 +742,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         serve(args.serve)
         return 0
-    global RESULTS, SQL_BUDGET_S
-    RESULTS, SQL_BUDGET_S = args.results, args.sql_seconds
+    global RESULTS, SQL_BUDGET_S, EXPLAIN_OPTIONS
+    RESULTS, SQL_BUDGET_S, EXPLAIN_OPTIONS = args.results, args.sql_seconds, args.explain_options
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed)
@@ -711,7 +768,7 @@ def main(argv: list[str] | None = None) -> int:
                 "GROUP BY h.owner_id HAVING count(*) >= %s ORDER BY random() LIMIT %s", (HEAVY_DEVICES, n)
             ).fetchall()]
             devices = conn.execute(
-                "SELECT d.id, h.owner_id FROM devices d JOIN homes h ON h.id = d.home_id "
+                "SELECT d.id, d.home_id, h.owner_id FROM devices d JOIN homes h ON h.id = d.home_id "
                 "ORDER BY random() LIMIT %s", (n,)
             ).fetchall()
             manuals = conn.execute(
@@ -729,26 +786,38 @@ def main(argv: list[str] | None = None) -> int:
             ).fetchall()]
             user_symptoms = session_symptoms(conn, users)
             heavy_symptoms = session_symptoms(conn, heavy_session_users)
+            # What the actor carries: each caller's home ids (homeops_sign_in / homeops_begin report them).
+            homes = homes_of(conn, {*users, *heavy, *heavy_session_users, *(o for _, _, o in devices),
+                                    *(o for _, _, o, _, _ in new_devices)})
+            global BENCH_HASH
+            hashes = conn.execute("SELECT DISTINCT password_hash FROM users WHERE email LIKE %s",
+                                  (f"%@{BENCH_DOMAIN}",)).fetchall()
+            if len(hashes) != 1:
+                raise SystemExit(f"expected one bcrypt hash for every bench user, found {len(hashes)}")
+            BENCH_HASH = hashes[0][0]
+        several = sorted(u for u, hs in homes.items() if len(hs) != 1)
+        if several:  # the captured statements are the one-home shape (home_id = :id)
+            raise SystemExit(f"{len(several)} sampled users do not have exactly one home (e.g. {several[0]})")
+        home = {u: hs[0] for u, hs in homes.items()}
         console.print(f"samples: {len(users)} random users, {len(heavy)} distinct users with ≥{HEAVY_DEVICES} "
                       f"active devices, {len(devices)} devices, {len(manuals)} manuals, "
                       f"{len(heavy_session_users)} users with ≥{HEAVY_SESSIONS} troubleshooting sessions "
                       f"(first {WARMUP} executions of each query are warm-up, not timed)")
         heavy_samples = [heavy[i % len(heavy)] for i in range(n)] if heavy else []
         rng.shuffle(heavy_samples)
-        today = date.today()
-        until = today + timedelta(days=UPCOMING_DAYS)
+        now = datetime.now(UTC)  # Query 4's clock instant (the service passes uow.now())
         vocabulary = sorted({s for lists in user_symptoms.values() for ss in lists for s in ss})
-        q5_one = symptom_samples(user_symptoms, users, 1, rng)
-        q5_two = symptom_samples(user_symptoms, users, 2, rng)
-        q5_heavy = symptom_samples(heavy_symptoms, heavy_session_users, 1, rng)
+        q5_one = symptom_samples(user_symptoms, users, 1, rng, home)
+        q5_two = symptom_samples(user_symptoms, users, 2, rng, home)
+        q5_heavy = symptom_samples(heavy_symptoms, heavy_session_users, 1, rng, home)
         q5_miss = []
         for u in users:
             had = {s for ss in user_symptoms.get(u, []) for s in ss}
             unused = [s for s in vocabulary if s not in had]
             if unused:
-                q5_miss.append((u, {"user_id": u, "symptoms": [rng.choice(unused)]}))
+                q5_miss.append((u, {"user_id": u, "home_id": home[u], "symptoms": [rng.choice(unused)]}))
 
-        captured = asyncio.run(capture_all(urls.app, owner_dsn))
+        captured = asyncio.run(capture_all(urls.app, owner_dsn, BENCH_HASH))
         with (RESULTS / "captured-sql.txt").open("w") as f:
             for cap in captured.values():
                 f.write(f"-- {cap.name}  (parameters: {cap.params!r}; per-sample: {cap.slots})\n{cap.sql};\n\n")
@@ -757,15 +826,15 @@ def main(argv: list[str] | None = None) -> int:
             return hashlib.sha256(f"missing:{rng.random()}".encode()).hexdigest()
 
         results: list[Result] = []
-        with psycopg.connect(app_dsn) as conn:
+        with psycopg.connect(app_dsn, autocommit=True) as conn:
             any_user = users[0]
             plan = [
                 (Result("Q1 devices+manual summary (random users)", TARGET_Q1), captured["q1"],
-                 [(u, {"member_id": u}) for u in users]),
+                 [(u, {"home_id": home[u]}) for u in users]),
                 (Result(f"Q1 devices+manual summary (≥{HEAVY_DEVICES} active devices)", TARGET_Q1), captured["q1"],
-                 [(u, {"member_id": u}) for u in heavy_samples]),
+                 [(u, {"home_id": home[u]}) for u in heavy_samples]),
                 (Result("Q2 manuals for a device", TARGET_Q2), captured["q2"],
-                 [(owner, {"device_id": d}) for d, owner in devices]),
+                 [(owner, {"device_id": d, "home_id": home[owner]}) for d, _, owner in devices]),
                 (Result("Q3 L1 file_hash (hit)", TARGET_L1), captured["l1"],
                  [(any_user, {"file_hash": m[0]}) for m in manuals]),
                 (Result("Q3 L1 file_hash (miss)", TARGET_L1), captured["l1"],
@@ -781,10 +850,10 @@ def main(argv: list[str] | None = None) -> int:
                  [(any_user, {"brand": m[2], "model_numbers": [rng.choice(m[3]) + "-X"],
                               "manual_type": ManualType(m[4]), "version": m[5]}) for m in manuals]),
                 (Result(f"Q4 upcoming maintenance, {UPCOMING_DAYS} days (random users)", TARGET_Q4), captured["q4"],
-                 [(u, {"member_id": u, "start": today, "end": until}) for u in users]),
+                 [(u, {"home_id": home[u], "now": now}) for u in users]),
                 (Result(f"Q4 upcoming maintenance, {UPCOMING_DAYS} days (≥{HEAVY_DEVICES} active devices)",
                         TARGET_Q4), captured["q4"],
-                 [(u, {"member_id": u, "start": today, "end": until}) for u in heavy_samples]),
+                 [(u, {"home_id": home[u], "now": now}) for u in heavy_samples]),
                 (Result("Q5 sessions by symptom: 1 own symptom (random users)", TARGET_Q5), captured["q5"], q5_one),
                 (Result("Q5 sessions by symptom: 2 symptoms of one own session (random users)", TARGET_Q5),
                  captured["q5"], q5_two),
@@ -793,7 +862,7 @@ def main(argv: list[str] | None = None) -> int:
                 (Result(f"Q5 sessions by symptom: 1 own symptom (≥{HEAVY_SESSIONS} sessions)", TARGET_Q5),
                  captured["q5"], q5_heavy),
             ]
-            for result, cap, samples in plan:
+            for result, cap, samples in [] if args.explain_only else plan:
                 if not samples:
                     console.print(f"[yellow]skipped[/yellow] {result.name}: no samples")
                     continue
@@ -803,11 +872,12 @@ def main(argv: list[str] | None = None) -> int:
             # Not a seed query, but the same manuals lookup shape: what POST /homes/{id}/devices runs to link
             # matching manuals (the links it makes are rolled back). No seed target.
             slow = Result("device create: auto_link_device INSERT…SELECT (rolled back)", None)
-            autolink_samples = [(owner, {"device_id": d, "home_id": home, "brand": brand, "model_number": model})
-                                for d, home, owner, brand, model in new_devices]
-            with console.status(f"{slow.name}…"):
-                run_sql(conn, captured["autolink"], autolink_samples, slow, rollback=True)
-            results.append(slow)
+            autolink_samples = [(owner, {"device_id": d, "home_id": h, "brand": brand, "model_number": model})
+                                for d, h, owner, brand, model in new_devices]
+            if not args.explain_only:
+                with console.status(f"{slow.name}…"):
+                    run_sql(conn, captured["autolink"], autolink_samples, slow, rollback=True)
+                results.append(slow)
             for r in results:
                 if r.name.startswith("Q3") and "(hit)" in r.name and min(r.rows) < 1:
                     console.print(f"[red]{r.name}: a lookup for an existing manual found nothing[/red]")
@@ -816,23 +886,25 @@ def main(argv: list[str] | None = None) -> int:
 
             # EXPLAIN one execution of each query (Query 1 and 4 for a ≥20-device user), custom and generic plans.
             who = heavy_samples[0] if heavy_samples else users[0]
-            dev, dev_owner = devices[0]
-            with (RESULTS / "explain.txt").open("w") as f:
-                f.write("EXPLAIN (ANALYZE, BUFFERS, VERBOSE, SETTINGS) as homeops_app with RLS "
-                        f"(app.user_id set, app.role = homeowner), {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n")
+            dev, _, dev_owner = devices[0]
+            with (RESULTS / args.explain_file).open("w") as f:
+                f.write(f"EXPLAIN ({EXPLAIN_OPTIONS}) as homeops_app with RLS "
+                        f"(identity set by {IDENTITY_SQL!r} in the same transaction), "
+                        f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n")
                 for line in environment(conn):
                     f.write(f"{line}\n")
                 m = manuals[0]
                 l3_args = {"brand": m[2], "model_numbers": [m[3][0]], "manual_type": ManualType(m[4]),
                            "version": m[5]}
                 for title, cap, uid, a, modes in (
-                    (f"Query 1 (user {who})", captured["q1"], who, {"member_id": who}, (False, True)),
-                    (f"Query 2 (device {dev})", captured["q2"], dev_owner, {"device_id": dev}, (False, True)),
+                    (f"Query 1 (user {who})", captured["q1"], who, {"home_id": home[who]}, (False, True)),
+                    (f"Query 2 (device {dev})", captured["q2"], dev_owner,
+                     {"device_id": dev, "home_id": home[dev_owner]}, (False, True)),
                     (f"Query 3 level 3 ({l3_args})", captured["l3"], any_user, l3_args, (False, True)),
                     (f"auto_link_device (device {new_devices[0][0]}, rolled back)", captured["autolink"],
                      autolink_samples[0][0], autolink_samples[0][1], (False,)),
                     (f"Query 4, {UPCOMING_DAYS} days (user {who}, ≥{HEAVY_DEVICES} active devices)", captured["q4"],
-                     who, {"member_id": who, "start": today, "end": until}, (False, True)),
+                     who, {"home_id": home[who], "now": now}, (False, True)),
                     *((f"Query 5, 1 own symptom (user {u}, {len(user_symptoms.get(u, []))} sessions)", captured["q5"],
                        u, a, (False, True)) for u, a in q5_one[:1]),
                     *((f"Query 5, 2 symptoms (user {u})", captured["q5"], u, a, (False,)) for u, a in q5_two[:1]),
@@ -845,12 +917,13 @@ def main(argv: list[str] | None = None) -> int:
                         f.write(f"\n==== {title}: {kind}\n-- SQL (as emitted by the application):\n{cap.sql}\n"
                                 f"-- parameters: {cap.bind(**a)!r}\n\n")
                         f.write(explain(conn, cap, uid, a, generic) + "\n")
-        console.print(results_table(f"SQL as homeops_app with RLS — {args.samples} samples each "
-                                    f"(auto-link: {args.slow_samples})", results))
+        if results:
+            console.print(results_table(f"SQL as homeops_app with RLS — {args.samples} samples each "
+                                        f"(auto-link: {args.slow_samples})", results))
         for r in results:
             if r.note:
                 console.print(f"note: {r.name}: {r.note}")
-        console.print(f"EXPLAIN output: {RESULTS / 'explain.txt'}; captured SQL: {RESULTS / 'captured-sql.txt'}")
+        console.print(f"EXPLAIN output: {RESULTS / args.explain_file}; captured SQL: {RESULTS / 'captured-sql.txt'}")
         if args.what_if:
             what = what_if(owner_dsn, captured, manuals, autolink_samples, users[0], rng)
             console.print(results_table(

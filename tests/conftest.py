@@ -34,9 +34,9 @@ from homeops.app import create_app
 from homeops.audit.repository import write_audit
 from homeops.core.clock import FrozenClock
 from homeops.core.config import APP_DB_ROLE, WORKER_DB_ROLE, Settings
+from homeops.core.database import libpq_dsn, sqlalchemy_url, upgrade
 from homeops.core.jobs import Worker, registry
 from homeops.core.runtime import Runtime
-from homeops.core.database import libpq_dsn, sqlalchemy_url, upgrade
 from homeops.demo import create_user
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -77,7 +77,9 @@ class PgTestDatabase:
                     conn.execute("CREATE EXTENSION IF NOT EXISTS citus")
         if CITUS:
             with psycopg.connect(libpq_dsn(self.server.set(database=name)), autocommit=True) as conn:
-                conn.execute("SELECT citus_set_coordinator_host(%s, %s)", (self.server.host, self.server.port))
+                conn.execute(
+                    "SELECT citus_set_coordinator_host(%s, %s)", (self.server.host, self.server.port)
+                )
                 for w in workers:
                     conn.execute("SELECT citus_add_node(%s, %s)", (w.host, w.port))
         return self.owner.set(database=name)
@@ -85,7 +87,9 @@ class PgTestDatabase:
     def drop_database(self, url: URL) -> None:
         for node in (self.server, *self._workers()):
             with psycopg.connect(libpq_dsn(node), autocommit=True) as conn:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(url.database)))
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(url.database))
+                )
 
 
 @pytest.fixture(scope="session")
@@ -138,6 +142,21 @@ def settings(data_dir: Path, test_db: PgTestDatabase) -> Settings:
     )
 
 
+@pytest.fixture
+def cli_env(test_db: PgTestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The environment of a ``homeops …`` command run against the test database."""
+    from homeops.core.config import get_settings
+
+    monkeypatch.setenv("HOMEOPS_DATABASE_URL", test_db.owner.render_as_string(hide_password=False))
+    monkeypatch.setenv("HOMEOPS_APP_DB_PASSWORD", APP_PASSWORD)
+    monkeypatch.setenv("HOMEOPS_WORKER_DB_PASSWORD", APP_PASSWORD)
+    monkeypatch.setenv("HOMEOPS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HOMEOPS_BCRYPT_ROUNDS", "4")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def runtime(settings: Settings) -> Runtime:
     """The process runtime the test app and workers share (storage, cipher, clock, domain resources)."""
@@ -165,8 +184,14 @@ def make_worker(test_db: PgTestDatabase, runtime: Runtime) -> Callable[..., Work
     def _make(**kwargs: object) -> Worker:
         domains.load_tasks()
         assert test_db.worker is not None
-        return Worker(test_db.worker, registry, runtime=runtime, bus=domains.event_bus(), audit_writer=write_audit,
-                      **kwargs)  # type: ignore[arg-type]
+        return Worker(
+            test_db.worker,
+            registry,
+            runtime=runtime,
+            bus=domains.event_bus(),
+            audit_writer=write_audit,
+            **kwargs,
+        )  # type: ignore[arg-type]
 
     return _make
 
@@ -210,7 +235,9 @@ def make_user(client: TestClient) -> Callable[..., ApiUser]:
         )
         assert r.status_code == 201, r.text
         tokens = login(client, email)
-        return ApiUser(uuid.UUID(r.json()["id"]), email, TEST_PASSWORD, tokens["access_token"], tokens["refresh_token"])
+        return ApiUser(
+            uuid.UUID(r.json()["id"]), email, TEST_PASSWORD, tokens["access_token"], tokens["refresh_token"]
+        )
 
     return _make
 
@@ -221,9 +248,13 @@ def make_staff(client: TestClient, test_db: PgTestDatabase, settings: Settings) 
 
     def _make(role: str) -> ApiUser:
         email = unique_email(role)
-        user_id = create_user(test_db.owner, email, f"Staff {role}", TEST_PASSWORD, role, settings.bcrypt_rounds)
+        user_id = create_user(
+            test_db.owner, email, f"Staff {role}", TEST_PASSWORD, role, settings.bcrypt_rounds
+        )
         tokens = login(client, email)
-        return ApiUser(uuid.UUID(user_id), email, TEST_PASSWORD, tokens["access_token"], tokens["refresh_token"])
+        return ApiUser(
+            uuid.UUID(user_id), email, TEST_PASSWORD, tokens["access_token"], tokens["refresh_token"]
+        )
 
     return _make
 
@@ -262,7 +293,9 @@ def as_user(conn: psycopg.Connection, user_id: uuid.UUID | str | None, role: str
     role; it is kept so calls document what the test expects)."""
     if user_id is None:
         return  # a transaction without identity
-    row = conn.execute("SELECT role FROM homeops_begin(%s, %s)", (live_session(user_id), str(user_id))).fetchone()
+    row = conn.execute(
+        "SELECT role FROM homeops_begin(%s, %s)", (live_session(user_id), str(user_id))
+    ).fetchone()
     assert row is not None, "the session is not live"
 
 

@@ -76,6 +76,7 @@ def create_app(
     app.state.storage = runtime.storage
     install_error_handlers(app)
     app.add_middleware(UnitOfWorkMiddleware, audit_writer=write_audit)
+
     @app.get("/healthz", tags=["system"])
     async def healthz(request: Request) -> JSONResponse:
         """Liveness and database reachability."""
@@ -83,7 +84,9 @@ def create_app(
             async with request.app.state.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
-            return problem_response(request, 503, "database_unavailable", "Database unavailable", str(exc)[:200])
+            return problem_response(
+                request, 503, "database_unavailable", "Database unavailable", str(exc)[:200]
+            )
         return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
 
     for router in (*domains.routers(), files_router):
@@ -95,7 +98,9 @@ def _add_routes(app: FastAPI, router: APIRouter) -> None:
     """The router's routes on the app's own router (one flat list), instead of ``include_router``: an included
     router is matched by scanning its routes, then scanned again to dispatch — twice per request. The domain
     routers carry their prefixes in each route's path and no router-level dependencies, so nothing is lost."""
-    if router.dependencies or router.prefix and not all(r.path.startswith(router.prefix) for r in router.routes):  # type: ignore[attr-defined]
+    if router.dependencies or (
+        router.prefix and not all(getattr(r, "path", "").startswith(router.prefix) for r in router.routes)
+    ):
         app.include_router(router)
         return
     app.router.routes.extend(router.routes)

@@ -6,7 +6,7 @@ import os
 import signal
 import warnings
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -26,6 +26,9 @@ app.add_typer(users_app, name="users")
 app.add_typer(demo_app, name="demo")
 for _name, _commands in domains.commands():  # each domain's own commands (``homeops manuals …`` …)
     app.add_typer(_commands, name=_name)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 console = Console()
 
@@ -69,8 +72,10 @@ def serve(
                 created = load_demo(urls.owner, settings.bcrypt_rounds)
             console.print(f"[green]Demo data ready[/green] (created: {created})")
         base = f"http://{host}:{port}"
-        console.print(f"[bold]HomeOps[/bold] on {base}  ·  API docs {base}/docs  ·  database: {_describe(settings)}"
-                      f"  ·  {processes} API process(es)")
+        console.print(
+            f"[bold]HomeOps[/bold] on {base}  ·  API docs {base}/docs  ·  database: {_describe(settings)}"
+            f"  ·  {processes} API process(es)"
+        )
         if demo:
             table = Table("email", "role", "password", title="Demo logins")
             for u in DEMO_USERS:
@@ -84,7 +89,9 @@ def serve(
             from homeops.app import create_app
 
             worker_url = urls.worker if settings.run_worker else None
-            uvicorn.run(create_app(settings, urls.app, worker_url=worker_url), host=host, port=port, log_config=None)
+            uvicorn.run(
+                create_app(settings, urls.app, worker_url=worker_url), host=host, port=port, log_config=None
+            )
         else:
             # The API processes connect to the server started here (they inherit its URLs); the background
             # worker stays in this process, so there is exactly one.
@@ -92,8 +99,14 @@ def serve(
             os.environ["HOMEOPS_APP_DATABASE_URL"] = urls.app.render_as_string(hide_password=False)
             stop_worker = _background_worker(settings, urls.worker) if settings.run_worker else None
             try:
-                uvicorn.run("homeops.app:app_from_environment", factory=True, host=host, port=port,
-                            workers=processes, log_config=None)
+                uvicorn.run(
+                    "homeops.app:app_from_environment",
+                    factory=True,
+                    host=host,
+                    port=port,
+                    workers=processes,
+                    log_config=None,
+                )
             finally:
                 if stop_worker is not None:
                     stop_worker()
@@ -102,7 +115,7 @@ def serve(
         console.print("Stopped.")
 
 
-def _background_worker(settings: Settings, owner: object) -> Callable[[], None]:
+def _background_worker(settings: Settings, owner: URL) -> Callable[[], None]:
     """Runs the job worker on its own event loop in a thread of this process; returns its stop function."""
     import asyncio
     import threading
@@ -116,8 +129,13 @@ def _background_worker(settings: Settings, owner: object) -> Callable[[], None]:
     def run() -> None:
         asyncio.set_event_loop(loop)
         domains.load_tasks()
-        worker = Worker(owner, registry, runtime=domains.build_runtime(settings), bus=domains.event_bus(),  # type: ignore[arg-type]
-                        audit_writer=write_audit)
+        worker = Worker(
+            owner,
+            registry,
+            runtime=domains.build_runtime(settings),
+            bus=domains.event_bus(),
+            audit_writer=write_audit,
+        )
         loop.run_until_complete(worker.run(stop))
 
     thread = threading.Thread(target=run, name="homeops-worker", daemon=True)
@@ -154,8 +172,14 @@ def worker(
     runtime = domains.build_runtime(settings)
 
     async def main() -> int:
-        async with Worker(urls.worker, registry, concurrency=concurrency, runtime=runtime, bus=domains.event_bus(),
-                          audit_writer=write_audit) as w:
+        async with Worker(
+            urls.worker,
+            registry,
+            concurrency=concurrency,
+            runtime=runtime,
+            bus=domains.event_bus(),
+            audit_writer=write_audit,
+        ) as w:
             if once:
                 return await w.drain()
             stop = asyncio.Event()
@@ -239,7 +263,8 @@ def create_admin(
     email: Annotated[str, typer.Option(prompt=True)],
     full_name: Annotated[str, typer.Option(prompt=True)] = "Administrator",
     password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, envvar="HOMEOPS_ADMIN_PASSWORD")
+        str,
+        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, envvar="HOMEOPS_ADMIN_PASSWORD"),
     ] = "",
 ) -> None:
     """Create (or promote) an administrator."""
@@ -269,8 +294,10 @@ def demo_load() -> None:
     urls = prepare_database(settings)
     try:
         created = load_demo(urls.owner, settings.bcrypt_rounds)
-        console.print(f"[green]Demo data ready[/green] (created: {created}); password for every demo user: "
-                      f"{DEMO_PASSWORD}")
+        console.print(
+            f"[green]Demo data ready[/green] (created: {created}); password for every demo user: "
+            f"{DEMO_PASSWORD}"
+        )
     finally:
         urls.stop()
 

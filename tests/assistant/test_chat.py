@@ -252,7 +252,9 @@ def test_a_chat_survives_its_device(client: TestClient, make_user, make_home, ow
     ).json()
     chat = client.post(URL, json={"device_id": device["id"], "title": "Dryer"}, headers=user.headers).json()
     assert chat["device_id"] == device["id"]
-    stored = owner_conn.execute("SELECT home_id, device_id FROM chat_sessions WHERE id = %s", (chat["id"],)).fetchone()
+    stored = owner_conn.execute(
+        "SELECT home_id, device_id FROM chat_sessions WHERE id = %s", (chat["id"],)
+    ).fetchone()
     assert [str(v) for v in stored] == [home["id"], device["id"]]
     assert client.get(f"{URL}/{chat['id']}", headers=user.headers).json()["device_id"] == device["id"]
     _ask(client, user, chat["id"], "dryer zqxvy")

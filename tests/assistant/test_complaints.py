@@ -208,7 +208,9 @@ def test_a_complaint_survives_its_device(  # type: ignore[no-untyped-def]
     ).json()
     c = _file(client, alice, **MILD, device_id=device["id"])
     assert c["device_id"] == device["id"]
-    stored = owner_conn.execute("SELECT home_id, device_id FROM complaints WHERE id = %s", (c["id"],)).fetchone()
+    stored = owner_conn.execute(
+        "SELECT home_id, device_id FROM complaints WHERE id = %s", (c["id"],)
+    ).fetchone()
     assert [str(v) for v in stored] == [home["id"], device["id"]]
     # Staff are no members of the home, and still see which device a complaint is about.
     assert client.get(f"{URL}/{c['id']}", headers=support.headers).json()["device_id"] == device["id"]

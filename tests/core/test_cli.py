@@ -1,26 +1,13 @@
 from __future__ import annotations
 
 import psycopg
-import pytest
 from typer.testing import CliRunner
 
 from homeops.cli import app
-from homeops.core.config import get_settings
 from homeops.core.database import libpq_dsn
-from tests.conftest import APP_PASSWORD, PgTestDatabase, unique_email
+from tests.conftest import PgTestDatabase, unique_email
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli_env(test_db: PgTestDatabase, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("HOMEOPS_DATABASE_URL", test_db.owner.render_as_string(hide_password=False))
-    monkeypatch.setenv("HOMEOPS_APP_DB_PASSWORD", APP_PASSWORD)
-    monkeypatch.setenv("HOMEOPS_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("HOMEOPS_BCRYPT_ROUNDS", "4")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def test_help_lists_the_commands() -> None:
@@ -32,10 +19,13 @@ def test_help_lists_the_commands() -> None:
 
 def test_create_admin_and_demo_load(cli_env, test_db: PgTestDatabase) -> None:  # type: ignore[no-untyped-def]
     email = unique_email("ops")
-    weak = runner.invoke(app, ["users", "create-admin", "--email", email, "--full-name", "Ops", "--password", "short"])
+    weak = runner.invoke(
+        app, ["users", "create-admin", "--email", email, "--full-name", "Ops", "--password", "short"]
+    )
     assert weak.exit_code == 2
     result = runner.invoke(
-        app, ["users", "create-admin", "--email", email, "--full-name", "Ops", "--password", "a-strong-password"]
+        app,
+        ["users", "create-admin", "--email", email, "--full-name", "Ops", "--password", "a-strong-password"],
     )
     assert result.exit_code == 0, result.output
     with psycopg.connect(libpq_dsn(test_db.owner)) as conn:

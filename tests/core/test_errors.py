@@ -15,7 +15,9 @@ def _count_homes(owner_conn: psycopg.Connection, user: ApiUser) -> int:
 def test_malformed_json_is_400(client: TestClient, make_user, owner_conn) -> None:  # type: ignore[no-untyped-def]
     user = make_user()
     r = client.post(
-        "/api/v1/homes", content=b'{"name": "x",', headers={**user.headers, "content-type": "application/json"}
+        "/api/v1/homes",
+        content=b'{"name": "x",',
+        headers={**user.headers, "content-type": "application/json"},
     )
     assert_problem(r, 400, "malformed_json")
     assert _count_homes(owner_conn, user) == 0
@@ -63,7 +65,12 @@ def test_request_id_is_echoed_or_generated(client: TestClient) -> None:
 
 def test_openapi_is_served(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    for path in ("/api/v1/auth/login", "/api/v1/homes/{home_id}/members", "/api/v1/audit-logs", "/api/v1/settings/public"):
+    for path in (
+        "/api/v1/auth/login",
+        "/api/v1/homes/{home_id}/members",
+        "/api/v1/audit-logs",
+        "/api/v1/settings/public",
+    ):
         assert path in spec["paths"]
     login_body = spec["paths"]["/api/v1/auth/login"]["post"]["requestBody"]["content"]
     assert {"application/json", "application/x-www-form-urlencoded"} <= set(login_body)

@@ -30,7 +30,12 @@ def test_a_foreign_or_dead_session_establishes_no_identity(
     make_home(alice)
     with app_conn.transaction():
         # bob's live session presented as alice's: nothing.
-        assert app_conn.execute("SELECT * FROM homeops_begin(%s, %s)", (live_session(bob.id), alice.id)).fetchall() == []
+        assert (
+            app_conn.execute(
+                "SELECT * FROM homeops_begin(%s, %s)", (live_session(bob.id), alice.id)
+            ).fetchall()
+            == []
+        )
         assert _settings(app_conn)["uid"] == "" and _settings(app_conn)["homes_read"] == ""
         assert app_conn.execute("SELECT count(*) FROM homes").fetchone()[0] == 0
     session = live_session(alice.id)
@@ -50,7 +55,9 @@ def test_a_deactivated_user_gets_no_identity(client: TestClient, make_user, app_
     assert client.get("/api/v1/users/me", headers=carol.headers).status_code == 401
 
 
-def test_the_role_is_the_stored_one_not_the_tokens(client: TestClient, make_user, app_conn, owner_conn) -> None:  # type: ignore[no-untyped-def]
+def test_the_role_is_the_stored_one_not_the_tokens(
+    client: TestClient, make_user, app_conn, owner_conn
+) -> None:  # type: ignore[no-untyped-def]
     dave = make_user("dave")
     with app_conn.transaction():
         as_user(app_conn, dave.id, "admin")  # asking for admin
@@ -66,9 +73,14 @@ def test_sign_in_needs_the_stored_password_hash(make_user, app_conn, owner_conn)
     erin = make_user("erin")
     stored = owner_conn.execute("SELECT password_hash FROM users WHERE id = %s", (erin.id,)).fetchone()[0]
     with app_conn.transaction():
-        assert app_conn.execute("SELECT homeops_sign_in(%s, %s)", (erin.id, "$2b$04$forged")).fetchone()[0] is None
+        assert (
+            app_conn.execute("SELECT homeops_sign_in(%s, %s)", (erin.id, "$2b$04$forged")).fetchone()[0]
+            is None
+        )
         assert _settings(app_conn)["uid"] == ""
-        assert app_conn.execute("SELECT homeops_sign_in(%s, %s)", (erin.id, stored)).fetchone()[0] == "homeowner"
+        assert (
+            app_conn.execute("SELECT homeops_sign_in(%s, %s)", (erin.id, stored)).fetchone()[0] == "homeowner"
+        )
         assert _settings(app_conn)["uid"] == str(erin.id)
 
 
@@ -94,7 +106,8 @@ def test_a_claimed_home_id_is_fresh(make_user, make_home, app_conn) -> None:  # 
         assert app_conn.execute("SELECT count(*) FROM homes").fetchone()[0] == 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             app_conn.execute(  # the claim does not extend to an existing home
-                "INSERT INTO home_members (home_id, user_id, role) VALUES (%s, %s, 'owner')", (home["id"], hank.id)
+                "INSERT INTO home_members (home_id, user_id, role) VALUES (%s, %s, 'owner')",
+                (home["id"], hank.id),
             )
 
 
@@ -102,7 +115,9 @@ def test_no_module_sets_the_identity_settings() -> None:
     """The identity is only ever set by the database functions of the identity migration: no Python module
     writes a ``homeops.*`` setting or the old ``app.*`` ones (see docs/security.md: code that did could
     impersonate anyone — that is the one thing row security cannot stop)."""
-    pattern = re.compile(r"(SET\s+(LOCAL\s+)?homeops\.|set_config\(\s*'homeops\.|set_config\(\s*'app\.)", re.I)
+    pattern = re.compile(
+        r"(SET\s+(LOCAL\s+)?homeops\.|set_config\(\s*'homeops\.|set_config\(\s*'app\.)", re.IGNORECASE
+    )
     offenders = [
         str(p.relative_to(SRC))
         for p in SRC.rglob("*.py")

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import uuid
-
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -11,7 +9,9 @@ from tests.conftest import TEST_PASSWORD, as_user, assert_problem, login, unique
 
 def test_register_returns_user_without_hash(client: TestClient, owner_conn: psycopg.Connection) -> None:
     email = unique_email("reg")
-    r = client.post("/api/v1/auth/register", json={"email": email, "password": TEST_PASSWORD, "full_name": "Reg"})
+    r = client.post(
+        "/api/v1/auth/register", json={"email": email, "password": TEST_PASSWORD, "full_name": "Reg"}
+    )
     assert r.status_code == 201
     body = r.json()
     assert body["email"] == email and body["role"] == "homeowner" and body["is_active"] is True
@@ -22,17 +22,23 @@ def test_register_returns_user_without_hash(client: TestClient, owner_conn: psyc
 
 def test_register_rejects_weak_password_and_duplicate_email(client: TestClient, owner_conn) -> None:  # type: ignore[no-untyped-def]
     email = unique_email("dup")
-    weak = client.post("/api/v1/auth/register", json={"email": email, "password": "short123", "full_name": "W"})
+    weak = client.post(
+        "/api/v1/auth/register", json={"email": email, "password": "short123", "full_name": "W"}
+    )
     assert_problem(weak, 422, "validation_error")
     assert owner_conn.execute("SELECT count(*) FROM users WHERE email = %s", (email,)).fetchone()[0] == 0
 
-    ok = client.post("/api/v1/auth/register", json={"email": email, "password": TEST_PASSWORD, "full_name": "A"})
+    ok = client.post(
+        "/api/v1/auth/register", json={"email": email, "password": TEST_PASSWORD, "full_name": "A"}
+    )
     assert ok.status_code == 201
     again = client.post(
         "/api/v1/auth/register", json={"email": email.upper(), "password": TEST_PASSWORD, "full_name": "B"}
     )
     assert_problem(again, 409, "email_taken")
-    bad_email = client.post("/api/v1/auth/register", json={"email": "nope", "password": TEST_PASSWORD, "full_name": "C"})
+    bad_email = client.post(
+        "/api/v1/auth/register", json={"email": "nope", "password": TEST_PASSWORD, "full_name": "C"}
+    )
     assert_problem(bad_email, 422, "validation_error")
 
 
@@ -68,17 +74,24 @@ def test_refresh_rotates_and_old_token_is_rejected(client: TestClient, make_user
     assert r1.status_code == 200
     new = r1.json()
     assert new["refresh_token"] != user.refresh_token
-    assert client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {new['access_token']}"}).status_code == 200
+    assert (
+        client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {new['access_token']}"}).status_code
+        == 200
+    )
     reused = client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token})
     assert_problem(reused, 401, "invalid_token")
-    assert client.post("/api/v1/auth/refresh", json={"refresh_token": new["refresh_token"]}).status_code == 200
+    assert (
+        client.post("/api/v1/auth/refresh", json={"refresh_token": new["refresh_token"]}).status_code == 200
+    )
 
 
 def test_logout_revokes_session(client: TestClient, make_user) -> None:  # type: ignore[no-untyped-def]
     user = make_user()
     assert client.post("/api/v1/auth/logout", headers=user.headers).status_code == 204
     assert_problem(client.get("/api/v1/users/me", headers=user.headers), 401)
-    assert_problem(client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token}), 401, "invalid_token")
+    assert_problem(
+        client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token}), 401, "invalid_token"
+    )
 
 
 def test_tampered_or_missing_token(client: TestClient, make_user) -> None:  # type: ignore[no-untyped-def]
@@ -87,7 +100,9 @@ def test_tampered_or_missing_token(client: TestClient, make_user) -> None:  # ty
     assert_problem(r, 401)
     assert r.headers["www-authenticate"] == "Bearer"
     tampered = user.access_token[:-4] + ("AAAA" if not user.access_token.endswith("AAAA") else "BBBB")
-    assert_problem(client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {tampered}"}), 401, "invalid_token")
+    assert_problem(
+        client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {tampered}"}), 401, "invalid_token"
+    )
 
 
 def test_throttling_after_five_failures(client: TestClient, make_user, owner_conn) -> None:  # type: ignore[no-untyped-def]
@@ -106,7 +121,10 @@ def test_throttling_after_five_failures(client: TestClient, make_user, owner_con
     assert failed == (6, 5, 401, 429)
     # Another account is not affected.
     other = make_user()
-    assert client.post("/api/v1/auth/login", json={"email": other.email, "password": TEST_PASSWORD}).status_code == 200
+    assert (
+        client.post("/api/v1/auth/login", json={"email": other.email, "password": TEST_PASSWORD}).status_code
+        == 200
+    )
 
 
 def test_password_change_invalidates_other_sessions(client: TestClient, make_user) -> None:  # type: ignore[no-untyped-def]
@@ -128,7 +146,9 @@ def test_password_change_invalidates_other_sessions(client: TestClient, make_use
     assert client.get("/api/v1/users/me", headers=user.headers).status_code == 200  # this session lives on
     assert_problem(client.get("/api/v1/users/me", headers=second_headers), 401)
     assert_problem(client.post("/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}), 401)
-    assert_problem(client.post("/api/v1/auth/login", json={"email": user.email, "password": TEST_PASSWORD}), 401)
+    assert_problem(
+        client.post("/api/v1/auth/login", json={"email": user.email, "password": TEST_PASSWORD}), 401
+    )
     assert login(client, user.email, "another-strong-pass")["access_token"]
 
 
@@ -142,25 +162,25 @@ def test_patch_me(client: TestClient, make_user) -> None:  # type: ignore[no-unt
     assert r.status_code == 200
     assert r.json()["full_name"] == "New Name" and r.json()["preferences"] == {"units": "metric"}
     assert_problem(client.patch("/api/v1/users/me", json={"role": "admin"}, headers=user.headers), 422)
-    assert_problem(client.patch("/api/v1/users/me", json={"email": "x@example.com"}, headers=user.headers), 422)
+    assert_problem(
+        client.patch("/api/v1/users/me", json={"email": "x@example.com"}, headers=user.headers), 422
+    )
     assert_problem(client.patch("/api/v1/users/me", json={"phone": "call me"}, headers=user.headers), 422)
     assert client.get("/api/v1/users/me", headers=user.headers).json()["role"] == "homeowner"
 
 
 def test_database_refuses_role_escalation_by_the_api_role(make_user, app_conn: psycopg.Connection) -> None:  # type: ignore[no-untyped-def]
     user = make_user()
-    with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        with app_conn.transaction():
-            as_user(app_conn, user.id)
-            app_conn.execute("UPDATE users SET role = 'admin' WHERE id = %s", (user.id,))
-    with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        with app_conn.transaction():
-            # Registration's identity: a fresh id the transaction may create, as a plain homeowner only.
-            new_id = app_conn.execute("SELECT homeops_claim_new_user()").fetchone()[0]
-            app_conn.execute(
-                "INSERT INTO users (id, email, full_name, role) VALUES (%s, %s, 'Evil', 'admin')",
-                (new_id, unique_email("evil")),
-            )
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), app_conn.transaction():
+        as_user(app_conn, user.id)
+        app_conn.execute("UPDATE users SET role = 'admin' WHERE id = %s", (user.id,))
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), app_conn.transaction():
+        # Registration's identity: a fresh id the transaction may create, as a plain homeowner only.
+        new_id = app_conn.execute("SELECT homeops_claim_new_user()").fetchone()[0]
+        app_conn.execute(
+            "INSERT INTO users (id, email, full_name, role) VALUES (%s, %s, 'Evil', 'admin')",
+            (new_id, unique_email("evil")),
+        )
 
 
 def test_sessions_store_only_token_hashes(make_user, owner_conn) -> None:  # type: ignore[no-untyped-def]
@@ -173,7 +193,9 @@ def test_sessions_store_only_token_hashes(make_user, owner_conn) -> None:  # typ
     assert rows[0][1] == "203.0.113.7"
 
 
-def test_user_rows_visible_to_self_housemates_and_staff_only(make_user, make_staff, app_conn: psycopg.Connection) -> None:  # type: ignore[no-untyped-def]
+def test_user_rows_visible_to_self_housemates_and_staff_only(
+    make_user, make_staff, app_conn: psycopg.Connection
+) -> None:  # type: ignore[no-untyped-def]
     alice, bob, support = make_user(), make_user(), make_staff("support")
     visible = "SELECT count(*) FROM users WHERE id = %s"
     with app_conn.transaction():

@@ -29,7 +29,9 @@ def across_date_line(frozen_clock: FrozenClock) -> FrozenClock:
 
 @pytest.fixture
 def two_homes(
-    make_user: Callable[..., ApiUser], make_home: Callable[..., dict[str, Any]], make_device: Callable[..., Any]
+    make_user: Callable[..., ApiUser],
+    make_home: Callable[..., dict[str, Any]],
+    make_device: Callable[..., Any],
 ) -> tuple[ApiUser, dict[str, Any], dict[str, Any]]:
     """A user with a device in an Auckland home and one in a Paris home."""
     user = make_user()
@@ -74,7 +76,9 @@ def test_default_dates_are_the_homes_today(  # type: ignore[no-untyped-def]
     # Completing without performed_on records the home's date.
     for device, expected in ((auckland, DEC_2), (paris, DEC_1)):
         sched = make_schedule(user, device, next_due="2026-11-20")
-        r = client.post(f"/api/v1/maintenance-schedules/{sched['id']}/complete", json={}, headers=user.headers)
+        r = client.post(
+            f"/api/v1/maintenance-schedules/{sched['id']}/complete", json={}, headers=user.headers
+        )
         assert r.status_code == 200, r.text
         assert r.json()["service_event"]["event_date"] == expected
         assert r.json()["schedule"]["last_performed"] == expected
@@ -83,7 +87,9 @@ def test_default_dates_are_the_homes_today(  # type: ignore[no-untyped-def]
         assert r.status_code == 200, r.text
         assert r.json()["occurrence"]["acted_on"] == expected
         event = client.post(
-            f"/api/v1/devices/{device['id']}/service-events", json={"event_type": "repair"}, headers=user.headers
+            f"/api/v1/devices/{device['id']}/service-events",
+            json={"event_type": "repair"},
+            headers=user.headers,
         )
         assert event.status_code == 201, event.text
         assert event.json()["event_date"] == expected
@@ -97,14 +103,18 @@ def test_performed_on_in_the_future_is_the_homes_future(  # type: ignore[no-unty
     p = make_schedule(user, paris, next_due="2026-11-20")
     # Dec 2 is today in Auckland ...
     r = client.post(
-        f"/api/v1/maintenance-schedules/{a['id']}/complete", json={"performed_on": DEC_2}, headers=user.headers
+        f"/api/v1/maintenance-schedules/{a['id']}/complete",
+        json={"performed_on": DEC_2},
+        headers=user.headers,
     )
     assert r.status_code == 200, r.text
     assert r.json()["service_event"]["event_date"] == DEC_2
     # ... and tomorrow in Paris.
     assert_problem(
         client.post(
-            f"/api/v1/maintenance-schedules/{p['id']}/complete", json={"performed_on": DEC_2}, headers=user.headers
+            f"/api/v1/maintenance-schedules/{p['id']}/complete",
+            json={"performed_on": DEC_2},
+            headers=user.headers,
         ),
         422,
         "performed_in_future",
@@ -121,7 +131,9 @@ def test_performed_on_in_the_future_is_the_homes_future(  # type: ignore[no-unty
     # Once it is Dec 2 in Paris too, the same completion is accepted.
     across_date_line.set(datetime(2026, 12, 1, 23, 30, tzinfo=UTC))
     r = client.post(
-        f"/api/v1/maintenance-schedules/{p['id']}/complete", json={"performed_on": DEC_2}, headers=user.headers
+        f"/api/v1/maintenance-schedules/{p['id']}/complete",
+        json={"performed_on": DEC_2},
+        headers=user.headers,
     )
     assert r.status_code == 200, r.text
 

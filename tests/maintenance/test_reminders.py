@@ -186,15 +186,21 @@ def test_the_worker_has_only_what_reminders_and_ticket_notifications_need(  # ty
     user = make_user()
     sched = make_schedule(user, make_device(user, make_home(user)), next_due=days(1))
     refused = (
-        "UPDATE notifications SET title = 'x'", "UPDATE notifications SET is_read = true",
-        "DELETE FROM notifications", "SELECT count(*) FROM calendar_feeds",
+        "UPDATE notifications SET title = 'x'",
+        "UPDATE notifications SET is_read = true",
+        "DELETE FROM notifications",
+        "SELECT count(*) FROM calendar_feeds",
         "SELECT homeops_calendar_identity('x')",
         "UPDATE troubleshooting_sessions SET status = 'abandoned'",
         "INSERT INTO service_tickets (home_id, user_id, device_id, summary) VALUES (%s, %s, %s, 'x')",
     )
     # Granted to both API roles for a worker acting as a user: without an identity, no row.
-    no_row = ("UPDATE maintenance_schedules SET task_name = 'x'", "DELETE FROM maintenance_schedules",
-              "SELECT count(*) FROM maintenance_occurrences", "UPDATE service_events SET cost = 0")
+    no_row = (
+        "UPDATE maintenance_schedules SET task_name = 'x'",
+        "DELETE FROM maintenance_schedules",
+        "SELECT count(*) FROM maintenance_occurrences",
+        "UPDATE service_events SET cost = 0",
+    )
     assert test_db.worker is not None
     with psycopg.connect(libpq_dsn(test_db.worker)) as worker:
         allowed = []
@@ -212,10 +218,20 @@ def test_the_worker_has_only_what_reminders_and_ticket_notifications_need(  # ty
                 cur = worker.execute(statement)
                 assert (cur.fetchone()[0] if statement.startswith("SELECT") else cur.rowcount) == 0, statement
         with worker.transaction(force_rollback=True):
-            assert worker.execute("SELECT count(*) FROM maintenance_schedules WHERE id = %s",
-                                  (sched["id"],)).fetchone()[0] == 1
+            assert (
+                worker.execute(
+                    "SELECT count(*) FROM maintenance_schedules WHERE id = %s", (sched["id"],)
+                ).fetchone()[0]
+                == 1
+            )
             row = worker.execute(
                 "INSERT INTO notifications (user_id, notification_type, title, message) VALUES (%s, 't', 'x', 'm') "
-                "RETURNING user_id, id", (user.id,)).fetchone()
-            assert worker.execute("UPDATE notifications SET delivery_method = '{}' WHERE user_id = %s AND id = %s",
-                                  row).rowcount == 1
+                "RETURNING user_id, id",
+                (user.id,),
+            ).fetchone()
+            assert (
+                worker.execute(
+                    "UPDATE notifications SET delivery_method = '{}' WHERE user_id = %s AND id = %s", row
+                ).rowcount
+                == 1
+            )

@@ -387,10 +387,14 @@ def test_complete_reads_the_schedule_once(  # type: ignore[no-untyped-def]
     user = make_user()
     sched = make_schedule(user, make_device(user, make_home(user)), next_due=days(-1))
     with captured_sql(client) as statements:
-        r = client.post(f"/api/v1/maintenance-schedules/{sched['id']}/complete", json={}, headers=user.headers)
+        r = client.post(
+            f"/api/v1/maintenance-schedules/{sched['id']}/complete", json={}, headers=user.headers
+        )
     assert r.status_code == 200, r.text
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(reads) == 1 and "FROM maintenance_schedules" in reads[0] and "FOR UPDATE" in reads[0], statements
+    assert len(reads) == 1 and "FROM maintenance_schedules" in reads[0] and "FOR UPDATE" in reads[0], (
+        statements
+    )
     assert not any("home_members" in s for s in statements), statements
     kinds = [" ".join(s.split()[:3]) for s in statements]
     assert kinds == [
@@ -412,16 +416,24 @@ def test_deleting_a_schedule_keeps_its_service_history(  # type: ignore[no-untyp
     user = make_user()
     device = make_device(user, make_home(user))
     sched = make_schedule(user, device, next_due=days(-1))
-    done = client.post(f"/api/v1/maintenance-schedules/{sched['id']}/complete", json={"notes": "new filter"},
-                       headers=user.headers)
+    done = client.post(
+        f"/api/v1/maintenance-schedules/{sched['id']}/complete",
+        json={"notes": "new filter"},
+        headers=user.headers,
+    )
     assert done.status_code == 200, done.text
     event = done.json()["service_event"]
     assert event["schedule_id"] == sched["id"]
 
-    assert client.delete(f"/api/v1/maintenance-schedules/{sched['id']}", headers=user.headers).status_code == 204
+    assert (
+        client.delete(f"/api/v1/maintenance-schedules/{sched['id']}", headers=user.headers).status_code == 204
+    )
     history = client.get(f"/api/v1/devices/{device['id']}/history", headers=user.headers).json()["items"]
     assert [(e["id"], e["schedule_id"], e["notes"]) for e in history] == [(event["id"], None, "new filter")]
-    assert _count(owner_conn, "SELECT count(*) FROM maintenance_occurrences WHERE schedule_id = %s", sched["id"]) == 0
+    assert (
+        _count(owner_conn, "SELECT count(*) FROM maintenance_occurrences WHERE schedule_id = %s", sched["id"])
+        == 0
+    )
     # Without the service's detaching, the database refuses to orphan the events.
     other = make_schedule(user, device, next_due=days(-1))
     client.post(f"/api/v1/maintenance-schedules/{other['id']}/complete", json={}, headers=user.headers)

@@ -28,14 +28,33 @@ def drain(make_worker: Callable[..., Worker]) -> Callable[[], int]:
 
 @pytest.fixture
 def upload(client: TestClient) -> Callable[..., object]:
-    def _upload(user, pdf: bytes, *, brand: str, model_numbers=("ZX-100",), manual_type="user", version="",
-                title=None, filename="manual.pdf", **extra):  # type: ignore[no-untyped-def]
-        data = {"brand": brand, "model_numbers": list(model_numbers), "manual_type": manual_type, "version": version,
-                **extra}
+    def _upload(
+        user,
+        pdf: bytes,
+        *,
+        brand: str,
+        model_numbers=("ZX-100",),
+        manual_type="user",
+        version="",
+        title=None,
+        filename="manual.pdf",
+        **extra,
+    ):  # type: ignore[no-untyped-def]
+        data = {
+            "brand": brand,
+            "model_numbers": list(model_numbers),
+            "manual_type": manual_type,
+            "version": version,
+            **extra,
+        }
         if title:
             data["title"] = title
-        return client.post("/api/v1/manuals", files={"file": (filename, pdf, "application/pdf")}, data=data,
-                           headers=user.headers)
+        return client.post(
+            "/api/v1/manuals",
+            files={"file": (filename, pdf, "application/pdf")},
+            data=data,
+            headers=user.headers,
+        )
 
     return _upload
 

@@ -13,12 +13,11 @@ from homeops.cli import app as cli
 from homeops.manuals.embeddings import load_embedder
 from homeops.manuals.tasks import EMBEDDER
 from tests.conftest import PgTestDatabase
-from tests.core.test_cli import cli_env  # noqa: F401  (fixture)
 from tests.manuals.conftest import unique_brand
 from tests.pdf_writer import CORRUPT_PDF, make_pdf
 
 
-def test_import_directory(cli_env, tmp_path: Path, test_db: PgTestDatabase) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_import_directory(cli_env, tmp_path: Path, test_db: PgTestDatabase) -> None:  # type: ignore[no-untyped-def]
     brand = unique_brand()
     folder = tmp_path / brand
     folder.mkdir()
@@ -29,22 +28,40 @@ def test_import_directory(cli_env, tmp_path: Path, test_db: PgTestDatabase) -> N
     (folder / "notes.txt").write_text("ignored")
     result = CliRunner().invoke(cli, ["manuals", "import", str(folder), "--type", "user"])
     assert result.exit_code == 0, result.output
-    lines = {line.strip("│ ").split("│")[0].strip(): line.split("│")[2].strip()
-             for line in result.output.splitlines() if line.count("│") == 3}
+    lines = {
+        line.strip("│ ").split("│")[0].strip(): line.split("│")[2].strip()
+        for line in result.output.splitlines()
+        if line.count("│") == 3
+    }
     # a.pdf and b.pdf are new; copy-of-a has a's bytes; broken.pdf is stored and fails processing.
     assert lines == {"new": "2", "duplicate (file_hash)": "1", "failed": "1"}, result.output
-    with psycopg.connect(test_db.owner.set(drivername="postgresql").render_as_string(hide_password=False)) as conn:
-        rows = conn.execute("SELECT status, failure_reason FROM manuals WHERE brand = %s ORDER BY file_name",
-                            (brand,)).fetchall()
-        audited = conn.execute("SELECT count(*) FROM audit_logs WHERE request_method = 'CLI' AND request_url LIKE %s",
-                               ("import:%",)).fetchone()[0]
+    with psycopg.connect(
+        test_db.owner.set(drivername="postgresql").render_as_string(hide_password=False)
+    ) as conn:
+        rows = conn.execute(
+            "SELECT status, failure_reason FROM manuals WHERE brand = %s ORDER BY file_name", (brand,)
+        ).fetchall()
+        audited = conn.execute(
+            "SELECT count(*) FROM audit_logs WHERE request_method = 'CLI' AND request_url LIKE %s",
+            ("import:%",),
+        ).fetchone()[0]
     assert sorted(rows) == [("failed", "corrupt"), ("ready", None), ("ready", None)]
     assert audited >= 3
 
 
-def test_hybrid_search_with_an_embedder(settings, test_db: PgTestDatabase, runtime, monkeypatch, make_user, upload,  # type: ignore[no-untyped-def]
-                                        drain, owner_conn) -> None:
-    has_vectors = owner_conn.execute("SELECT to_regclass('manual_chunk_embeddings') IS NOT NULL").fetchone()[0]
+def test_hybrid_search_with_an_embedder(
+    settings,
+    test_db: PgTestDatabase,
+    runtime,
+    monkeypatch,
+    make_user,
+    upload,  # type: ignore[no-untyped-def]
+    drain,
+    owner_conn,
+) -> None:
+    has_vectors = owner_conn.execute("SELECT to_regclass('manual_chunk_embeddings') IS NOT NULL").fetchone()[
+        0
+    ]
     if not has_vectors:
         pytest.skip("this PostgreSQL has no pgvector: search is full-text only (tested elsewhere)")
     hybrid_settings = settings.model_copy(update={"embedder": "hashing:384"})
@@ -55,9 +72,15 @@ def test_hybrid_search_with_an_embedder(settings, test_db: PgTestDatabase, runti
         user = make_user()
         brand = unique_brand()
         word = f"descaler{uuid.uuid4().hex[:6]}"
-        pdf = make_pdf(["Cover page.", f"Run the {word} cycle every month to remove limescale from the boiler."])
-        r = client.post("/api/v1/manuals", files={"file": ("m.pdf", pdf, "application/pdf")},
-                        data={"brand": brand, "model_numbers": ["H-1"]}, headers=user.headers)
+        pdf = make_pdf(
+            ["Cover page.", f"Run the {word} cycle every month to remove limescale from the boiler."]
+        )
+        r = client.post(
+            "/api/v1/manuals",
+            files={"file": ("m.pdf", pdf, "application/pdf")},
+            data={"brand": brand, "model_numbers": ["H-1"]},
+            headers=user.headers,
+        )
         assert r.status_code == 201
         drain()
         manual = client.get(f"/api/v1/manuals/{r.json()['id']}", headers=user.headers).json()
@@ -65,6 +88,7 @@ def test_hybrid_search_with_an_embedder(settings, test_db: PgTestDatabase, runti
         body = client.get(f"/api/v1/manuals/search?q={word} limescale", headers=user.headers).json()
         assert body["mode"] == "hybrid"
         assert body["items"][0]["manual_id"] == manual["id"] and body["items"][0]["page"] == 2
-    stored = owner_conn.execute("SELECT count(*), min(model) FROM manual_chunk_embeddings WHERE manual_id = %s",
-                                (manual["id"],)).fetchone()
+    stored = owner_conn.execute(
+        "SELECT count(*), min(model) FROM manual_chunk_embeddings WHERE manual_id = %s", (manual["id"],)
+    ).fetchone()
     assert stored[0] >= 1 and stored[1] == "hashing:384"

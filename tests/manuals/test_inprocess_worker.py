@@ -16,8 +16,12 @@ def test_served_app_processes_uploads_in_the_background(settings, test_db: PgTes
     with TestClient(app, client=("203.0.113.10", 1)) as client:
         user = make_user()
         brand = unique_brand()
-        r = client.post("/api/v1/manuals", files={"file": ("m.pdf", pdf_for(brand), "application/pdf")},
-                        data={"brand": brand, "model_numbers": ["B-1"]}, headers=user.headers)
+        r = client.post(
+            "/api/v1/manuals",
+            files={"file": ("m.pdf", pdf_for(brand), "application/pdf")},
+            data={"brand": brand, "model_numbers": ["B-1"]},
+            headers=user.headers,
+        )
         assert r.status_code == 201
         deadline = time.monotonic() + 15
         status = r.json()["status"]

@@ -25,8 +25,12 @@ def test_upload_process_and_download(client: TestClient, make_user, upload, drai
     assert drain() >= 1
     ready = client.get(f"/api/v1/manuals/{manual['id']}", headers=user.headers).json()
     assert ready["status"] == "ready" and ready["indexed"] is True and ready["processed_at"]
-    pages = [r[0] for r in owner_conn.execute(
-        "SELECT DISTINCT page FROM manual_chunks WHERE manual_id = %s ORDER BY 1", (manual["id"],))]
+    pages = [
+        r[0]
+        for r in owner_conn.execute(
+            "SELECT DISTINCT page FROM manual_chunks WHERE manual_id = %s ORDER BY 1", (manual["id"],)
+        )
+    ]
     assert pages == [1, 2, 3]
     link = client.get(f"/api/v1/manuals/{manual['id']}/download", headers=user.headers).json()
     assert link["expires_in"] == 900 and "sig=" in link["url"]
@@ -48,17 +52,37 @@ def test_three_dedup_levels_and_near_misses(client: TestClient, make_user, uploa
     resaved = pdf_for(brand, variant=1)  # other bytes, same text
     assert resaved != pdf_for(brand)
     r = upload(bob, resaved, brand="another brand", model_numbers=["OTHER"])
-    assert r.status_code == 200 and r.json()["id"] == first["id"] and r.json()["duplicate_level"] == "content_hash"
+    assert (
+        r.status_code == 200
+        and r.json()["id"] == first["id"]
+        and r.json()["duplicate_level"] == "content_hash"
+    )
 
     other_text = make_pdf(["Completely different wording about the ZX-100 heater."])
     r = upload(bob, other_text, brand=brand.lower(), model_numbers=["zx-100", "ZX-300"], version="2.0")
-    assert r.status_code == 200 and r.json()["id"] == first["id"] and r.json()["duplicate_level"] == "composite"
+    assert (
+        r.status_code == 200 and r.json()["id"] == first["id"] and r.json()["duplicate_level"] == "composite"
+    )
 
     # Same brand and model, but another version or another type: new manuals.
-    v3 = upload(bob, make_pdf(["Version three text for the heater."]), brand=brand, model_numbers=["ZX-100"], version="3.0")
-    svc = upload(bob, make_pdf(["Service manual text for technicians."]), brand=brand, model_numbers=["ZX-100"],
-                 version="2.0", manual_type="service")
-    other_model = upload(bob, make_pdf(["A manual for another model."]), brand=brand, model_numbers=["QQ-9"], version="2.0")
+    v3 = upload(
+        bob,
+        make_pdf(["Version three text for the heater."]),
+        brand=brand,
+        model_numbers=["ZX-100"],
+        version="3.0",
+    )
+    svc = upload(
+        bob,
+        make_pdf(["Service manual text for technicians."]),
+        brand=brand,
+        model_numbers=["ZX-100"],
+        version="2.0",
+        manual_type="service",
+    )
+    other_model = upload(
+        bob, make_pdf(["A manual for another model."]), brand=brand, model_numbers=["QQ-9"], version="2.0"
+    )
     assert (v3.status_code, svc.status_code, other_model.status_code) == (201, 201, 201)
     assert _count(owner_conn, brand) == 4
 
@@ -71,8 +95,9 @@ def test_bad_uploads(client: TestClient, make_user, upload, owner_conn) -> None:
     assert_problem(upload(user, pdf_for(brand), brand=brand, year="nineteen"), 422, "validation_error")
     assert_problem(upload(user, pdf_for(brand), brand=brand, category="spaceship"), 422, "unknown_category")
     assert_problem(upload(user, pdf_for(brand), brand=""), 422)
-    no_auth = client.post("/api/v1/manuals", files={"file": ("m.pdf", pdf_for(brand), "application/pdf")},
-                          data={"brand": brand})
+    no_auth = client.post(
+        "/api/v1/manuals", files={"file": ("m.pdf", pdf_for(brand), "application/pdf")}, data={"brand": brand}
+    )
     assert_problem(no_auth, 401)
     assert _count(owner_conn, brand) == 0
 
@@ -92,10 +117,15 @@ def test_corrupt_and_encrypted_pdfs_fail_cleanly(client: TestClient, make_user, 
 def test_search_finds_the_right_page(client: TestClient, make_user, make_home, upload, drain) -> None:  # type: ignore[no-untyped-def]
     user, brand = make_user(), unique_brand()
     phrase = f"thermocouple{uuid.uuid4().hex[:6]}"
-    pages = ["Introduction and safety.", "Installation steps for the unit.",
-             f"If the pilot light goes out, clean the {phrase} and check the gas valve."]
+    pages = [
+        "Introduction and safety.",
+        "Installation steps for the unit.",
+        f"If the pilot light goes out, clean the {phrase} and check the gas valve.",
+    ]
     m = upload(user, make_pdf(pages), brand=brand, model_numbers=["S-1"], title="Searchable").json()
-    other = upload(user, make_pdf(["Nothing relevant here at all."]), brand=brand, model_numbers=["S-2"]).json()
+    other = upload(
+        user, make_pdf(["Nothing relevant here at all."]), brand=brand, model_numbers=["S-2"]
+    ).json()
     drain()
     r = client.get(f"/api/v1/manuals/search?q={phrase}", headers=user.headers)
     body = r.json()
@@ -105,61 +135,113 @@ def test_search_finds_the_right_page(client: TestClient, make_user, make_home, u
 
     # Scoped to a device: only that device's manuals.
     home = make_home(user)
-    device = client.post(f"/api/v1/homes/{home['id']}/devices",
-                         json={"nickname": "Heater", "manufacturer": brand, "model_number": "S-2"},
-                         headers=user.headers).json()
+    device = client.post(
+        f"/api/v1/homes/{home['id']}/devices",
+        json={"nickname": "Heater", "manufacturer": brand, "model_number": "S-2"},
+        headers=user.headers,
+    ).json()
     assert device["manual_count"] == 1  # auto-linked at creation to the S-2 manual
-    scoped = client.get(f"/api/v1/manuals/search?q={phrase}&device_id={device['id']}", headers=user.headers).json()
+    scoped = client.get(
+        f"/api/v1/manuals/search?q={phrase}&device_id={device['id']}", headers=user.headers
+    ).json()
     assert scoped["items"] == []
-    assert client.get(f"/api/v1/manuals/search?q=relevant&device_id={device['id']}",
-                      headers=user.headers).json()["items"][0]["manual_id"] == other["id"]
+    assert (
+        client.get(
+            f"/api/v1/manuals/search?q=relevant&device_id={device['id']}", headers=user.headers
+        ).json()["items"][0]["manual_id"]
+        == other["id"]
+    )
     assert_problem(client.get("/api/v1/manuals/search?q=x", headers=user.headers), 422)
 
 
-def test_auto_link_both_ways_and_query2_order(client: TestClient, make_user, make_home, upload, drain) -> None:  # type: ignore[no-untyped-def]
+def test_auto_link_both_ways_and_query2_order(
+    client: TestClient, make_user, make_home, upload, drain
+) -> None:  # type: ignore[no-untyped-def]
     user, brand = make_user(), unique_brand()
     home = make_home(user)
-    device = client.post(f"/api/v1/homes/{home['id']}/devices",
-                         json={"nickname": "Washer", "manufacturer": brand, "model_number": "W-1"},
-                         headers=user.headers).json()
+    device = client.post(
+        f"/api/v1/homes/{home['id']}/devices",
+        json={"nickname": "Washer", "manufacturer": brand, "model_number": "W-1"},
+        headers=user.headers,
+    ).json()
     assert device["manual_count"] == 0
     kinds = ["service", "installation", "troubleshooting", "user", "parts"]
     for kind in kinds:  # uploaded after the device: linked by the processing job
-        r = upload(user, make_pdf([f"{kind} manual for {brand}"]), brand=brand, model_numbers=["w-1"], manual_type=kind)
+        r = upload(
+            user,
+            make_pdf([f"{kind} manual for {brand}"]),
+            brand=brand,
+            model_numbers=["w-1"],
+            manual_type=kind,
+        )
         assert r.status_code == 201
     drain()
     manuals = client.get(f"/api/v1/devices/{device['id']}/manuals", headers=user.headers).json()
-    assert [m["manual_type"] for m in manuals] == ["user", "troubleshooting", "installation", "service", "parts"]
+    assert [m["manual_type"] for m in manuals] == [
+        "user",
+        "troubleshooting",
+        "installation",
+        "service",
+        "parts",
+    ]
     assert all(m["auto_linked"] for m in manuals)
     listed = client.get(f"/api/v1/homes/{home['id']}/devices", headers=user.headers).json()["items"][0]
     assert listed["manual_count"] == 5 and set(listed["manual_types"]) == set(kinds)
 
     # Manual link / unlink.
     extra = upload(user, make_pdf([f"Energy label {brand}"]), brand="Else", model_numbers=["E"]).json()
-    assert client.post(f"/api/v1/devices/{device['id']}/manuals/{extra['id']}", headers=user.headers).status_code == 201
-    assert client.post(f"/api/v1/devices/{device['id']}/manuals/{extra['id']}", headers=user.headers).status_code == 200
-    assert client.delete(f"/api/v1/devices/{device['id']}/manuals/{extra['id']}", headers=user.headers).status_code == 204
-    assert_problem(client.delete(f"/api/v1/devices/{device['id']}/manuals/{extra['id']}", headers=user.headers),
-                   404, "link_not_found")
+    assert (
+        client.post(f"/api/v1/devices/{device['id']}/manuals/{extra['id']}", headers=user.headers).status_code
+        == 201
+    )
+    assert (
+        client.post(f"/api/v1/devices/{device['id']}/manuals/{extra['id']}", headers=user.headers).status_code
+        == 200
+    )
+    assert (
+        client.delete(
+            f"/api/v1/devices/{device['id']}/manuals/{extra['id']}", headers=user.headers
+        ).status_code
+        == 204
+    )
+    assert_problem(
+        client.delete(f"/api/v1/devices/{device['id']}/manuals/{extra['id']}", headers=user.headers),
+        404,
+        "link_not_found",
+    )
 
 
-def test_links_are_private_to_the_home(client: TestClient, make_user, make_home, upload, drain, app_conn) -> None:  # type: ignore[no-untyped-def]
+def test_links_are_private_to_the_home(
+    client: TestClient, make_user, make_home, upload, drain, app_conn
+) -> None:  # type: ignore[no-untyped-def]
     alice, bob, brand = make_user(), make_user(), unique_brand()
     home = make_home(alice)
-    device = client.post(f"/api/v1/homes/{home['id']}/devices",
-                         json={"nickname": "Secret fridge", "manufacturer": brand, "model_number": "F-1"},
-                         headers=alice.headers).json()
+    device = client.post(
+        f"/api/v1/homes/{home['id']}/devices",
+        json={"nickname": "Secret fridge", "manufacturer": brand, "model_number": "F-1"},
+        headers=alice.headers,
+    ).json()
     m = upload(alice, pdf_for(brand), brand=brand, model_numbers=["F-1"]).json()
     drain()
     # Bob sees the shared manual but not Alice's device, its links or its serial.
     assert client.get(f"/api/v1/manuals/{m['id']}", headers=bob.headers).status_code == 200
     assert_problem(client.get(f"/api/v1/devices/{device['id']}/manuals", headers=bob.headers), 404)
     assert_problem(client.post(f"/api/v1/devices/{device['id']}/manuals/{m['id']}", headers=bob.headers), 404)
-    assert_problem(client.delete(f"/api/v1/devices/{device['id']}/manuals/{m['id']}", headers=bob.headers), 404)
-    assert_problem(client.get(f"/api/v1/manuals/search?q=thermocouple&device_id={device['id']}", headers=bob.headers), 404)
+    assert_problem(
+        client.delete(f"/api/v1/devices/{device['id']}/manuals/{m['id']}", headers=bob.headers), 404
+    )
+    assert_problem(
+        client.get(f"/api/v1/manuals/search?q=thermocouple&device_id={device['id']}", headers=bob.headers),
+        404,
+    )
     with app_conn.transaction():
         as_user(app_conn, bob.id)
-        assert app_conn.execute("SELECT count(*) FROM device_manuals WHERE device_id = %s", (device["id"],)).fetchone()[0] == 0
+        assert (
+            app_conn.execute(
+                "SELECT count(*) FROM device_manuals WHERE device_id = %s", (device["id"],)
+            ).fetchone()[0]
+            == 0
+        )
         assert app_conn.execute("SELECT count(*) FROM manuals WHERE id = %s", (m["id"],)).fetchone()[0] == 1
     with app_conn.transaction():
         as_user(app_conn, None)  # not signed in: the shared library is reference data, the links stay private

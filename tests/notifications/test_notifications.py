@@ -29,7 +29,11 @@ _RUNTIME = Runtime(settings=None, storage=None, cipher=None, clock=SystemClock()
 
 
 def _notify_as(
-    test_db: PgTestDatabase, actor: uuid.UUID, recipient: uuid.UUID, title: str, dedupe_key: str | None = None,
+    test_db: PgTestDatabase,
+    actor: uuid.UUID,
+    recipient: uuid.UUID,
+    title: str,
+    dedupe_key: str | None = None,
     runtime: Runtime | None = None,
 ) -> uuid.UUID | None:
     """What another domain does inside a request: the actor's row-security identity (established by the
@@ -40,8 +44,12 @@ def _notify_as(
         engine = create_async_engine(sqlalchemy_url(test_db.app), poolclass=NullPool)
         try:
             async with async_sessionmaker(engine)() as session, session.begin():
-                await session.execute(text("SELECT role FROM homeops_begin(:s, :u)"), {"s": session_id, "u": actor})
-                uow = UnitOfWork(session, Actor(actor, UserRole.homeowner), AuditRecorder(), _RUNTIME, EventBus())
+                await session.execute(
+                    text("SELECT role FROM homeops_begin(:s, :u)"), {"s": session_id, "u": actor}
+                )
+                uow = UnitOfWork(
+                    session, Actor(actor, UserRole.homeowner), AuditRecorder(), _RUNTIME, EventBus()
+                )
                 return await NotificationService(uow).notify(
                     recipient,
                     "ticket_update",
@@ -158,7 +166,11 @@ def test_only_signed_in_transactions_notify_and_only_fresh_notifications(  # typ
     )
     with pytest.raises(psycopg.errors.InsufficientPrivilege), app_conn.transaction():
         app_conn.execute(insert, (user.id, False, None, False))  # no identity
-    for is_read, read_at, is_deleted in ((True, None, False), (False, "2026-01-01", False), (False, None, True)):
+    for is_read, read_at, is_deleted in (
+        (True, None, False),
+        (False, "2026-01-01", False),
+        (False, None, True),
+    ):
         with pytest.raises(psycopg.errors.InsufficientPrivilege), app_conn.transaction():
             as_user(app_conn, other.id)
             app_conn.execute(insert, (user.id, is_read, read_at, is_deleted))
@@ -166,4 +178,9 @@ def test_only_signed_in_transactions_notify_and_only_fresh_notifications(  # typ
         as_user(app_conn, other.id)
         assert app_conn.execute(insert, (user.id, False, None, False)).rowcount == 1
         # …without reading it back.
-        assert app_conn.execute("SELECT count(*) FROM notifications WHERE user_id = %s", (user.id,)).fetchone()[0] == 0
+        assert (
+            app_conn.execute("SELECT count(*) FROM notifications WHERE user_id = %s", (user.id,)).fetchone()[
+                0
+            ]
+            == 0
+        )

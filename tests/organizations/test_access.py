@@ -43,12 +43,19 @@ def run_as(test_db, runtime, user_id: uuid.UUID, work: Callable[[UnitOfWork], Aw
         engine = create_async_engine(sqlalchemy_url(test_db.app), poolclass=NullPool)
         try:
             async with async_sessionmaker(engine)() as session, session.begin():
-                row = (await session.execute(
-                    text("SELECT role, org_ids, org_roles FROM homeops_begin(:s, :u)"),
-                    {"s": live_session(user_id), "u": user_id},
-                )).one()
-                actor = Actor(user_id=user_id, role=UserRole(row.role), orgs=MappingProxyType(
-                    {o: OrgRole(r) for o, r in zip(row.org_ids, row.org_roles, strict=True)}))
+                row = (
+                    await session.execute(
+                        text("SELECT role, org_ids, org_roles FROM homeops_begin(:s, :u)"),
+                        {"s": live_session(user_id), "u": user_id},
+                    )
+                ).one()
+                actor = Actor(
+                    user_id=user_id,
+                    role=UserRole(row.role),
+                    orgs=MappingProxyType(
+                        {o: OrgRole(r) for o, r in zip(row.org_ids, row.org_roles, strict=True)}
+                    ),
+                )
                 uow = UnitOfWork(session, actor, AuditRecorder(), runtime, EventBus())
                 return await work(uow)
         finally:
@@ -65,8 +72,14 @@ def test_org_access_functions(test_db, runtime, make_user, make_staff, make_org,
 
     def member_row_id(o: uuid.UUID, u: uuid.UUID) -> uuid.UUID:
         async def _q(uow: UnitOfWork) -> uuid.UUID:
-            return (await uow.session.scalars(select(OrganizationMember.id).where(
-                OrganizationMember.organization_id == o, OrganizationMember.user_id == u))).one()
+            return (
+                await uow.session.scalars(
+                    select(OrganizationMember.id).where(
+                        OrganizationMember.organization_id == o, OrganizationMember.user_id == u
+                    )
+                )
+            ).one()
+
         return run_as(test_db, runtime, u, _q)
 
     staff_row, outsider_row = member_row_id(oid, staff.id), member_row_id(other_id, outsider.id)
@@ -77,14 +90,20 @@ def test_org_access_functions(test_db, runtime, make_user, make_staff, make_org,
             await require_org(uow, Organization, oid, OrgRole.manager)
         with pytest.raises(OrganizationNotFound):
             await require_org(uow, Organization, other_id, OrgRole.staff)
-        row, role = await load_in_org(uow, OrganizationMember, staff_row, OrgRole.staff, not_found=RowNotFound)
+        row, role = await load_in_org(
+            uow, OrganizationMember, staff_row, OrgRole.staff, not_found=RowNotFound
+        )
         assert row.user_id == staff.id and role is OrgRole.staff
         with pytest.raises(InsufficientOrgRole):  # readable, not lockable for a staff member
-            await load_in_org(uow, OrganizationMember, staff_row, OrgRole.manager, not_found=RowNotFound, lock=True)
+            await load_in_org(
+                uow, OrganizationMember, staff_row, OrgRole.manager, not_found=RowNotFound, lock=True
+            )
         with pytest.raises(RowNotFound):  # another organization's row: not found, locked or not
             await load_in_org(uow, OrganizationMember, outsider_row, OrgRole.staff, not_found=RowNotFound)
         with pytest.raises(RowNotFound):
-            await load_in_org(uow, OrganizationMember, outsider_row, OrgRole.staff, not_found=RowNotFound, lock=True)
+            await load_in_org(
+                uow, OrganizationMember, outsider_row, OrgRole.staff, not_found=RowNotFound, lock=True
+            )
         where = org_filter(uow, OrganizationMember.organization_id)
         assert where is not None
         ids = set((await uow.session.scalars(select(OrganizationMember.organization_id).where(where))).all())
@@ -93,8 +112,9 @@ def test_org_access_functions(test_db, runtime, make_user, make_staff, make_org,
     run_as(test_db, runtime, staff.id, as_staff)
 
     async def as_owner(uow: UnitOfWork) -> None:
-        row, role = await load_in_org(uow, OrganizationMember, staff_row, OrgRole.manager, not_found=RowNotFound,
-                                      lock=True)
+        row, role = await load_in_org(
+            uow, OrganizationMember, staff_row, OrgRole.manager, not_found=RowNotFound, lock=True
+        )
         assert row.role is OrgRole.staff and role is OrgRole.owner
 
     run_as(test_db, runtime, owner.id, as_owner)
@@ -114,10 +134,13 @@ def test_org_access_functions(test_db, runtime, make_user, make_staff, make_org,
             await require_org(uow, Organization, oid, OrgRole.technician)
         with pytest.raises(OrganizationNotFound):
             await require_org(uow, Organization, uuid.uuid4(), OrgRole.staff)
-        row, role = await load_in_org(uow, OrganizationMember, outsider_row, OrgRole.staff, not_found=RowNotFound)
+        row, role = await load_in_org(
+            uow, OrganizationMember, outsider_row, OrgRole.staff, not_found=RowNotFound
+        )
         assert row.user_id == outsider.id and role is None
         with pytest.raises(InsufficientOrgRole):
-            await load_in_org(uow, OrganizationMember, outsider_row, OrgRole.technician, not_found=RowNotFound,
-                              lock=True)
+            await load_in_org(
+                uow, OrganizationMember, outsider_row, OrgRole.technician, not_found=RowNotFound, lock=True
+            )
 
     run_as(test_db, runtime, admin.id, as_admin)

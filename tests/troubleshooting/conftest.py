@@ -55,17 +55,27 @@ def drain_tickets(make_worker: Callable[..., Worker]) -> Callable[[], int]:
 def make_model(client: TestClient, make_staff) -> Callable[..., dict[str, Any]]:  # type: ignore[no-untyped-def]
     """A catalog model with the given common problems, created by an admin through the API."""
 
-    def _make(problems: list[dict[str, Any]], *, manufacturer: str | None = None,
-              model_number: str = "TS-100") -> dict[str, Any]:
+    def _make(
+        problems: list[dict[str, Any]], *, manufacturer: str | None = None, model_number: str = "TS-100"
+    ) -> dict[str, Any]:
         admin = make_staff("admin")
-        model = client.post("/api/v1/models", json={"manufacturer": manufacturer or unique("Maker"),
-                                                    "model_number": model_number, "category": "refrigerator"},
-                            headers=admin.headers)
+        model = client.post(
+            "/api/v1/models",
+            json={
+                "manufacturer": manufacturer or unique("Maker"),
+                "model_number": model_number,
+                "category": "refrigerator",
+            },
+            headers=admin.headers,
+        )
         assert model.status_code == 201, model.text
         created = []
         for problem in problems:
-            r = client.post(f"/api/v1/models/{model.json()['id']}/problems",
-                            json={"severity": "medium", "frequency": "common", **problem}, headers=admin.headers)
+            r = client.post(
+                f"/api/v1/models/{model.json()['id']}/problems",
+                json={"severity": "medium", "frequency": "common", **problem},
+                headers=admin.headers,
+            )
             assert r.status_code == 201, r.text
             created.append(r.json())
         return {**model.json(), "problems": created}
@@ -77,8 +87,9 @@ def make_model(client: TestClient, make_staff) -> Callable[..., dict[str, Any]]:
 def make_device(client: TestClient, make_home) -> Callable[..., dict[str, Any]]:  # type: ignore[no-untyped-def]
     def _make(user: ApiUser, home: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
         home = home or make_home(user)
-        r = client.post(f"/api/v1/homes/{home['id']}/devices", json={"nickname": "Fridge", **fields},
-                        headers=user.headers)
+        r = client.post(
+            f"/api/v1/homes/{home['id']}/devices", json={"nickname": "Fridge", **fields}, headers=user.headers
+        )
         assert r.status_code == 201, r.text
         return r.json()
 
@@ -87,11 +98,23 @@ def make_device(client: TestClient, make_home) -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture
 def open_session(client: TestClient) -> Callable[..., dict[str, Any]]:
-    def _open(user: ApiUser, device: dict[str, Any], summary: str = "It does not work",
-              symptoms: list[str] | None = None, error_codes: list[str] | None = None) -> dict[str, Any]:
-        r = client.post(SESSIONS, json={"device_id": device["id"], "issue_summary": summary,
-                                        "symptoms": symptoms or [], "error_codes": error_codes or []},
-                        headers=user.headers)
+    def _open(
+        user: ApiUser,
+        device: dict[str, Any],
+        summary: str = "It does not work",
+        symptoms: list[str] | None = None,
+        error_codes: list[str] | None = None,
+    ) -> dict[str, Any]:
+        r = client.post(
+            SESSIONS,
+            json={
+                "device_id": device["id"],
+                "issue_summary": summary,
+                "symptoms": symptoms or [],
+                "error_codes": error_codes or [],
+            },
+            headers=user.headers,
+        )
         assert r.status_code == 201, r.text
         return r.json()
 

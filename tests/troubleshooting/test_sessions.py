@@ -11,8 +11,9 @@ def _ids(response) -> list[str]:  # type: ignore[no-untyped-def]
     return [s["id"] for s in response.json()["items"]]
 
 
-def test_jsonb_containment_finds_exactly_the_matching_sessions(client: TestClient, make_user, make_device,
-                                                               open_session) -> None:  # type: ignore[no-untyped-def]
+def test_jsonb_containment_finds_exactly_the_matching_sessions(
+    client: TestClient, make_user, make_device, open_session
+) -> None:  # type: ignore[no-untyped-def]
     user = make_user()
     device = make_device(user, nickname="Kitchen fridge", manufacturer="Acme", model_number="ab-1")
     ab = open_session(user, device, symptoms=["Alpha", "beta"])
@@ -41,8 +42,9 @@ def test_jsonb_containment_finds_exactly_the_matching_sessions(client: TestClien
     assert_problem(client.get(f"{SESSIONS}?" + "&".join(["symptoms=x"] * 21), headers=user.headers), 422)
 
 
-def test_query5_is_one_statement_over_the_callers_own_sessions(client: TestClient, make_user, make_staff,
-                                                               make_device, open_session) -> None:  # type: ignore[no-untyped-def]
+def test_query5_is_one_statement_over_the_callers_own_sessions(
+    client: TestClient, make_user, make_staff, make_device, open_session
+) -> None:  # type: ignore[no-untyped-def]
     alice, support = make_user(), make_staff("support")
     device = make_device(alice)
     mine = open_session(alice, device, symptoms=["hum"])
@@ -59,10 +61,16 @@ def test_query5_is_one_statement_over_the_callers_own_sessions(client: TestClien
 
 def test_containment_uses_the_gin_index(owner_conn) -> None:  # type: ignore[no-untyped-def]
     with owner_conn.transaction():
-        owner_conn.execute("SET LOCAL citus.propagate_set_commands = 'local'")  # a cluster: the shards plan too
+        owner_conn.execute(
+            "SET LOCAL citus.propagate_set_commands = 'local'"
+        )  # a cluster: the shards plan too
         owner_conn.execute("SET LOCAL enable_seqscan = off")
-        plan = "\n".join(r[0] for r in owner_conn.execute(
-            "EXPLAIN SELECT id FROM troubleshooting_sessions WHERE symptoms @> '[\"a\", \"b\"]'::jsonb"))
+        plan = "\n".join(
+            r[0]
+            for r in owner_conn.execute(
+                'EXPLAIN SELECT id FROM troubleshooting_sessions WHERE symptoms @> \'["a", "b"]\'::jsonb'
+            )
+        )
     assert "ix_troubleshooting_sessions_symptoms" in plan
 
 
@@ -72,39 +80,64 @@ def test_status_transitions(client: TestClient, make_user, make_device, open_ses
     s = open_session(user, device)
     url = f"{SESSIONS}/{s['id']}"
     # Satisfaction and resolution only once resolved or abandoned; escalation has its own endpoint.
-    assert_problem(client.patch(url, json={"user_satisfaction": 4}, headers=user.headers), 409, "invalid_transition")
-    assert_problem(client.patch(url, json={"resolution": "x"}, headers=user.headers), 409, "invalid_transition")
-    body = assert_problem(client.patch(url, json={"status": "escalated"}, headers=user.headers),
-                          409, "invalid_transition")
+    assert_problem(
+        client.patch(url, json={"user_satisfaction": 4}, headers=user.headers), 409, "invalid_transition"
+    )
+    assert_problem(
+        client.patch(url, json={"resolution": "x"}, headers=user.headers), 409, "invalid_transition"
+    )
+    body = assert_problem(
+        client.patch(url, json={"status": "escalated"}, headers=user.headers), 409, "invalid_transition"
+    )
     assert "escalate" in body["detail"]
-    assert_problem(client.patch(url, json={"status": "open"}, headers=user.headers), 409, "invalid_transition")
-    assert_problem(client.patch(url, json={"user_satisfaction": 6, "status": "resolved"}, headers=user.headers), 422)
+    assert_problem(
+        client.patch(url, json={"status": "open"}, headers=user.headers), 409, "invalid_transition"
+    )
+    assert_problem(
+        client.patch(url, json={"user_satisfaction": 6, "status": "resolved"}, headers=user.headers), 422
+    )
     assert_problem(client.patch(url, json={"status": None}, headers=user.headers), 422)
 
-    r = client.patch(url, json={"status": "resolved", "resolution": "Cleaned the filter", "user_satisfaction": 5},
-                     headers=user.headers)
+    r = client.patch(
+        url,
+        json={"status": "resolved", "resolution": "Cleaned the filter", "user_satisfaction": 5},
+        headers=user.headers,
+    )
     assert r.status_code == 200, r.text
     done = r.json()
     assert done["status"] == "resolved" and done["resolved_at"] and done["user_satisfaction"] == 5
-    assert client.patch(url, json={"user_satisfaction": 3}, headers=user.headers).json()["user_satisfaction"] == 3
+    assert (
+        client.patch(url, json={"user_satisfaction": 3}, headers=user.headers).json()["user_satisfaction"]
+        == 3
+    )
     for status in ("abandoned", "open", "resolved"):
-        assert_problem(client.patch(url, json={"status": status}, headers=user.headers), 409, "invalid_transition")
-    assert_problem(client.post(f"{url}/messages", json={"content": "hi"}, headers=user.headers),
-                   409, "session_not_open")
+        assert_problem(
+            client.patch(url, json={"status": status}, headers=user.headers), 409, "invalid_transition"
+        )
+    assert_problem(
+        client.post(f"{url}/messages", json={"content": "hi"}, headers=user.headers), 409, "session_not_open"
+    )
     assert_problem(client.post(f"{url}/escalate", json={}, headers=user.headers), 409, "invalid_transition")
 
     abandoned = open_session(user, device)
-    r = client.patch(f"{SESSIONS}/{abandoned['id']}", json={"status": "abandoned", "user_satisfaction": 1},
-                     headers=user.headers)
+    r = client.patch(
+        f"{SESSIONS}/{abandoned['id']}",
+        json={"status": "abandoned", "user_satisfaction": 1},
+        headers=user.headers,
+    )
     assert r.status_code == 200 and r.json()["resolved_at"] is None and r.json()["user_satisfaction"] == 1
 
 
-def test_other_users_cannot_touch_a_session(client: TestClient, make_user, make_staff, make_home, make_device,
-                                            open_session, app_conn) -> None:  # type: ignore[no-untyped-def]
+def test_other_users_cannot_touch_a_session(
+    client: TestClient, make_user, make_staff, make_home, make_device, open_session, app_conn
+) -> None:  # type: ignore[no-untyped-def]
     alice, bob, housemate, support = make_user(), make_user(), make_user(), make_staff("support")
     home = make_home(alice)
-    client.post(f"/api/v1/homes/{home['id']}/members", json={"email": housemate.email, "role": "member"},
-                headers=alice.headers)
+    client.post(
+        f"/api/v1/homes/{home['id']}/members",
+        json={"email": housemate.email, "role": "member"},
+        headers=alice.headers,
+    )
     s = open_session(alice, make_device(alice, home), symptoms=["secret"])
     url = f"{SESSIONS}/{s['id']}"
     for intruder in (bob, housemate):  # sessions are private even inside the household
@@ -115,22 +148,37 @@ def test_other_users_cannot_touch_a_session(client: TestClient, make_user, make_
         assert _ids(client.get(f"{SESSIONS}?symptoms=secret", headers=intruder.headers)) == []
     # Support staff read it, but only its owner changes it.
     assert client.get(url, headers=support.headers).json()["symptoms"] == ["secret"]
-    assert_problem(client.patch(url, json={"status": "abandoned"}, headers=support.headers), 403, "not_session_owner")
+    assert_problem(
+        client.patch(url, json={"status": "abandoned"}, headers=support.headers), 403, "not_session_owner"
+    )
     assert_problem(client.post(f"{url}/messages", json={"content": "x"}, headers=support.headers), 403)
     assert client.get(url, headers=alice.headers).json()["status"] == "open"
 
     with app_conn.transaction():
         as_user(app_conn, bob.id, "homeowner")
-        assert app_conn.execute("SELECT count(*) FROM troubleshooting_sessions WHERE user_id = %s",
-                                (alice.id,)).fetchone()[0] == 0
-        updated = app_conn.execute("UPDATE troubleshooting_sessions SET status = 'abandoned' WHERE id = %s",
-                                   (s["id"],))
+        assert (
+            app_conn.execute(
+                "SELECT count(*) FROM troubleshooting_sessions WHERE user_id = %s", (alice.id,)
+            ).fetchone()[0]
+            == 0
+        )
+        updated = app_conn.execute(
+            "UPDATE troubleshooting_sessions SET status = 'abandoned' WHERE id = %s", (s["id"],)
+        )
         assert updated.rowcount == 0
     with app_conn.transaction():
         as_user(app_conn, bob.id, "support")  # claiming a role is not enough: the database checks users.role
-        assert app_conn.execute("SELECT count(*) FROM troubleshooting_sessions WHERE id = %s",
-                                (s["id"],)).fetchone()[0] == 0
+        assert (
+            app_conn.execute(
+                "SELECT count(*) FROM troubleshooting_sessions WHERE id = %s", (s["id"],)
+            ).fetchone()[0]
+            == 0
+        )
     with app_conn.transaction():
         as_user(app_conn, support.id, "support")
-        assert app_conn.execute("SELECT count(*) FROM troubleshooting_sessions WHERE id = %s",
-                                (s["id"],)).fetchone()[0] == 1
+        assert (
+            app_conn.execute(
+                "SELECT count(*) FROM troubleshooting_sessions WHERE id = %s", (s["id"],)
+            ).fetchone()[0]
+            == 1
+        )

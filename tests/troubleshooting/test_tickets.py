@@ -19,8 +19,11 @@ CRITICAL = {"problem_description": "Compressor failure", "symptoms": ["not cooli
 
 
 def _ticket(client: TestClient, user, device: dict[str, Any], **fields: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    r = client.post(TICKETS, json={"device_id": device["id"], "summary": "Needs a technician", **fields},
-                    headers=user.headers)
+    r = client.post(
+        TICKETS,
+        json={"device_id": device["id"], "summary": "Needs a technician", **fields},
+        headers=user.headers,
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -29,11 +32,14 @@ def _patch(client: TestClient, user, ticket: dict[str, Any], **body: Any):  # ty
     return client.patch(f"{TICKETS}/{ticket['id']}", json=body, headers=user.headers)
 
 
-def test_escalation_makes_exactly_one_ticket(client: TestClient, make_user, make_model, make_device, open_session,
-                                             owner_conn) -> None:  # type: ignore[no-untyped-def]
+def test_escalation_makes_exactly_one_ticket(
+    client: TestClient, make_user, make_model, make_device, open_session, owner_conn
+) -> None:  # type: ignore[no-untyped-def]
     user = make_user()
     device = make_device(user, model_id=make_model([CRITICAL])["id"])
-    s = open_session(user, device, "Fridge is warm", symptoms=["not cooling", "warm inside"], error_codes=["e5"])
+    s = open_session(
+        user, device, "Fridge is warm", symptoms=["not cooling", "warm inside"], error_codes=["e5"]
+    )
     url = f"{SESSIONS}/{s['id']}/escalate"
     r = client.post(url, headers=user.headers)  # no body: priority from the matched problem's severity
     assert r.status_code == 201, r.text
@@ -42,21 +48,34 @@ def test_escalation_makes_exactly_one_ticket(client: TestClient, make_user, make
     assert ticket["summary"] == "Fridge is warm" and ticket["symptoms"] == ["not cooling", "warm inside"]
     assert ticket["error_codes"] == ["E5"] and ticket["device_id"] == device["id"]
     assert_problem(client.post(url, json={"priority": "low"}, headers=user.headers), 409, "already_escalated")
-    rows = owner_conn.execute("SELECT count(*) FROM service_tickets WHERE session_id = %s", (s["id"],)).fetchone()
+    rows = owner_conn.execute(
+        "SELECT count(*) FROM service_tickets WHERE session_id = %s", (s["id"],)
+    ).fetchone()
     assert rows is not None and rows[0] == 1
     session = client.get(f"{SESSIONS}/{s['id']}", headers=user.headers).json()
     assert session["status"] == "escalated" and ticket["id"] in session["conversation"][-1]["content"]
-    assert_problem(client.post(f"{SESSIONS}/{s['id']}/messages", json={"content": "x"}, headers=user.headers), 409)
-    assert_problem(client.patch(f"{SESSIONS}/{s['id']}", json={"status": "resolved"}, headers=user.headers),
-                   409, "invalid_transition")
-    audit = owner_conn.execute("SELECT action_type FROM audit_logs WHERE entity_id IN (%s, %s) ORDER BY action_type",
-                               (s["id"], ticket["id"])).fetchall()
-    assert [a[0] for a in audit] == ["service_ticket_created", "troubleshooting_session_created",
-                                     "troubleshooting_session_escalated"]
+    assert_problem(
+        client.post(f"{SESSIONS}/{s['id']}/messages", json={"content": "x"}, headers=user.headers), 409
+    )
+    assert_problem(
+        client.patch(f"{SESSIONS}/{s['id']}", json={"status": "resolved"}, headers=user.headers),
+        409,
+        "invalid_transition",
+    )
+    audit = owner_conn.execute(
+        "SELECT action_type FROM audit_logs WHERE entity_id IN (%s, %s) ORDER BY action_type",
+        (s["id"], ticket["id"]),
+    ).fetchall()
+    assert [a[0] for a in audit] == [
+        "service_ticket_created",
+        "troubleshooting_session_created",
+        "troubleshooting_session_escalated",
+    ]
 
 
-def test_unique_index_is_the_last_line_of_defence(client: TestClient, make_user, make_device, open_session,
-                                                  owner_conn) -> None:  # type: ignore[no-untyped-def]
+def test_unique_index_is_the_last_line_of_defence(
+    client: TestClient, make_user, make_device, open_session, owner_conn
+) -> None:  # type: ignore[no-untyped-def]
     user, stranger = make_user(), make_user()
     device = make_device(user)
     s = open_session(user, device)
@@ -70,13 +89,17 @@ def test_unique_index_is_the_last_line_of_defence(client: TestClient, make_user,
     assert client.get(f"{SESSIONS}/{s['id']}", headers=user.headers).json()["status"] == "open"  # rolled back
 
 
-def test_direct_tickets_and_visibility(client: TestClient, make_user, make_staff, make_home, make_device,
-                                       app_conn) -> None:  # type: ignore[no-untyped-def]
+def test_direct_tickets_and_visibility(
+    client: TestClient, make_user, make_staff, make_home, make_device, app_conn
+) -> None:  # type: ignore[no-untyped-def]
     alice, bob, guest = make_user(), make_user(), make_user()
     support, technician = make_staff("support"), make_staff("technician")
     home = make_home(alice)
-    client.post(f"/api/v1/homes/{home['id']}/members", json={"email": guest.email, "role": "guest"},
-                headers=alice.headers)
+    client.post(
+        f"/api/v1/homes/{home['id']}/members",
+        json={"email": guest.email, "role": "guest"},
+        headers=alice.headers,
+    )
     device = make_device(alice, home)
     mine = _ticket(client, alice, device, priority="high", symptoms=["Rattle"], error_codes=["f1"])
     assert mine["session_id"] is None and mine["symptoms"] == ["rattle"] and mine["error_codes"] == ["F1"]
@@ -93,22 +116,37 @@ def test_direct_tickets_and_visibility(client: TestClient, make_user, make_staff
         listed = {t["id"] for t in client.get(f"{TICKETS}?limit=200", headers=staff.headers).json()["items"]}
         assert {mine["id"], theirs["id"]} <= listed
         assert client.get(f"{TICKETS}/{theirs['id']}", headers=staff.headers).status_code == 200
-    high = client.get(f"{TICKETS}?priority=high&status=open&limit=200", headers=support.headers).json()["items"]
+    high = client.get(f"{TICKETS}?priority=high&status=open&limit=200", headers=support.headers).json()[
+        "items"
+    ]
     assert mine["id"] in {t["id"] for t in high} and theirs["id"] not in {t["id"] for t in high}
     by_device = client.get(f"{TICKETS}?device_id={device['id']}", headers=support.headers).json()["items"]
     assert [t["id"] for t in by_device] == [mine["id"]]
 
     with app_conn.transaction():
         as_user(app_conn, bob.id, "homeowner")
-        assert app_conn.execute("SELECT count(*) FROM service_tickets WHERE user_id = %s",
-                                (alice.id,)).fetchone()[0] == 0
+        assert (
+            app_conn.execute(
+                "SELECT count(*) FROM service_tickets WHERE user_id = %s", (alice.id,)
+            ).fetchone()[0]
+            == 0
+        )
     with app_conn.transaction():
         as_user(app_conn, bob.id, "support")  # a claimed role is checked against users.role
-        assert app_conn.execute("SELECT count(*) FROM service_tickets WHERE id = %s", (mine["id"],)).fetchone()[0] == 0
+        assert (
+            app_conn.execute("SELECT count(*) FROM service_tickets WHERE id = %s", (mine["id"],)).fetchone()[
+                0
+            ]
+            == 0
+        )
     with app_conn.transaction():
         as_user(app_conn, support.id, "support")
-        assert app_conn.execute("SELECT count(*) FROM service_tickets WHERE id IN (%s, %s)",
-                                (mine["id"], theirs["id"])).fetchone()[0] == 2
+        assert (
+            app_conn.execute(
+                "SELECT count(*) FROM service_tickets WHERE id IN (%s, %s)", (mine["id"], theirs["id"])
+            ).fetchone()[0]
+            == 2
+        )
 
 
 def test_assignment_rules(client: TestClient, make_user, make_staff, make_device) -> None:  # type: ignore[no-untyped-def]
@@ -131,7 +169,9 @@ def test_assignment_rules(client: TestClient, make_user, make_staff, make_device
     mine = client.get(f"{TICKETS}?assigned_to={technician.id}", headers=technician.headers).json()["items"]
     assert [t["id"] for t in mine] == [ticket["id"]]
     # Support picks it up themselves; unassigning an assigned ticket puts it back in the queue.
-    assert _patch(client, support, ticket, assigned_to=str(support.id)).json()["assigned_to"] == str(support.id)
+    assert _patch(client, support, ticket, assigned_to=str(support.id)).json()["assigned_to"] == str(
+        support.id
+    )
     back = _patch(client, support, ticket, assigned_to=None).json()
     assert back["status"] == "open" and back["assigned_to"] is None
     # Support hands it to a technician they share no home with (staff may read user accounts).
@@ -150,18 +190,25 @@ def test_ticket_state_machine(client: TestClient, make_user, make_staff, make_de
     assert_problem(_patch(client, technician, ticket, assigned_to=None), 409, "assignee_required")
     assert_problem(_patch(client, alice, ticket, status="resolved"), 403, "staff_only")
     resolved = _patch(client, technician, ticket, status="resolved", resolution="Replaced the fan").json()
-    assert resolved["status"] == "resolved" and resolved["resolved_at"] and resolved["resolution"] == "Replaced the fan"
+    assert (
+        resolved["status"] == "resolved"
+        and resolved["resolved_at"]
+        and resolved["resolution"] == "Replaced the fan"
+    )
     # The owner reopens it (the fix did not hold), then closes it with feedback once resolved again.
     reopened = _patch(client, alice, ticket, status="in_progress").json()
     assert reopened["status"] == "in_progress" and reopened["resolved_at"] is None
     assert _patch(client, technician, ticket, status="resolved").json()["resolved_at"]
     closed = _patch(client, alice, ticket, status="closed", resolution="Works now, thanks").json()
-    assert closed["status"] == "closed" and closed["closed_at"] and closed["resolution"] == "Works now, thanks"
+    assert (
+        closed["status"] == "closed" and closed["closed_at"] and closed["resolution"] == "Works now, thanks"
+    )
     for body in ({"status": "in_progress"}, {"resolution": "again"}, {"priority": "low"}):
         assert_problem(_patch(client, technician, ticket, **body), 409, "invalid_transition")
     audit = owner_conn.execute(
         "SELECT count(*) FROM audit_logs WHERE entity_id = %s AND action_type = 'service_ticket_updated'",
-        (ticket["id"],)).fetchone()
+        (ticket["id"],),
+    ).fetchone()
     assert audit is not None and audit[0] == 6
 
     # A homeowner may withdraw an open ticket.
@@ -169,11 +216,14 @@ def test_ticket_state_machine(client: TestClient, make_user, make_staff, make_de
     assert _patch(client, alice, withdrawn, status="closed").json()["status"] == "closed"
 
 
-def test_staff_and_owner_are_notified(client: TestClient, make_user, make_staff, make_device, open_session,
-                                      drain_tickets, owner_conn) -> None:  # type: ignore[no-untyped-def]
+def test_staff_and_owner_are_notified(
+    client: TestClient, make_user, make_staff, make_device, open_session, drain_tickets, owner_conn
+) -> None:  # type: ignore[no-untyped-def]
     alice, support, technician = make_user(), make_staff("support"), make_staff("technician")
     s = open_session(alice, make_device(alice), "Oven will not heat")
-    ticket = client.post(f"{SESSIONS}/{s['id']}/escalate", json={"priority": "high"}, headers=alice.headers).json()
+    ticket = client.post(
+        f"{SESSIONS}/{s['id']}/escalate", json={"priority": "high"}, headers=alice.headers
+    ).json()
     direct = _ticket(client, alice, make_device(alice))
     assert drain_tickets() >= 2
 
@@ -181,12 +231,14 @@ def test_staff_and_owner_are_notified(client: TestClient, make_user, make_staff,
         rows = owner_conn.execute(
             "SELECT notification_type, related_entity_id::text, priority::text FROM notifications "
             "WHERE user_id = %s AND related_entity_id IN (%s, %s) ORDER BY created_at, notification_type",
-            (user.id, ticket["id"], direct["id"])).fetchall()
+            (user.id, ticket["id"], direct["id"]),
+        ).fetchall()
         return [tuple(r) for r in rows]
 
     # Every support user hears of each new ticket once; technicians wait to be assigned.
-    assert sorted(notes(support)) == sorted([("service_ticket_opened", ticket["id"], "high"),
-                                             ("service_ticket_opened", direct["id"], "normal")])
+    assert sorted(notes(support)) == sorted(
+        [("service_ticket_opened", ticket["id"], "high"), ("service_ticket_opened", direct["id"], "normal")]
+    )
     assert notes(technician) == [] and notes(alice) == []
     _patch(client, support, ticket, assigned_to=str(technician.id))
     drain_tickets()
@@ -197,8 +249,9 @@ def test_staff_and_owner_are_notified(client: TestClient, make_user, make_staff,
     assert len(notes(alice)) == 1
 
 
-def test_a_deleted_session_leaves_its_ticket(client: TestClient, make_user, make_device, open_session, as_worker,
-                                              owner_conn) -> None:  # type: ignore[no-untyped-def]
+def test_a_deleted_session_leaves_its_ticket(
+    client: TestClient, make_user, make_device, open_session, as_worker, owner_conn
+) -> None:  # type: ignore[no-untyped-def]
     """An escalated ticket outlives its session: whoever deletes sessions (retention, as the worker) detaches
     their tickets first, in the same transaction — the foreign key has no ON DELETE SET NULL (a cluster cannot
     have one on a key with the distribution column), so the database refuses to orphan the ticket."""
@@ -229,16 +282,24 @@ def test_deleting_a_device_or_home_takes_its_linked_history_along(  # type: igno
     user = make_user()
     home = make_home(user)
     device = make_device(user, home)
-    schedule = client.post(f"/api/v1/devices/{device['id']}/maintenance-schedules", headers=user.headers,
-                           json={"task_name": "Filter", "interval": 1, "interval_unit": "months"}).json()
-    assert client.post(f"/api/v1/maintenance-schedules/{schedule['id']}/complete", json={},
-                       headers=user.headers).status_code == 200
+    schedule = client.post(
+        f"/api/v1/devices/{device['id']}/maintenance-schedules",
+        headers=user.headers,
+        json={"task_name": "Filter", "interval": 1, "interval_unit": "months"},
+    ).json()
+    assert (
+        client.post(
+            f"/api/v1/maintenance-schedules/{schedule['id']}/complete", json={}, headers=user.headers
+        ).status_code
+        == 200
+    )
     s = open_session(user, device)
     assert client.post(f"{SESSIONS}/{s['id']}/escalate", json={}, headers=user.headers).status_code == 201
     url = f"/api/v1/devices/{device['id']}" if delete == "device" else f"/api/v1/homes/{home['id']}"
     r = client.delete(url, headers=user.headers)
     assert r.status_code == 204, r.text
     for table in ("maintenance_schedules", "service_events", "troubleshooting_sessions", "service_tickets"):
-        count = owner_conn.execute(f"SELECT count(*) FROM {table} WHERE home_id = %s AND device_id = %s",
-                                   (home["id"], device["id"])).fetchone()[0]
+        count = owner_conn.execute(
+            f"SELECT count(*) FROM {table} WHERE home_id = %s AND device_id = %s", (home["id"], device["id"])
+        ).fetchone()[0]
         assert count == 0, table

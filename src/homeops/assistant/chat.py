@@ -138,9 +138,7 @@ class ChatService:
     async def post(self, session_id: uuid.UUID, content: str) -> ExchangeOut:
         """Stores the user's message, then the assistant's reply, and moves ``last_activity``."""
         chat = await self._chat(session_id)
-        history = [
-            (str(m.message_type), m.content) for m in await self.chats.recent(chat, HISTORY_MESSAGES)
-        ]
+        history = [(str(m.message_type), m.content) for m in await self.chats.recent(chat, HISTORY_MESSAGES)]
         asked = await self.messages.add(
             ChatMessage(session_id=chat.id, user_id=self._me, content=content, message_type=MessageType.user)
         )

@@ -146,7 +146,9 @@ class ComplaintService:
             )
         if new in STAFF_ONLY and not self.is_staff:
             raise Forbidden(f"Only support staff can mark a complaint {new.value}.", code="staff_only")
-        if complaint.user_id != self.uow.actor.user_id and not self.is_staff:  # defence in depth; RLS hides these
+        if (
+            complaint.user_id != self.uow.actor.user_id and not self.is_staff
+        ):  # defence in depth; RLS hides these
             raise ComplaintNotFound()
         await self.complaints.set_status(complaint, new)
         self.uow.record(

@@ -222,7 +222,9 @@ class FileService:
             )
         )
         await enqueue(
-            self.session, PROCESS_DOCUMENT, {"document_id": doc.id, "user_id": doc.user_id},
+            self.session,
+            PROCESS_DOCUMENT,
+            {"document_id": doc.id, "user_id": doc.user_id},
             dedupe_key=f"document:{doc.id}",
         )
         await self._put(key, data, DOCUMENT_CONTENT_TYPES[file_type])  # last: a failure rolls the row back
@@ -291,7 +293,9 @@ class FileService:
             )
         )
         await enqueue(
-            self.session, PROCESS_MEDIA, {"media_id": media.id, "user_id": media.user_id},
+            self.session,
+            PROCESS_MEDIA,
+            {"media_id": media.id, "user_id": media.user_id},
             dedupe_key=f"media:{media.id}",
         )
         await self._put(key, data, mime)

@@ -54,7 +54,6 @@ class ComplaintStatus(enum.StrEnum):
 processing_status_enum = pg_enum(ProcessingStatus, "processing_status")
 
 
-
 # Per-user data: on a cluster every table is sharded by ``user_id`` (first in each key, co-located with
 # notifications); children reference their parent by ``(user_id, …)``. A chat or complaint names a device by
 # its full key ``(home_id, device_id)`` without a foreign key (devices are sharded by home): see the
@@ -82,8 +81,9 @@ class ChatMessage(Base):
 
     __tablename__ = "messages"
     __table_args__ = (
-        ForeignKeyConstraint(["user_id", "session_id"], ["chat_sessions.user_id", "chat_sessions.id"],
-                             ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["user_id", "session_id"], ["chat_sessions.user_id", "chat_sessions.id"], ondelete="CASCADE"
+        ),
         Index("uq_messages_user_id_id", "user_id", "id", unique=True),
         Index("ix_messages_session_created", "user_id", "session_id", "created_at"),
         Index("ix_messages_metadata", "metadata", postgresql_using="gin"),
@@ -116,8 +116,9 @@ class Document(Base):
     upload_date: Mapped[datetime] = mapped_column(server_default=func.now())
     last_accessed: Mapped[datetime | None]
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", server_default=text("'{}'::jsonb"))
-    processing_status: Mapped[ProcessingStatus] = mapped_column(processing_status_enum,
-                                                                server_default=ProcessingStatus.pending.value)
+    processing_status: Mapped[ProcessingStatus] = mapped_column(
+        processing_status_enum, server_default=ProcessingStatus.pending.value
+    )
 
 
 class MediaFile(Base):
@@ -140,7 +141,8 @@ class MediaFile(Base):
     bucket_name: Mapped[str] = mapped_column(String(100), server_default="media")
     upload_date: Mapped[datetime] = mapped_column(server_default=func.now())
     processing_status: Mapped[ProcessingStatus] = mapped_column(
-        pg_enum(ProcessingStatus, "processing_status", create=False), server_default=ProcessingStatus.pending.value
+        pg_enum(ProcessingStatus, "processing_status", create=False),
+        server_default=ProcessingStatus.pending.value,
     )
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", server_default=text("'{}'::jsonb"))
 
@@ -148,7 +150,9 @@ class MediaFile(Base):
 class Transcription(Base):
     __tablename__ = "transcriptions"
     __table_args__ = (
-        ForeignKeyConstraint(["user_id", "media_id"], ["media_files.user_id", "media_files.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["user_id", "media_id"], ["media_files.user_id", "media_files.id"], ondelete="CASCADE"
+        ),
         Index("ix_transcriptions_media_id", "user_id", "media_id"),
     )
 
@@ -179,8 +183,9 @@ class Complaint(TimestampMixin, Base):
     description: Mapped[str] = mapped_column(Text)
     category: Mapped[str | None] = mapped_column(String(50))
     priority: Mapped[Priority] = mapped_column(pg_enum(Priority, "priority_level", create=False))
-    status: Mapped[ComplaintStatus] = mapped_column(pg_enum(ComplaintStatus, "complaint_status"),
-                                                   server_default=ComplaintStatus.new.value)
+    status: Mapped[ComplaintStatus] = mapped_column(
+        pg_enum(ComplaintStatus, "complaint_status"), server_default=ComplaintStatus.new.value
+    )
     resolved_at: Mapped[datetime | None]
     sentiment_score: Mapped[float | None] = mapped_column(Float)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", server_default=text("'{}'::jsonb"))

@@ -39,7 +39,9 @@ _PRESENT = text("SELECT home_id, device_id FROM homeops_devices_present(:homes, 
 _ACT_FOR = text("SELECT 1 FROM homeops_act_for(:user)")
 
 
-async def _mine(repo: Repository[Any], object_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False) -> Any:
+async def _mine(
+    repo: Repository[Any], object_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False
+) -> Any:
     """The row by its full key ``(user_id, id)``, if row security shows it, loaded fresh."""
     model = repo.model
     stmt = select(model).where(model.user_id == user_id, model.id == object_id)
@@ -53,14 +55,19 @@ async def _update_returning(repo: Repository[Any], row: Any, values: dict[str, A
     and the values the database computed are on the entity afterwards."""
     model = repo.model
     await repo.session.execute(
-        update(model).where(model.user_id == row.user_id, model.id == row.id).values(values).returning(model)
+        update(model)
+        .where(model.user_id == row.user_id, model.id == row.id)
+        .values(values)
+        .returning(model)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
 
 
 async def _delete_mine(repo: Repository[Any], row: Any) -> int:
     model = repo.model
-    return await rows_affected(repo.session, delete(model).where(model.user_id == row.user_id, model.id == row.id))
+    return await rows_affected(
+        repo.session, delete(model).where(model.user_id == row.user_id, model.id == row.id)
+    )
 
 
 async def devices_present(session: AsyncSession, keys: Iterable[DeviceKey | None]) -> set[DeviceKey]:
@@ -88,7 +95,9 @@ class ChatRepository(Repository[ChatSession]):
 
     async def of_user(self, user_id: uuid.UUID, limit: int, after: After) -> list[ChatSession]:
         stmt = select(ChatSession).where(ChatSession.user_id == user_id)
-        return list(await self.session.scalars(keyset(stmt, limit, after, ChatSession.created_at, ChatSession.id)))
+        return list(
+            await self.session.scalars(keyset(stmt, limit, after, ChatSession.created_at, ChatSession.id))
+        )
 
     async def messages(self, chat: ChatSession) -> list[ChatMessage]:
         return list(
@@ -171,7 +180,9 @@ class MediaRepository(Repository[MediaFile]):
         stmt = select(MediaFile).where(MediaFile.user_id == user_id)
         if status is not None:
             stmt = stmt.where(MediaFile.processing_status == status)
-        return list(await self.session.scalars(keyset(stmt, limit, after, MediaFile.upload_date, MediaFile.id)))
+        return list(
+            await self.session.scalars(keyset(stmt, limit, after, MediaFile.upload_date, MediaFile.id))
+        )
 
     async def transcriptions(self, media: MediaFile) -> list[Transcription]:
         return list(
@@ -198,7 +209,9 @@ class ProcessingRepository(Repository[Transcription]):
     async def media(self, user_id: uuid.UUID, media_id: uuid.UUID) -> MediaFile | None:
         return await self.session.get(MediaFile, (user_id, media_id), populate_existing=True)
 
-    async def mark_processing(self, model: type[Document | MediaFile], user_id: uuid.UUID, row_id: uuid.UUID) -> bool:
+    async def mark_processing(
+        self, model: type[Document | MediaFile], user_id: uuid.UUID, row_id: uuid.UUID
+    ) -> bool:
         """Commits ``processing`` at once, on its own connection (acting for the same user), so clients can
         see it while the job runs; False when the row is gone or already finished (nothing to do)."""
         bind = self.session.bind
@@ -230,7 +243,9 @@ class ProcessingRepository(Repository[Transcription]):
 class ComplaintRepository(Repository[Complaint]):
     model = Complaint
 
-    async def by_key(self, user_id: uuid.UUID, complaint_id: uuid.UUID, *, lock: bool = False) -> Complaint | None:
+    async def by_key(
+        self, user_id: uuid.UUID, complaint_id: uuid.UUID, *, lock: bool = False
+    ) -> Complaint | None:
         row: Complaint | None = await _mine(self, complaint_id, user_id, lock=lock)
         return row
 
@@ -265,7 +280,9 @@ class ComplaintRepository(Repository[Complaint]):
             stmt = stmt.where(Complaint.status == status)
         if priority is not None:
             stmt = stmt.where(Complaint.priority == priority)
-        return list(await self.session.scalars(keyset(stmt, limit, after, Complaint.created_at, Complaint.id)))
+        return list(
+            await self.session.scalars(keyset(stmt, limit, after, Complaint.created_at, Complaint.id))
+        )
 
     async def set_status(self, complaint: Complaint, status: ComplaintStatus) -> None:
         """Sets ``resolved_at`` (database time) when the complaint becomes resolved (one UPDATE … RETURNING)."""
@@ -284,4 +301,6 @@ class ProductQueryRepository(Repository[ProductQuery]):
 
     async def of_user(self, user_id: uuid.UUID, limit: int, after: After) -> list[ProductQuery]:
         stmt = select(ProductQuery).where(ProductQuery.user_id == user_id)
-        return list(await self.session.scalars(keyset(stmt, limit, after, ProductQuery.created_at, ProductQuery.id)))
+        return list(
+            await self.session.scalars(keyset(stmt, limit, after, ProductQuery.created_at, ProductQuery.id))
+        )

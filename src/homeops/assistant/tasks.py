@@ -69,8 +69,9 @@ async def _as_uploader(job: JobContext, payload: dict[str, Any]) -> AsyncSession
 async def process_document_task(job: JobContext, payload: dict[str, Any]) -> None:
     session = await _as_uploader(job, payload)
     if session is not None:
-        await process_document(session, uuid.UUID(payload["user_id"]), uuid.UUID(payload["document_id"]),
-                               job.runtime.storage)
+        await process_document(
+            session, uuid.UUID(payload["user_id"]), uuid.UUID(payload["document_id"]), job.runtime.storage
+        )
 
 
 async def process_document(
@@ -174,8 +175,14 @@ async def process_media_task(job: JobContext, payload: dict[str, Any]) -> None:
         return
     runtime = job.runtime
     engine = transcription.transcriber_of(runtime)
-    await process_media(session, uuid.UUID(payload["user_id"]), uuid.UUID(payload["media_id"]), runtime.storage,
-                        engine, transcription.unavailable_reason(runtime))
+    await process_media(
+        session,
+        uuid.UUID(payload["user_id"]),
+        uuid.UUID(payload["media_id"]),
+        runtime.storage,
+        engine,
+        transcription.unavailable_reason(runtime),
+    )
 
 
 async def process_media(

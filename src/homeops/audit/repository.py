@@ -47,7 +47,7 @@ class AuditRepository:
         # A Core insert without RETURNING: the caller may append rows it is not allowed to read back.
         # (Executed on the connection: the ORM's bulk insert would add RETURNING for the primary key.)
         connection = await self.session.connection()
-        await connection.execute(insert(AuditLog.__table__), rows)
+        await connection.execute(insert(AuditLog.__table__), rows)  # type: ignore[arg-type]
 
     async def search(
         self,
@@ -79,6 +79,8 @@ class AuditRepository:
         return list(await self.session.scalars(stmt))
 
 
-async def write_audit(session: AsyncSession, ctx: AuditRecorder, status: int, entries: list[AuditEntry]) -> None:
+async def write_audit(
+    session: AsyncSession, ctx: AuditRecorder, status: int, entries: list[AuditEntry]
+) -> None:
     """The unit of work's audit writer (wired in by the application)."""
     await AuditRepository(session).append(ctx, status, entries)

@@ -87,8 +87,9 @@ async def list_models(
 ) -> Page[ModelOut]:
     """Models with their factory specifications. Seed 001's "get factory specifications" is
     `GET /api/v1/models?manufacturer=Daikin&model_number=FTXS12WVJU9`."""
-    items, cursor = await svc.list_models(page, manufacturer=manufacturer, category=category,
-                                          model_number=model_number, q=q)
+    items, cursor = await svc.list_models(
+        page, manufacturer=manufacturer, category=category, model_number=model_number, q=q
+    )
     return Page(items=items, next_cursor=cursor)
 
 
@@ -119,7 +120,9 @@ async def add_problem(model_id: uuid.UUID, body: ProblemIn, svc: AdminSvc) -> Pr
 
 
 @router.post(
-    "/models/{model_id}/maintenance-templates", status_code=status.HTTP_201_CREATED, response_model=TemplateOut
+    "/models/{model_id}/maintenance-templates",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TemplateOut,
 )
 async def add_template(model_id: uuid.UUID, body: TemplateIn, svc: AdminSvc) -> TemplateOut:
     return await svc.add_template(model_id, body)

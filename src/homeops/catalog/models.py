@@ -58,7 +58,12 @@ class Manufacturer(TimestampMixin, SoftDeleteMixin, Base):
 class DeviceModel(TimestampMixin, SoftDeleteMixin, Base):
     __tablename__ = "device_models"
     __table_args__ = (
-        Index("uq_device_models_manufacturer_number", "manufacturer_id", func.upper(text("model_number")), unique=True),
+        Index(
+            "uq_device_models_manufacturer_number",
+            "manufacturer_id",
+            func.upper(text("model_number")),
+            unique=True,
+        ),
         Index("ix_device_models_number_upper", func.upper(text("model_number"))),
         Index("ix_device_models_category_code", "category_code"),
         Index("ix_device_models_electrical_specs", "electrical_specs", postgresql_using="gin"),

@@ -49,8 +49,9 @@ class CatalogRepository:
 
     async def manufacturer_by_name(self, name: str) -> Manufacturer | None:
         return await self.session.scalar(
-            select(Manufacturer).where(func.lower(Manufacturer.name) == name.strip().lower(),
-                                       Manufacturer.deleted_at.is_(None))
+            select(Manufacturer).where(
+                func.lower(Manufacturer.name) == name.strip().lower(), Manufacturer.deleted_at.is_(None)
+            )
         )
 
     async def manufacturers(
@@ -80,7 +81,9 @@ class CatalogRepository:
         row = (await self.session.execute(self._models().where(DeviceModel.id == model_id))).first()
         return (row[0], row[1]) if row else None
 
-    async def model_by_make_and_number(self, manufacturer: str, model_number: str) -> tuple[DeviceModel, str] | None:
+    async def model_by_make_and_number(
+        self, manufacturer: str, model_number: str
+    ) -> tuple[DeviceModel, str] | None:
         row = (
             await self.session.execute(
                 self._models().where(
@@ -110,7 +113,9 @@ class CatalogRepository:
         if category:
             # A parent category matches its children too.
             children = select(DeviceCategory.code).where(DeviceCategory.parent_code == category)
-            stmt = stmt.where((DeviceModel.category_code == category) | DeviceModel.category_code.in_(children))
+            stmt = stmt.where(
+                (DeviceModel.category_code == category) | DeviceModel.category_code.in_(children)
+            )
         if model_number:
             stmt = stmt.where(func.upper(DeviceModel.model_number) == model_number.strip().upper())
         if q:

@@ -15,7 +15,9 @@ Str500 = Annotated[str, StringConstraints(max_length=500)]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
 Year = Annotated[int, Field(ge=1850, le=2100)]
 Specs = dict[str, Any]
-TextList = Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=200)]], Field(max_length=100)]
+TextList = Annotated[
+    list[Annotated[str, StringConstraints(min_length=1, max_length=200)]], Field(max_length=100)
+]
 
 
 class CategoryOut(Out):

@@ -50,8 +50,11 @@ class UnknownCategory(UnprocessableEntity):
 
 def model_out(model: DeviceModel, manufacturer: str) -> ModelOut:
     return ModelOut.model_validate(
-        {**{c: getattr(model, c) for c in ModelOut.model_fields if hasattr(model, c)},
-         "manufacturer": manufacturer, "category": model.category_code}
+        {
+            **{c: getattr(model, c) for c in ModelOut.model_fields if hasattr(model, c)},
+            "manufacturer": manufacturer,
+            "category": model.category_code,
+        }
     )
 
 
@@ -73,7 +76,9 @@ class CatalogService:
             raise UnknownCategory(f"No category {code!r}; see GET /api/v1/categories.")
 
     # --- manufacturers ------------------------------------------------------------------------------
-    async def list_manufacturers(self, q: str | None, page: PageParams) -> tuple[list[ManufacturerOut], str | None]:
+    async def list_manufacturers(
+        self, q: str | None, page: PageParams
+    ) -> tuple[list[ManufacturerOut], str | None]:
         rows = await self.repo.manufacturers(q, page.limit, decode_text_cursor(page.cursor))
         items = rows[: page.limit]
         cursor = encode_text_cursor(items[-1].name.lower(), items[-1].id) if len(rows) > page.limit else None
@@ -87,7 +92,9 @@ class CatalogService:
 
     async def create_manufacturer(self, data: ManufacturerIn) -> ManufacturerOut:
         values = data.model_dump(mode="json")
-        row = Manufacturer(**{k: v for k, v in values.items() if k != "metadata"}, metadata_=values["metadata"])
+        row = Manufacturer(
+            **{k: v for k, v in values.items() if k != "metadata"}, metadata_=values["metadata"]
+        )
         try:
             async with self.session.begin_nested():
                 await self.repo.add(row)
@@ -96,7 +103,9 @@ class CatalogService:
         self.uow.record(AuditEntry("manufacturer_created", "manufacturer", row.id, new_values=values))
         return ManufacturerOut.model_validate(row)
 
-    async def update_manufacturer(self, manufacturer_id: uuid.UUID, patch: ManufacturerPatch) -> ManufacturerOut:
+    async def update_manufacturer(
+        self, manufacturer_id: uuid.UUID, patch: ManufacturerPatch
+    ) -> ManufacturerOut:
         row = await self.repo.manufacturer(manufacturer_id)
         if row is None:
             raise ManufacturerNotFound()
@@ -113,7 +122,9 @@ class CatalogService:
                 await self.repo.refresh(row)
         except IntegrityError as exc:
             raise Conflict("A manufacturer with this name exists.", code="manufacturer_exists") from exc
-        self.uow.record(AuditEntry("manufacturer_updated", "manufacturer", row.id, old_values=old, new_values=changes))
+        self.uow.record(
+            AuditEntry("manufacturer_updated", "manufacturer", row.id, old_values=old, new_values=changes)
+        )
         return ManufacturerOut.model_validate(row)
 
     async def manufacturer_named(self, name: str, *, create: bool) -> Manufacturer | None:
@@ -121,7 +132,9 @@ class CatalogService:
         if row is None and create:
             row = Manufacturer(name=name.strip())
             await self.repo.add(row)
-            self.uow.record(AuditEntry("manufacturer_created", "manufacturer", row.id, new_values={"name": row.name}))
+            self.uow.record(
+                AuditEntry("manufacturer_created", "manufacturer", row.id, new_values={"name": row.name})
+            )
         return row
 
     # --- models -------------------------------------------------------------------------------------
@@ -142,8 +155,13 @@ class CatalogService:
             except ValueError:
                 manufacturer_name = manufacturer
         rows = await self.repo.models(
-            manufacturer_id=manufacturer_id, manufacturer_name=manufacturer_name, category=category,
-            model_number=model_number, q=q, limit=page.limit, after=decode_cursor(page.cursor),
+            manufacturer_id=manufacturer_id,
+            manufacturer_name=manufacturer_name,
+            category=category,
+            model_number=model_number,
+            q=q,
+            limit=page.limit,
+            after=decode_cursor(page.cursor),
         )
         items, cursor = build_page(rows, page.limit, key=lambda r: (r[0].created_at, r[0].id))
         return [model_out(m, n) for m, n in items], cursor
@@ -157,7 +175,9 @@ class CatalogService:
         return ModelDetailOut(
             **base,
             problems=[ProblemOut.model_validate(p) for p in await self.repo.problems(model_id)],
-            maintenance_templates=[TemplateOut.model_validate(t) for t in await self.repo.templates(model_id)],
+            maintenance_templates=[
+                TemplateOut.model_validate(t) for t in await self.repo.templates(model_id)
+            ],
         )
 
     async def create_model(self, data: ModelIn) -> ModelDetailOut:
@@ -179,8 +199,12 @@ class CatalogService:
             async with self.session.begin_nested():
                 await self.repo.add(row)
         except IntegrityError as exc:
-            raise Conflict("This manufacturer already has a model with this number.", code="model_exists") from exc
-        self.uow.record(AuditEntry("model_created", "device_model", row.id, new_values=data.model_dump(mode="json")))
+            raise Conflict(
+                "This manufacturer already has a model with this number.", code="model_exists"
+            ) from exc
+        self.uow.record(
+            AuditEntry("model_created", "device_model", row.id, new_values=data.model_dump(mode="json"))
+        )
         return await self.get_model(row.id)
 
     async def update_model(self, model_id: uuid.UUID, patch: ModelPatch) -> ModelDetailOut:
@@ -202,7 +226,9 @@ class CatalogService:
             spec = key.endswith("_specs") or key == "capabilities"
             setattr(model, attr, value if value is not None or not spec else {})
         await self.repo.refresh(model)
-        self.uow.record(AuditEntry("model_updated", "device_model", model_id, old_values=old, new_values=changes))
+        self.uow.record(
+            AuditEntry("model_updated", "device_model", model_id, old_values=old, new_values=changes)
+        )
         return await self.get_model(model_id)
 
     async def add_problem(self, model_id: uuid.UUID, data: ProblemIn) -> ProblemOut:
@@ -210,7 +236,9 @@ class CatalogService:
             raise ModelNotFound()
         row = CommonProblem(model_id=model_id, **data.model_dump())
         await self.repo.add(row)
-        self.uow.record(AuditEntry("problem_created", "common_problem", row.id, new_values=data.model_dump(mode="json")))
+        self.uow.record(
+            AuditEntry("problem_created", "common_problem", row.id, new_values=data.model_dump(mode="json"))
+        )
         return ProblemOut.model_validate(row)
 
     async def list_problems(self, model_id: uuid.UUID) -> list[ProblemOut]:
@@ -223,6 +251,12 @@ class CatalogService:
             raise ModelNotFound()
         row = ModelMaintenanceTemplate(model_id=model_id, **data.model_dump())
         await self.repo.add(row)
-        self.uow.record(AuditEntry("maintenance_template_created", "device_model", model_id,
-                                   new_values=data.model_dump(mode="json")))
+        self.uow.record(
+            AuditEntry(
+                "maintenance_template_created",
+                "device_model",
+                model_id,
+                new_values=data.model_dump(mode="json"),
+            )
+        )
         return TemplateOut.model_validate(row)

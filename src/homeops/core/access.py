@@ -55,7 +55,9 @@ def _insufficient(need: HomeRole) -> InsufficientHomeRole:
     return InsufficientHomeRole(f"This needs the {need.value} role or higher in the home.")
 
 
-def check_home_role(uow: UnitOfWork, home_id: uuid.UUID, role: HomeRole | None, need: HomeRole) -> HomeRole | None:
+def check_home_role(
+    uow: UnitOfWork, home_id: uuid.UUID, role: HomeRole | None, need: HomeRole
+) -> HomeRole | None:
     """The rule once the target's home is known to be visible: members by rank, admins read-only."""
     if role is None:
         if uow.actor.is_admin and need is HomeRole.guest:
@@ -66,7 +68,9 @@ def check_home_role(uow: UnitOfWork, home_id: uuid.UUID, role: HomeRole | None, 
     return role
 
 
-async def require_home(uow: UnitOfWork, home_model: type[Any], home_id: uuid.UUID, need: HomeRole) -> HomeRole | None:
+async def require_home(
+    uow: UnitOfWork, home_model: type[Any], home_id: uuid.UUID, need: HomeRole
+) -> HomeRole | None:
     """The caller's role in a home (no query for a member), else 404; too weak a role is 403."""
     role = uow.actor.home_role(home_id)
     if role is None:
@@ -166,7 +170,9 @@ def check_org_role(uow: UnitOfWork, org_id: uuid.UUID, role: OrgRole | None, nee
     return role
 
 
-async def require_org(uow: UnitOfWork, org_model: type[Any], org_id: uuid.UUID, need: OrgRole) -> OrgRole | None:
+async def require_org(
+    uow: UnitOfWork, org_model: type[Any], org_id: uuid.UUID, need: OrgRole
+) -> OrgRole | None:
     """The caller's role in an organization (no query for a member: the database reported the memberships
     when it established the identity), else 404; too weak a role is 403. A soft-deleted organization has no
     members left, and platform admins get 404 for it too."""

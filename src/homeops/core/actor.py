@@ -92,11 +92,18 @@ class Actor:
 
 
 def _replace(
-    actor: Actor, *, homes: dict[uuid.UUID, HomeRole] | None = None, orgs: dict[uuid.UUID, OrgRole] | None = None
+    actor: Actor,
+    *,
+    homes: dict[uuid.UUID, HomeRole] | None = None,
+    orgs: dict[uuid.UUID, OrgRole] | None = None,
 ) -> Actor:
     return Actor(
-        actor.user_id, actor.role, actor.session_id, actor.email,
+        actor.user_id,
+        actor.role,
+        actor.session_id,
+        actor.email,
         MappingProxyType(homes) if homes is not None else actor.homes,
         MappingProxyType(orgs) if orgs is not None else actor.orgs,
-        actor.kind, actor.label,
+        actor.kind,
+        actor.label,
     )

@@ -22,7 +22,9 @@ policies its jobs need (see docs/security.md)."""
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOMEOPS_", env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(default=Path(".homeops"), description="Embedded database, secrets and local files.")
+    data_dir: Path = Field(
+        default=Path(".homeops"), description="Embedded database, secrets and local files."
+    )
     database_url: str | None = Field(
         default=None,
         description="Owner connection (runs migrations). Unset: HomeOps starts its embedded PostgreSQL.",
@@ -63,9 +65,12 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = None
     storage_signing_key: SecretStr | None = None
     transcriber: str | None = Field(
-        default=None, description="Media transcription: 'faster-whisper:<local model dir>' (extra 'transcription')."
+        default=None,
+        description="Media transcription: 'faster-whisper:<local model dir>' (extra 'transcription').",
     )
-    smtp_host: str | None = Field(default=None, description="E-mail notifications via SMTP; unset: in-app only.")
+    smtp_host: str | None = Field(
+        default=None, description="E-mail notifications via SMTP; unset: in-app only."
+    )
     smtp_port: int = 25
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None

@@ -80,7 +80,7 @@ async def open_connection(request: Request, *, begin: bool = True) -> psycopg.As
         engine: AsyncEngine = request.app.state.engine
         ctx.connection = await engine.connect()
         raw = await ctx.connection.get_raw_connection()
-        ctx.driver = raw.driver_connection  # type: ignore[assignment]
+        ctx.driver = raw.driver_connection
         if begin:
             await ctx.driver.execute(b"BEGIN")  # type: ignore[union-attr]
     return ctx.driver  # type: ignore[return-value]
@@ -218,7 +218,9 @@ class UnitOfWorkMiddleware:
             else:
                 await ctx.driver.rollback()
         elif ok and mutating and session_factory is not None:
-            await self._write_separately(ctx, status, session_factory, [AuditEntry(ctx.route_name or "api_request")])
+            await self._write_separately(
+                ctx, status, session_factory, [AuditEntry(ctx.route_name or "api_request")]
+            )
         if not ok:
             ctx.after_commit.clear()
             entries = list(ctx.durable_audit)
@@ -228,10 +230,9 @@ class UnitOfWorkMiddleware:
                 )
             if (entries or ctx.durable_ops) and session_factory is not None:
                 await self._write_separately(ctx, status, session_factory, entries)
-        elif ctx.durable_audit or ctx.durable_ops:
+        elif (ctx.durable_audit or ctx.durable_ops) and session_factory is not None:
             # A successful request with durable work (e.g. a login): write it too.
-            if session_factory is not None:
-                await self._write_separately(ctx, status, session_factory, list(ctx.durable_audit))
+            await self._write_separately(ctx, status, session_factory, list(ctx.durable_audit))
 
     async def _write_separately(
         self,

@@ -88,9 +88,9 @@ def ensure_role_logins(owner: URL, *logins: URL) -> None:
     with psycopg.connect(libpq_dsn(owner), autocommit=True) as conn:
         for url in logins:
             conn.execute(
-                sql.SQL("ALTER ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD {}").format(
-                    sql.Identifier(url.username or APP_DB_ROLE), sql.Literal(url.password or "")
-                )
+                sql.SQL(
+                    "ALTER ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD {}"
+                ).format(sql.Identifier(url.username or APP_DB_ROLE), sql.Literal(url.password or ""))
             )
 
 
@@ -129,7 +129,7 @@ def check_not_pre_release(owner: URL) -> None:
         rows = {r[0] for r in conn.execute("SELECT version_num FROM alembic_version")}
     if rows & PRE_RELEASE_REVISIONS:
         raise PreReleaseSchema(
-            f"This database was created by a pre-release HomeOps (schema revision {sorted(rows)[0]}). Its tables "
+            f"This database was created by a pre-release HomeOps (schema revision {min(rows)}). Its tables "
             "cannot be converted in place: export what you need, then point HomeOps at a new database "
             "(or remove the embedded data directory's pgdata folder)."
         )
@@ -153,8 +153,9 @@ def create_app_engine(app: URL, settings: Settings) -> AsyncEngine:
         return create_async_engine(app, poolclass=NullPool, isolation_level="AUTOCOMMIT")
     # No pre-ping (a round trip on every request). After a database restart the first request that meets a dead
     # connection fails, and SQLAlchemy then invalidates the whole pool, so the next ones reconnect.
-    return create_async_engine(app, pool_size=settings.db_pool_size, max_overflow=10, pool_recycle=1800,
-                               isolation_level="AUTOCOMMIT")
+    return create_async_engine(
+        app, pool_size=settings.db_pool_size, max_overflow=10, pool_recycle=1800, isolation_level="AUTOCOMMIT"
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
@@ -168,9 +169,10 @@ async def driver_connection(session: AsyncSession) -> psycopg.AsyncConnection[An
     if driver is None:
         connection = await session.connection()
         raw = await connection.get_raw_connection()
-        driver = raw.driver_connection  # type: ignore[assignment]
+        driver = raw.driver_connection
         session.info["homeops_driver"] = driver
-    return driver  # type: ignore[return-value]
+    assert driver is not None
+    return driver
 
 
 async def fetch_one(
@@ -181,7 +183,7 @@ async def fetch_one(
     from psycopg.rows import dict_row
 
     cursor = driver.cursor(row_factory=dict_row)
-    await cursor.execute(query, params)  # type: ignore[call-overload]
+    await cursor.execute(query, params)  # fixed text, see the callers
     return await cursor.fetchone()
 
 

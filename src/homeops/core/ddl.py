@@ -31,6 +31,8 @@ from homeops.core.config import APP_DB_ROLE, WORKER_DB_ROLE
 
 API_ROLES = f"{APP_DB_ROLE}, {WORKER_DB_ROLE}"
 
+__all__ = ["API_ROLES", "APP_DB_ROLE", "IS_ADMIN", "IS_STAFF", "UID", "WORKER_DB_ROLE"]
+
 
 # --- the identity the policies read ------------------------------------------------------------------------
 
@@ -76,7 +78,11 @@ def enable_rls(table: str) -> None:
 
 
 def policy(
-    table: str, name: str, command: str, using: str | None = None, check: str | None = None,
+    table: str,
+    name: str,
+    command: str,
+    using: str | None = None,
+    check: str | None = None,
     roles: str = API_ROLES,
 ) -> None:
     """A row policy for the API and the worker (the worker acting for a user has that user's identity)."""
@@ -136,8 +142,9 @@ def citus() -> bool:
     bind = op.get_bind()
     key = id(bind.engine)
     if key not in _CITUS:
-        _CITUS[key] = bool(bind.execute(text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')"))
-                           .scalar())
+        _CITUS[key] = bool(
+            bind.execute(text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")).scalar()
+        )
     return _CITUS[key]
 
 

@@ -27,7 +27,7 @@ class EmbeddedPostgres:
 
             self.pgdata.parent.mkdir(parents=True, exist_ok=True)
             self._forget_dead_handles()
-            self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
+            self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
         uri: str = self._server.get_uri()
         log.info("embedded postgres ready", extra={"pgdata": str(self.pgdata)})
         return uri

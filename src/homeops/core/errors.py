@@ -138,14 +138,16 @@ def install_error_handlers(app: FastAPI) -> None:
             "validation_error",
             "Validation error",
             "The request does not match the expected schema.",
-            errors=_clean_errors(errors),
+            errors=_clean_errors(list(errors)),
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
-        return problem_response(request, exc.status_code, code, title, detail, headers=exc.headers)
+        return problem_response(
+            request, exc.status_code, code, title, detail, headers=dict(exc.headers) if exc.headers else None
+        )
 
     @app.exception_handler(DBAPIError)
     async def _db(request: Request, exc: DBAPIError) -> JSONResponse:
@@ -155,9 +157,13 @@ def install_error_handlers(app: FastAPI) -> None:
             log.warning("database refused: %s", orig)
             return problem_response(request, 403, "forbidden", "Forbidden", "Not allowed.")
         if isinstance(orig, pg_errors.UniqueViolation):
-            return problem_response(request, 409, "conflict", "Conflict", "A record with these values exists.")
+            return problem_response(
+                request, 409, "conflict", "Conflict", "A record with these values exists."
+            )
         if isinstance(orig, pg_errors.ForeignKeyViolation):
-            return problem_response(request, 409, "conflict", "Conflict", "A referenced record does not exist.")
+            return problem_response(
+                request, 409, "conflict", "Conflict", "A referenced record does not exist."
+            )
         if isinstance(orig, pg_errors.CheckViolation | pg_errors.StringDataRightTruncation):
             return problem_response(request, 422, "validation_error", "Validation error", "Invalid value.")
         log.exception("database error", exc_info=exc)

@@ -22,11 +22,11 @@ import socket
 import time
 import traceback
 import uuid
-from types import MappingProxyType
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Self
 
 import psycopg
 from pydantic_core import to_jsonable_python
@@ -38,8 +38,8 @@ from homeops.core.actor import Actor
 from homeops.core.audit import AuditRecorder, AuditWriter
 from homeops.core.database import libpq_dsn, sqlalchemy_url
 from homeops.core.events import EventBus
-from homeops.core.tenancy import HomeRole, OrgRole, UserRole
 from homeops.core.runtime import Runtime
+from homeops.core.tenancy import HomeRole, OrgRole, UserRole
 from homeops.core.uow import UnitOfWork
 
 log = logging.getLogger("homeops.jobs")
@@ -50,6 +50,7 @@ MAX_ERROR_CHARS = 4000
 MAX_BACKOFF_SECONDS = 24 * 3600
 HOUSEKEEPING_SECONDS = 60  # how often a running worker recovers stale locks
 STALE_AFTER = timedelta(minutes=15)  # a running job whose lock is older is presumed orphaned
+
 
 @dataclass
 class JobContext:
@@ -82,15 +83,21 @@ class JobContext:
         if row is None:
             return None
         actor = Actor(
-            user_id=user_id, role=UserRole(row.role), email=row.email,
-            homes=MappingProxyType({h: HomeRole(r) for h, r in zip(row.home_ids, row.home_roles, strict=True)}),
+            user_id=user_id,
+            role=UserRole(row.role),
+            email=row.email,
+            homes=MappingProxyType(
+                {h: HomeRole(r) for h, r in zip(row.home_ids, row.home_roles, strict=True)}
+            ),
             orgs=MappingProxyType({o: OrgRole(r) for o, r in zip(row.org_ids, row.org_roles, strict=True)}),
         )
         return self.uow(actor)
 
     def uow(self, actor: Actor | None = None) -> UnitOfWork:
         """A unit of work on the job's transaction (committed, with its audit rows, when the task returns)."""
-        return UnitOfWork(self.session, actor or Actor.system(f"job:{self.task}"), self.audit, self.runtime, self.bus)
+        return UnitOfWork(
+            self.session, actor or Actor.system(f"job:{self.task}"), self.audit, self.runtime, self.bus
+        )
 
 
 TaskFn = Callable[[JobContext, dict[str, Any]], Awaitable[None]]
@@ -98,24 +105,33 @@ Decorator = Callable[[TaskFn], TaskFn]
 Params = dict[str, Any]
 
 _ON_CONFLICT = " ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') DO NOTHING"
-_ENQUEUE = """INSERT INTO jobs (task, payload, run_at, dedupe_key, max_attempts)
-    VALUES (:task, CAST(:payload AS jsonb), COALESCE(:run_at, now()), :key, :attempts)""" + _ON_CONFLICT
+_ENQUEUE = (
+    """INSERT INTO jobs (task, payload, run_at, dedupe_key, max_attempts)
+    VALUES (:task, CAST(:payload AS jsonb), COALESCE(:run_at, now()), :key, :attempts)"""
+    + _ON_CONFLICT
+)
 _CLAIM = """UPDATE jobs SET status = 'running', locked_at = now(), locked_by = :me, attempts = attempts + 1
     WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= now() {only}
                 ORDER BY run_at, id FOR UPDATE SKIP LOCKED LIMIT 1)
     RETURNING id, task, payload, attempts, max_attempts"""
 _MINE = " WHERE id = :id AND locked_by = :me AND attempts = :n"  # still ours (not recovered meanwhile)
-_FINISH = """UPDATE jobs SET status = :status, last_error = :error, locked_at = NULL, locked_by = NULL,
+_FINISH = (
+    """UPDATE jobs SET status = :status, last_error = :error, locked_at = NULL, locked_by = NULL,
     run_at = CASE WHEN :retry THEN now() + make_interval(secs => :delay) ELSE run_at END,
-    finished_at = CASE WHEN :retry THEN NULL ELSE now() END""" + _MINE
+    finished_at = CASE WHEN :retry THEN NULL ELSE now() END"""
+    + _MINE
+)
 _HEARTBEAT = "UPDATE jobs SET locked_at = now()" + _MINE + " AND status = 'running'"
 _RECOVER = """UPDATE jobs SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
     finished_at = CASE WHEN attempts >= max_attempts THEN now() END, locked_at = NULL, locked_by = NULL,
     last_error = 'worker ' || coalesce(locked_by, '?') || ' lost the job (stale lock)'
     WHERE status = 'running' AND locked_at < now() - :age"""
-_PERIODIC = """INSERT INTO jobs (task, payload, dedupe_key, max_attempts)
+_PERIODIC = (
+    """INSERT INTO jobs (task, payload, dedupe_key, max_attempts)
     SELECT CAST(:task AS varchar), CAST(:payload AS jsonb), CAST(:key AS varchar), :attempts
-    WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE task = :task AND dedupe_key = :key)""" + _ON_CONFLICT
+    WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE task = :task AND dedupe_key = :key)"""
+    + _ON_CONFLICT
+)
 
 
 @dataclass(frozen=True)
@@ -156,8 +172,13 @@ registry = TaskRegistry()
 
 
 async def enqueue(
-    session: AsyncSession, task: str, payload: dict[str, Any], *, run_at: datetime | None = None,
-    dedupe_key: str | None = None, max_attempts: int | None = None,
+    session: AsyncSession,
+    task: str,
+    payload: dict[str, Any],
+    *,
+    run_at: datetime | None = None,
+    dedupe_key: str | None = None,
+    max_attempts: int | None = None,
 ) -> bool:
     """Queues ``task`` in the session's transaction; False when an active job has the same ``dedupe_key``.
 
@@ -167,8 +188,13 @@ async def enqueue(
         raise ValueError("run_at must be timezone-aware")
     if max_attempts is None:
         max_attempts = known.max_attempts if (known := registry.tasks.get(task)) else DEFAULT_ATTEMPTS
-    values = {"task": task, "payload": json.dumps(to_jsonable_python(payload)), "run_at": run_at,
-              "key": dedupe_key, "attempts": max_attempts}
+    values = {
+        "task": task,
+        "payload": json.dumps(to_jsonable_python(payload)),
+        "run_at": run_at,
+        "key": dedupe_key,
+        "attempts": max_attempts,
+    }
     result = await session.execute(text(_ENQUEUE), values)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -191,9 +217,18 @@ class Worker:
     dedicated queues); otherwise it claims every task and fails those its registry does not know."""
 
     def __init__(
-        self, owner_url: URL | str, registry: TaskRegistry, *, name: str | None = None, concurrency: int = 1,
-        poll_interval: float = 5.0, stale_after: timedelta = STALE_AFTER, tasks: set[str] | None = None,
-        runtime: Runtime | None = None, bus: EventBus | None = None, audit_writer: AuditWriter | None = None,
+        self,
+        owner_url: URL | str,
+        registry: TaskRegistry,
+        *,
+        name: str | None = None,
+        concurrency: int = 1,
+        poll_interval: float = 5.0,
+        stale_after: timedelta = STALE_AFTER,
+        tasks: set[str] | None = None,
+        runtime: Runtime | None = None,
+        bus: EventBus | None = None,
+        audit_writer: AuditWriter | None = None,
     ) -> None:
         self.url = sqlalchemy_url(owner_url)
         self.registry = registry
@@ -213,7 +248,7 @@ class Worker:
     async def aclose(self) -> None:
         await self.engine.dispose()
 
-    async def __aenter__(self) -> Worker:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -297,8 +332,9 @@ class Worker:
         try:
             async with self.sessions() as session, session.begin():
                 audit = AuditRecorder.for_command(f"job:{job.task}:{job.id}", method="JOB")
-                context = JobContext(session, self._runtime, self.bus, job.id, job.task, job.attempts, self.name,
-                                     audit)
+                context = JobContext(
+                    session, self._runtime, self.bus, job.id, job.task, job.attempts, self.name, audit
+                )
                 await definition.fn(context, dict(job.payload))
                 if audit.audit and self.audit_writer is not None:
                     await self.audit_writer(session, audit, 200, audit.take())
@@ -309,7 +345,7 @@ class Worker:
         except LostJobError:
             log.warning("job lost while running; its work was rolled back", extra=extra)
             return
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any task failure is recorded and retried
             extra["duration_ms"] = int((time.perf_counter() - started) * 1000)
             summary = f"{type(exc).__qualname__}: {exc}"[:500]  # kept even when the traceback is long
             error = summary + "\n" + traceback.format_exc()[-(MAX_ERROR_CHARS - len(summary) - 1) :]
@@ -327,8 +363,15 @@ class Worker:
 
     def _outcome(self, job: ClaimedJob, status: str, error: str | None = None, delay: float = 0) -> Params:
         # id/me/n feed _MINE: the update applies only while this claim still holds the job
-        return {"status": status, "error": error, "retry": status == "queued", "delay": float(delay),
-                "id": job.id, "me": self.name, "n": job.attempts}
+        return {
+            "status": status,
+            "error": error,
+            "retry": status == "queued",
+            "delay": float(delay),
+            "id": job.id,
+            "me": self.name,
+            "n": job.attempts,
+        }
 
     async def _finish(self, job: ClaimedJob, status: str, error: str | None, delay: float = 0) -> None:
         async with self.engine.begin() as conn:
@@ -361,8 +404,12 @@ class Worker:
             slot = int(epoch // task.every_seconds)
             if self._periodic_slots.get(task.name) == slot:
                 continue
-            params = {"task": task.name, "payload": json.dumps({"slot": slot}),
-                      "key": f"periodic:{task.name}:{slot}", "attempts": task.max_attempts}
+            params = {
+                "task": task.name,
+                "payload": json.dumps({"slot": slot}),
+                "key": f"periodic:{task.name}:{slot}",
+                "attempts": task.max_attempts,
+            }
             async with self.engine.begin() as conn:
                 result = await conn.execute(text(_PERIODIC), params)
             created += result.rowcount

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, Enum, FetchedValue, MetaData, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -23,9 +23,9 @@ NAMING_CONVENTION = {
 class Base(DeclarativeBase):
     # Server defaults and trigger-maintained columns come back with the INSERT/UPDATE (RETURNING): no
     # refresh SELECT after a write.
-    __mapper_args__ = {"eager_defaults": True}
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012  (SQLAlchemy reads it per class)
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: DateTime(timezone=True),
         dict[str, Any]: JSONB,
         list[Any]: JSONB,

@@ -328,4 +328,6 @@ async def signed_download(
     url = await to_thread.run_sync(
         lambda: storage.signed_url(key, expires_in=expires_in, filename=filename, content_type=content_type)
     )
-    return DownloadOut(url=url, expires_in=expires_in, expires_at=datetime.now(UTC) + timedelta(seconds=expires_in))
+    return DownloadOut(
+        url=url, expires_in=expires_in, expires_at=datetime.now(UTC) + timedelta(seconds=expires_in)
+    )

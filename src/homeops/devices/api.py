@@ -75,7 +75,11 @@ async def create_device(home_id: uuid.UUID, body: DeviceIn, svc: Svc) -> DeviceO
 
 @router.get("/homes/{home_id}/devices", response_model=Page[DeviceOut])
 async def list_home_devices(
-    home_id: uuid.UUID, svc: Svc, page: Paging, status: DeviceStatus | None = None, category: Category = None,
+    home_id: uuid.UUID,
+    svc: Svc,
+    page: Paging,
+    status: DeviceStatus | None = None,
+    category: Category = None,
     room_id: uuid.UUID | None = None,
 ) -> Page[DeviceOut]:
     items, cursor = await svc.search(page, home_id=home_id, status=status, category=category, room_id=room_id)
@@ -84,7 +88,11 @@ async def list_home_devices(
 
 @router.get("/devices", response_model=Page[DeviceOut])
 async def list_devices(
-    svc: Svc, page: Paging, status: DeviceStatus | None = None, category: Category = None, serial: SerialQ = None,
+    svc: Svc,
+    page: Paging,
+    status: DeviceStatus | None = None,
+    category: Category = None,
+    serial: SerialQ = None,
 ) -> Page[DeviceOut]:
     """Devices across the caller's homes, newest first, each with `manual_count` and `manual_types`
     (seed 000 Query 1, one SQL statement)."""
@@ -121,7 +129,9 @@ async def device_manuals(device_id: uuid.UUID, links: Links) -> list[DeviceManua
 
 
 @manuals_router.post("/devices/{device_id}/manuals/{manual_id}", status_code=status.HTTP_201_CREATED)
-async def link_manual(device_id: uuid.UUID, manual_id: uuid.UUID, links: Links, response: Response) -> dict[str, bool]:
+async def link_manual(
+    device_id: uuid.UUID, manual_id: uuid.UUID, links: Links, response: Response
+) -> dict[str, bool]:
     created = await links.link(device_id, manual_id)
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -175,7 +185,9 @@ async def delete_group(group_id: uuid.UUID, groups: Groups) -> None:
     await groups.delete(group_id)
 
 
-@router.post("/device-groups/{group_id}/devices", status_code=status.HTTP_201_CREATED, response_model=GroupOut)
+@router.post(
+    "/device-groups/{group_id}/devices", status_code=status.HTTP_201_CREATED, response_model=GroupOut
+)
 async def add_group_device(group_id: uuid.UUID, body: GroupMemberIn, groups: Groups) -> GroupOut:
     return await groups.add_device(group_id, body.device_id)
 

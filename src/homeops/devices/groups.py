@@ -32,15 +32,22 @@ class GroupService:
         # The groups of one home (a home's list, or one group).
         members = await self.groups.device_ids(groups[0].home_id, [g.id for g in groups]) if groups else {}
         return [
-            GroupOut(id=g.id, home_id=g.home_id, name=g.name, description=g.description,
-                     device_ids=members.get(g.id, []), created_at=g.created_at)
+            GroupOut(
+                id=g.id,
+                home_id=g.home_id,
+                name=g.name,
+                description=g.description,
+                device_ids=members.get(g.id, []),
+                created_at=g.created_at,
+            )
             for g in groups
         ]
 
     async def _group(self, group_id: uuid.UUID, need: HomeRole) -> DeviceGroup:
         """The group and the access check in one statement; locked when the caller will change it."""
-        group, _ = await load_in_home(self.uow, DeviceGroup, group_id, need, not_found=GroupNotFound,
-                                      lock=need is not HomeRole.guest)
+        group, _ = await load_in_home(
+            self.uow, DeviceGroup, group_id, need, not_found=GroupNotFound, lock=need is not HomeRole.guest
+        )
         return group
 
     async def create(self, home_id: uuid.UUID, data: GroupIn) -> GroupOut:
@@ -50,7 +57,9 @@ class GroupService:
                 group = await self.groups.add(DeviceGroup(home_id=home_id, **data.model_dump()))
         except IntegrityError as exc:
             raise Conflict("A group with this name exists in the home.", code="group_exists") from exc
-        self.uow.record(AuditEntry("device_group_created", "device_group", group.id, new_values=data.model_dump()))
+        self.uow.record(
+            AuditEntry("device_group_created", "device_group", group.id, new_values=data.model_dump())
+        )
         return (await self._out([group]))[0]
 
     async def of_home(self, home_id: uuid.UUID) -> list[GroupOut]:
@@ -74,7 +83,9 @@ class GroupService:
     async def delete(self, group_id: uuid.UUID) -> None:
         group = await self._group(group_id, HomeRole.member)
         await self.groups.delete_in_home(group.home_id, group.id)
-        self.uow.record(AuditEntry("device_group_deleted", "device_group", group.id, old_values={"name": group.name}))
+        self.uow.record(
+            AuditEntry("device_group_deleted", "device_group", group.id, old_values={"name": group.name})
+        )
 
     async def add_device(self, group_id: uuid.UUID, device_id: uuid.UUID) -> GroupOut:
         group = await self._group(group_id, HomeRole.member)
@@ -88,13 +99,25 @@ class GroupService:
                 )
         except IntegrityError as exc:
             raise Conflict("The device is already in the group.", code="already_in_group") from exc
-        self.uow.record(AuditEntry("device_group_member_added", "device_group", group.id,
-                                   new_values={"device_id": str(device_id)}))
+        self.uow.record(
+            AuditEntry(
+                "device_group_member_added",
+                "device_group",
+                group.id,
+                new_values={"device_id": str(device_id)},
+            )
+        )
         return (await self._out([group]))[0]
 
     async def remove_device(self, group_id: uuid.UUID, device_id: uuid.UUID) -> None:
         group = await self._group(group_id, HomeRole.member)
         if not await self.groups.remove_member(group.home_id, group.id, device_id):
             raise NotFound("The device is not in the group.", code="not_in_group", title="Not in group")
-        self.uow.record(AuditEntry("device_group_member_removed", "device_group", group.id,
-                                   old_values={"device_id": str(device_id)}))
+        self.uow.record(
+            AuditEntry(
+                "device_group_member_removed",
+                "device_group",
+                group.id,
+                old_values={"device_id": str(device_id)},
+            )
+        )

@@ -18,7 +18,9 @@ log = logging.getLogger(__name__)
 async def on_manual_ready(uow: UnitOfWork, event: ManualReady) -> None:
     """A manual became ready: link it to every matching device in every home (same manufacturer, one of
     its model numbers), in the processing job's transaction (the system acts: it crosses homes)."""
-    linked = await LinkRepository(uow.session).auto_link_manual(event.manual_id, event.brand, event.model_numbers)
+    linked = await LinkRepository(uow.session).auto_link_manual(
+        event.manual_id, event.brand, event.model_numbers
+    )
     log.info("manual linked to devices", extra={"manual_id": str(event.manual_id), "linked": linked})
 
 

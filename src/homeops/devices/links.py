@@ -50,7 +50,9 @@ class LinkRepository(Repository[DeviceManual]):
         rows = await self.session.execute(stmt)
         return [(m, link) for m, link in rows.all()]
 
-    async def manual_ids_for_device(self, device_id: uuid.UUID, home_id: uuid.UUID | None = None) -> list[uuid.UUID]:
+    async def manual_ids_for_device(
+        self, device_id: uuid.UUID, home_id: uuid.UUID | None = None
+    ) -> list[uuid.UUID]:
         """The ids of the device's manuals. Give the device's ``home_id`` whenever it is known (one shard on a
         cluster); without it every home row security shows is searched."""
         stmt = select(DeviceManual.manual_id).where(DeviceManual.device_id == device_id)
@@ -66,8 +68,12 @@ class LinkRepository(Repository[DeviceManual]):
         ``linked_at`` in Query 2's order. A device without manuals gives one row of nulls; None when the
         device is not in ``home_ids`` (None: any home row security shows)."""
         stmt = (
-            select(Device.home_id.label("device_home_id"), *MANUAL_OUT_COLUMNS, DeviceManual.auto_linked,
-                   DeviceManual.linked_at)
+            select(
+                Device.home_id.label("device_home_id"),
+                *MANUAL_OUT_COLUMNS,
+                DeviceManual.auto_linked,
+                DeviceManual.linked_at,
+            )
             .select_from(Device)
             .outerjoin(DeviceManual, _LINK_OF_DEVICE)
             .outerjoin(Manual, Manual.id == DeviceManual.manual_id)
@@ -98,12 +104,20 @@ class LinkRepository(Repository[DeviceManual]):
         return rows[0][0], [manual_id for _, manual_id in rows if manual_id is not None]
 
     # --- writes -------------------------------------------------------------------------------------
-    async def link(self, device_id: uuid.UUID, manual_id: uuid.UUID, home_id: uuid.UUID, user_id: uuid.UUID | None,
-                   auto: bool) -> bool:
+    async def link(
+        self,
+        device_id: uuid.UUID,
+        manual_id: uuid.UUID,
+        home_id: uuid.UUID,
+        user_id: uuid.UUID | None,
+        auto: bool,
+    ) -> bool:
         """Links the manual to the device; False when it already was."""
         stmt = (
             pg_insert(DeviceManual)
-            .values(device_id=device_id, manual_id=manual_id, home_id=home_id, linked_by=user_id, auto_linked=auto)
+            .values(
+                device_id=device_id, manual_id=manual_id, home_id=home_id, linked_by=user_id, auto_linked=auto
+            )
             .on_conflict_do_nothing(index_elements=_CONFLICT)
             .returning(DeviceManual.manual_id)
         )
@@ -112,8 +126,11 @@ class LinkRepository(Repository[DeviceManual]):
     async def unlink(self, device_id: uuid.UUID, manual_id: uuid.UUID, home_id: uuid.UUID) -> int:
         return await rows_affected(
             self.session,
-            delete(DeviceManual).where(DeviceManual.home_id == home_id, DeviceManual.device_id == device_id,
-                                       DeviceManual.manual_id == manual_id),
+            delete(DeviceManual).where(
+                DeviceManual.home_id == home_id,
+                DeviceManual.device_id == device_id,
+                DeviceManual.manual_id == manual_id,
+            ),
         )
 
     async def auto_link_device(
@@ -135,7 +152,9 @@ class LinkRepository(Repository[DeviceManual]):
         )
         return await rows_affected(self.session, stmt)
 
-    async def auto_link_manual(self, manual_id: uuid.UUID, manufacturer: str, model_numbers: Sequence[str]) -> int:
+    async def auto_link_manual(
+        self, manual_id: uuid.UUID, manufacturer: str, model_numbers: Sequence[str]
+    ) -> int:
         """Links a manual to every matching device in every home (the system only: it crosses tenants; on a
         cluster a co-located INSERT … SELECT on every shard); ``model_numbers`` are the manual's normalised
         (upper-cased) model numbers."""

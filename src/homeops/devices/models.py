@@ -43,10 +43,16 @@ class Device(TimestampMixin, Base):
     __tablename__ = "devices"
     __table_args__ = (
         ForeignKeyConstraint(["home_id", "room_id"], ["rooms.home_id", "rooms.id"], name="fk_devices_room"),
-        ForeignKeyConstraint(["home_id", "replaces_device_id"], ["devices.home_id", "devices.id"],
-                             name="fk_devices_replaces_device"),
-        ForeignKeyConstraint(["home_id", "replaced_by_device_id"], ["devices.home_id", "devices.id"],
-                             name="fk_devices_replaced_by_device"),
+        ForeignKeyConstraint(
+            ["home_id", "replaces_device_id"],
+            ["devices.home_id", "devices.id"],
+            name="fk_devices_replaces_device",
+        ),
+        ForeignKeyConstraint(
+            ["home_id", "replaced_by_device_id"],
+            ["devices.home_id", "devices.id"],
+            name="fk_devices_replaced_by_device",
+        ),
         Index("ix_devices_home_status_created", "home_id", "status", text("created_at DESC")),
         Index("ix_devices_model_id", "model_id"),
         Index("ix_devices_home_id_room_id", "home_id", "room_id"),
@@ -68,7 +74,9 @@ class Device(TimestampMixin, Base):
     # Free text when the model is not in the catalog (001's manual_manufacturer / manual_model_number).
     manufacturer_name: Mapped[str | None] = mapped_column(String(255))
     model_number: Mapped[str | None] = mapped_column(String(255))
-    category_code: Mapped[str | None] = mapped_column(ForeignKey("device_categories.code", ondelete="SET NULL"))
+    category_code: Mapped[str | None] = mapped_column(
+        ForeignKey("device_categories.code", ondelete="SET NULL")
+    )
     subcategory: Mapped[str | None] = mapped_column(String(100))
     # AES-GCM ciphertext (000: serials are PII) and a keyed HMAC for exact-match search.
     serial_number_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -108,10 +116,18 @@ class DeviceGroupMember(Base):
     __tablename__ = "device_group_members"
     __table_args__ = (
         # Same-home membership is a database rule: both foreign keys carry home_id.
-        ForeignKeyConstraint(["home_id", "group_id"], ["device_groups.home_id", "device_groups.id"],
-                             name="fk_device_group_members_group", ondelete="CASCADE"),
-        ForeignKeyConstraint(["home_id", "device_id"], ["devices.home_id", "devices.id"],
-                             name="fk_device_group_members_device", ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["home_id", "group_id"],
+            ["device_groups.home_id", "device_groups.id"],
+            name="fk_device_group_members_group",
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["home_id", "device_id"],
+            ["devices.home_id", "devices.id"],
+            name="fk_device_group_members_device",
+            ondelete="CASCADE",
+        ),
         Index("ix_device_group_members_home_id_device_id", "home_id", "device_id"),
     )
 
@@ -128,14 +144,20 @@ class DeviceManual(Base):
 
     __tablename__ = "device_manuals"
     __table_args__ = (
-        ForeignKeyConstraint(["home_id", "device_id"], ["devices.home_id", "devices.id"],
-                             name="fk_device_manuals_device", ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["home_id", "device_id"],
+            ["devices.home_id", "devices.id"],
+            name="fk_device_manuals_device",
+            ondelete="CASCADE",
+        ),
         Index("ix_device_manuals_manual_id", "manual_id"),
     )
 
     home_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     device_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    manual_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("manuals.id", ondelete="CASCADE"), primary_key=True)
+    manual_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("manuals.id", ondelete="CASCADE"), primary_key=True
+    )
     linked_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     auto_linked: Mapped[bool] = mapped_column(server_default=text("false"))
     linked_at: Mapped[datetime] = mapped_column(server_default=func.now())

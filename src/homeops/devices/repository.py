@@ -54,10 +54,15 @@ def _with_manual_summary() -> Select[Any]:
         literal_column("'{}'::manual_type[]"),
     )
     return (
-        select(*_DEVICE_COLUMNS, func.count(DeviceManual.manual_id).label("manual_count"),
-               types.label("manual_types"))
+        select(
+            *_DEVICE_COLUMNS,
+            func.count(DeviceManual.manual_id).label("manual_count"),
+            types.label("manual_types"),
+        )
         .select_from(Device)
-        .outerjoin(DeviceManual, and_(DeviceManual.home_id == Device.home_id, DeviceManual.device_id == Device.id))
+        .outerjoin(
+            DeviceManual, and_(DeviceManual.home_id == Device.home_id, DeviceManual.device_id == Device.id)
+        )
         .outerjoin(Manual, Manual.id == DeviceManual.manual_id)
         .group_by(Device.home_id, Device.id)
     )
@@ -75,7 +80,9 @@ class DeviceRepository(Repository[Device]):
         return await self.session.scalar(stmt.execution_options(populate_existing=True))
 
     async def delete_in_home(self, home_id: uuid.UUID, device_id: uuid.UUID) -> int:
-        return await rows_affected(self.session, delete(Device).where(Device.home_id == home_id, Device.id == device_id))
+        return await rows_affected(
+            self.session, delete(Device).where(Device.home_id == home_id, Device.id == device_id)
+        )
 
     async def clear_replacement_links(self, home_id: uuid.UUID, device_id: uuid.UUID) -> int:
         """The other devices of the home forget ``device_id`` as what they replace or were replaced by (before it
@@ -84,12 +91,17 @@ class DeviceRepository(Repository[Device]):
         return await rows_affected(
             self.session,
             update(Device)
-            .where(Device.home_id == home_id,
-                   or_(Device.replaces_device_id == target, Device.replaced_by_device_id == target))
+            .where(
+                Device.home_id == home_id,
+                or_(Device.replaces_device_id == target, Device.replaced_by_device_id == target),
+            )
             .values(
-                replaces_device_id=case((Device.replaces_device_id == target, None), else_=Device.replaces_device_id),
-                replaced_by_device_id=case((Device.replaced_by_device_id == target, None),
-                                           else_=Device.replaced_by_device_id),
+                replaces_device_id=case(
+                    (Device.replaces_device_id == target, None), else_=Device.replaces_device_id
+                ),
+                replaced_by_device_id=case(
+                    (Device.replaced_by_device_id == target, None), else_=Device.replaced_by_device_id
+                ),
             ),
         )
 
@@ -102,10 +114,14 @@ class DeviceRepository(Repository[Device]):
 
     async def room_exists(self, home_id: uuid.UUID, room_id: uuid.UUID) -> bool:
         """Whether ``room_id`` is a (visible) room of ``home_id``: one primary-key probe."""
-        found = await self.session.scalar(select(literal(1)).where(Room.home_id == home_id, Room.id == room_id))
+        found = await self.session.scalar(
+            select(literal(1)).where(Room.home_id == home_id, Room.id == room_id)
+        )
         return found is not None
 
-    async def with_manuals(self, device_id: uuid.UUID, home_ids: Sequence[uuid.UUID] | None = None) -> Row[Any] | None:
+    async def with_manuals(
+        self, device_id: uuid.UUID, home_ids: Sequence[uuid.UUID] | None = None
+    ) -> Row[Any] | None:
         """One device's columns with its manual summary (None if invisible or not in ``home_ids``)."""
         stmt = _with_manual_summary().where(Device.id == device_id)
         if (narrowed := in_homes(Device.home_id, home_ids)) is not None:
@@ -154,8 +170,15 @@ class DeviceRepository(Repository[Device]):
         """Active devices of ``home_ids`` whose warranty ends between ``first`` and ``last``, with their home's
         timezone (the caller narrows to each home's own day), by end date."""
         stmt = (
-            select(Device.id, Device.home_id, Device.nickname, Device.manufacturer_name, Device.model_number,
-                   Device.warranty_end, Home.timezone)
+            select(
+                Device.id,
+                Device.home_id,
+                Device.nickname,
+                Device.manufacturer_name,
+                Device.model_number,
+                Device.warranty_end,
+                Home.timezone,
+            )
             .join(Home, Home.id == Device.home_id)
             .where(
                 in_homes(Device.home_id, home_ids),  # type: ignore[arg-type]
@@ -174,16 +197,21 @@ class GroupRepository(Repository[DeviceGroup]):
     async def of_home(self, home_id: uuid.UUID) -> list[DeviceGroup]:
         return list(
             await self.session.scalars(
-                select(DeviceGroup).where(DeviceGroup.home_id == home_id).order_by(func.lower(DeviceGroup.name))
+                select(DeviceGroup)
+                .where(DeviceGroup.home_id == home_id)
+                .order_by(func.lower(DeviceGroup.name))
             )
         )
 
     async def delete_in_home(self, home_id: uuid.UUID, group_id: uuid.UUID) -> int:
         return await rows_affected(
-            self.session, delete(DeviceGroup).where(DeviceGroup.home_id == home_id, DeviceGroup.id == group_id)
+            self.session,
+            delete(DeviceGroup).where(DeviceGroup.home_id == home_id, DeviceGroup.id == group_id),
         )
 
-    async def device_ids(self, home_id: uuid.UUID, group_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    async def device_ids(
+        self, home_id: uuid.UUID, group_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, list[uuid.UUID]]:
         """The device ids of each of ``group_ids`` (groups of ``home_id``), oldest membership first."""
         rows = await self.session.execute(
             select(DeviceGroupMember.group_id, DeviceGroupMember.device_id)

@@ -35,8 +35,16 @@ from homeops.manuals.service import ManualNotFound
 
 # Columns DeviceIn sets directly (the rest need rules).
 _PLAIN = (
-    "subcategory", "location_detail", "purchase_date", "purchase_price", "installation_date", "warranty_start",
-    "warranty_end", "notes", "external_id", "firmware_version",
+    "subcategory",
+    "location_detail",
+    "purchase_date",
+    "purchase_price",
+    "installation_date",
+    "warranty_start",
+    "warranty_end",
+    "notes",
+    "external_id",
+    "firmware_version",
 )
 # Device columns that DeviceOut carries under the same name (computed once, not per row).
 _OUT_COLUMNS = tuple(c.key for c in Device.__table__.columns if c.key in DeviceOut.model_fields)
@@ -88,7 +96,9 @@ class DeviceService:
         )
         return DeviceOut.model_validate(data)
 
-    async def _summary(self, device_id: uuid.UUID, need: HomeRole = HomeRole.guest) -> tuple[Row[Any], HomeRole | None]:
+    async def _summary(
+        self, device_id: uuid.UUID, need: HomeRole = HomeRole.guest
+    ) -> tuple[Row[Any], HomeRole | None]:
         """The device with its manual summary and the caller's role, in one statement (the device's home is
         narrowed to the caller's homes in the query; the role rule is the access layer's)."""
         homes = readable_homes(self.uow)
@@ -140,14 +150,25 @@ class DeviceService:
         if data.replaces_device_id is not None:
             old = await self.devices.get(data.replaces_device_id, home_id)
             if old is None:
-                raise UnprocessableEntity("The replaced device is not in this home.", code="device_not_in_home")
+                raise UnprocessableEntity(
+                    "The replaced device is not in this home.", code="device_not_in_home"
+                )
 
         device = Device(
-            id=uuid.uuid4(), home_id=home_id, added_by=self.uow.actor.user_id, model_id=model_id,
-            manufacturer_name=manufacturer, model_number=model_number, category_code=category,
-            features=data.features or {}, specifications=data.specifications or {},
-            replaces_device_id=data.replaces_device_id, ecosystem_id=data.ecosystem_id, room_id=data.room_id,
-            nickname=data.nickname, **{k: getattr(data, k) for k in _PLAIN},
+            id=uuid.uuid4(),
+            home_id=home_id,
+            added_by=self.uow.actor.user_id,
+            model_id=model_id,
+            manufacturer_name=manufacturer,
+            model_number=model_number,
+            category_code=category,
+            features=data.features or {},
+            specifications=data.specifications or {},
+            replaces_device_id=data.replaces_device_id,
+            ecosystem_id=data.ecosystem_id,
+            room_id=data.room_id,
+            nickname=data.nickname,
+            **{k: getattr(data, k) for k in _PLAIN},
         )
         self._set_serial(device, data.serial_number)
         await self.devices.add(device)
@@ -160,10 +181,15 @@ class DeviceService:
         await self.uow.publish(created)  # maintenance: the model's template schedules
         self.uow.record(
             AuditEntry(
-                "device_created", "device", device.id,
-                new_values={**data.model_dump(mode="json", exclude={"serial_number"}),
-                            "serial_number": "***" if data.serial_number else None, "auto_linked_manuals": linked,
-                            **created.effects},
+                "device_created",
+                "device",
+                device.id,
+                new_values={
+                    **data.model_dump(mode="json", exclude={"serial_number"}),
+                    "serial_number": "***" if data.serial_number else None,
+                    "auto_linked_manuals": linked,
+                    **created.effects,
+                },
             )
         )
         row = await self.devices.with_manuals(device.id, [home_id])
@@ -174,8 +200,9 @@ class DeviceService:
         return self.out(*await self._summary(device_id))
 
     async def update(self, device_id: uuid.UUID, patch: DevicePatch) -> DeviceOut:
-        device, role = await load_in_home(self.uow, Device, device_id, HomeRole.member, not_found=DeviceNotFound,
-                                          lock=True)
+        device, role = await load_in_home(
+            self.uow, Device, device_id, HomeRole.member, not_found=DeviceNotFound, lock=True
+        )
         changes = patch.model_dump(exclude_unset=True)
         not_null = ("nickname", "status")
         reject_nulls(changes, not_null)
@@ -190,7 +217,10 @@ class DeviceService:
         serial_given = "serial_number" in changes
         serial = changes.pop("serial_number", None)
         old, new = apply_patch(
-            device, changes, not_null=not_null, attributes={"category": "category_code"},
+            device,
+            changes,
+            not_null=not_null,
+            attributes={"category": "category_code"},
             convert={"features": _empty_if_null, "specifications": _empty_if_null},
         )
         if serial_given:
@@ -206,12 +236,15 @@ class DeviceService:
         """Deletes the device; before its row goes, the other devices of the home forget it as what they
         replace or were replaced by, and ``DeviceRemoved`` lets higher domains detach what points at it (no
         foreign key can ``SET NULL`` a key that contains the home)."""
-        device, _ = await load_in_home(self.uow, Device, device_id, HomeRole.member, not_found=DeviceNotFound,
-                                       lock=True)
+        device, _ = await load_in_home(
+            self.uow, Device, device_id, HomeRole.member, not_found=DeviceNotFound, lock=True
+        )
         await self.devices.clear_replacement_links(device.home_id, device_id)
         await self.uow.publish(DeviceRemoved(home_id=device.home_id, device_id=device_id))
         await self.devices.delete_in_home(device.home_id, device_id)
-        self.uow.record(AuditEntry("device_deleted", "device", device_id, old_values={"nickname": device.nickname}))
+        self.uow.record(
+            AuditEntry("device_deleted", "device", device_id, old_values={"nickname": device.nickname})
+        )
 
     async def search(
         self,
@@ -234,9 +267,13 @@ class DeviceService:
         if not homes:
             return [], None
         rows = await self.devices.search(
-            home_ids=homes, status=status, category=category,
-            serial_index=self.cipher.blind_index(serial) if serial else None, room_id=room_id,
-            limit=page.limit, after=decode_cursor(page.cursor),
+            home_ids=homes,
+            status=status,
+            category=category,
+            serial_index=self.cipher.blind_index(serial) if serial else None,
+            room_id=room_id,
+            limit=page.limit,
+            after=decode_cursor(page.cursor),
         )
         items, cursor = build_page(rows, page.limit, key=lambda r: (r.created_at, r.id))
         # Every row comes from a home the caller is a member of.
@@ -249,17 +286,24 @@ class DeviceService:
             return []
         # Every home's date is within a day of UTC's: fetch that window, then keep each home's own range.
         utc_today = self.uow.today("UTC")
-        rows = await self.devices.warranty_window(homes, utc_today - timedelta(days=1),
-                                                  utc_today + timedelta(days=days + 1))
+        rows = await self.devices.warranty_window(
+            homes, utc_today - timedelta(days=1), utc_today + timedelta(days=days + 1)
+        )
         out = []
         for r in rows:
             today = self.uow.today(r.timezone)
             if today <= r.warranty_end <= today + timedelta(days=days):
-                out.append(WarrantyOut(
-                    device_id=r.id, home_id=r.home_id, nickname=r.nickname, manufacturer=r.manufacturer_name,
-                    model_number=r.model_number, warranty_end=r.warranty_end,
-                    days_left=(r.warranty_end - today).days,
-                ))
+                out.append(
+                    WarrantyOut(
+                        device_id=r.id,
+                        home_id=r.home_id,
+                        nickname=r.nickname,
+                        manufacturer=r.manufacturer_name,
+                        model_number=r.model_number,
+                        warranty_end=r.warranty_end,
+                        days_left=(r.warranty_end - today).days,
+                    )
+                )
         return out
 
 
@@ -299,11 +343,15 @@ class DeviceManualService:
         await load_visible(self.uow, Manual, manual_id, not_found=ManualNotFound)
         created = await self.links.link(device_id, manual_id, home_id, self.uow.actor.user_id, False)
         if created:
-            self.uow.record(AuditEntry("manual_linked", "device", device_id, new_values={"manual_id": str(manual_id)}))
+            self.uow.record(
+                AuditEntry("manual_linked", "device", device_id, new_values={"manual_id": str(manual_id)})
+            )
         return created
 
     async def unlink(self, device_id: uuid.UUID, manual_id: uuid.UUID) -> None:
         home_id = await self._device_home(device_id, HomeRole.member)
         if not await self.links.unlink(device_id, manual_id, home_id):
             raise LinkNotFound("This manual is not linked to the device.")
-        self.uow.record(AuditEntry("manual_unlinked", "device", device_id, old_values={"manual_id": str(manual_id)}))
+        self.uow.record(
+            AuditEntry("manual_unlinked", "device", device_id, old_values={"manual_id": str(manual_id)})
+        )

@@ -61,14 +61,16 @@ class MemberRepository(Repository[HomeMember]):
 
     async def remove(self, home_id: uuid.UUID, user_id: uuid.UUID) -> int:
         return await rows_affected(
-            self.session, delete(HomeMember).where(HomeMember.home_id == home_id, HomeMember.user_id == user_id)
+            self.session,
+            delete(HomeMember).where(HomeMember.home_id == home_id, HomeMember.user_id == user_id),
         )
 
     async def of_home(self, home_id: uuid.UUID) -> list[MemberRow]:
         """The members with their names and e-mails (``homeops_home_members``: household members do not read
         each other's accounts otherwise)."""
         rows = await self.session.execute(
-            text("SELECT user_id, email, full_name, role, created_at FROM homeops_home_members(:h)"), {"h": home_id}
+            text("SELECT user_id, email, full_name, role, created_at FROM homeops_home_members(:h)"),
+            {"h": home_id},
         )
         return [MemberRow(r.user_id, r.email, r.full_name, HomeRole(r.role), r.created_at) for r in rows]
 
@@ -77,7 +79,9 @@ class RoomRepository(Repository[Room]):
     model = Room
 
     async def delete_in_home(self, home_id: uuid.UUID, room_id: uuid.UUID) -> int:
-        return await rows_affected(self.session, delete(Room).where(Room.home_id == home_id, Room.id == room_id))
+        return await rows_affected(
+            self.session, delete(Room).where(Room.home_id == home_id, Room.id == room_id)
+        )
 
     async def of_home(self, home_id: uuid.UUID) -> list[Room]:
         rows = await self.session.scalars(

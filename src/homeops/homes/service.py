@@ -81,7 +81,9 @@ class HomeService:
         home, role = await self._home(home_id, HomeRole.admin)
         changes = patch.model_dump(exclude_unset=True, mode="json")
         old, new = apply_patch(
-            home, changes, not_null=("name", "timezone"),
+            home,
+            changes,
+            not_null=("name", "timezone"),
             convert={"address": lambda v: {k: x for k, x in (v or {}).items() if x is not None}},
         )
         await self.homes.save()
@@ -98,7 +100,9 @@ class HomeService:
     async def list_members(self, home_id: uuid.UUID) -> list[MemberOut]:
         await require_home(self.uow, home_id, HomeRole.guest)
         return [
-            MemberOut(user_id=m.user_id, email=m.email, full_name=m.full_name, role=m.role, created_at=m.created_at)
+            MemberOut(
+                user_id=m.user_id, email=m.email, full_name=m.full_name, role=m.role, created_at=m.created_at
+            )
             for m in await self.members.of_home(home_id)
         ]
 
@@ -113,25 +117,36 @@ class HomeService:
         try:
             async with self.session.begin_nested():
                 member = await self.members.add(
-                    HomeMember(home_id=home_id, user_id=user_id, role=data.role, invited_by=self.uow.actor.user_id)
+                    HomeMember(
+                        home_id=home_id, user_id=user_id, role=data.role, invited_by=self.uow.actor.user_id
+                    )
                 )
         except IntegrityError as exc:
             raise Conflict("This user is already a member of the home.", code="already_member") from exc
         self.uow.record(
             AuditEntry(
-                "home_member_added", "home", home_id,
+                "home_member_added",
+                "home",
+                home_id,
                 new_values={"user_id": str(user_id), "role": data.role.value},
             )
         )
         added = next(m for m in await self.members.of_home(home_id) if m.user_id == user_id)
-        return MemberOut(user_id=user_id, email=added.email, full_name=added.full_name, role=member.role,
-                         created_at=member.created_at)
+        return MemberOut(
+            user_id=user_id,
+            email=added.email,
+            full_name=added.full_name,
+            role=member.role,
+            created_at=member.created_at,
+        )
 
     async def remove_member(self, home_id: uuid.UUID, user_id: uuid.UUID) -> None:
         my_role = await require_home(self.uow, home_id, HomeRole.guest)
         target = await self.members.get(home_id, user_id)
         if target is None:
-            raise NotFound("This user is not a member of the home.", code="member_not_found", title="Member not found")
+            raise NotFound(
+                "This user is not a member of the home.", code="member_not_found", title="Member not found"
+            )
         if target.role is HomeRole.owner:
             raise Conflict("The owner cannot be removed from their home.", code="cannot_remove_owner")
         leaving = user_id == self.uow.actor.user_id
@@ -142,7 +157,9 @@ class HomeService:
             self.uow.set_actor(self.uow.actor.without_home(home_id))
         self.uow.record(
             AuditEntry(
-                "home_member_removed", "home", home_id,
+                "home_member_removed",
+                "home",
+                home_id,
                 old_values={"user_id": str(user_id), "role": target.role.value},
             )
         )
@@ -163,7 +180,9 @@ class HomeService:
         return [RoomOut.model_validate(r) for r in await self.rooms.of_home(home_id)]
 
     async def update_room(self, room_id: uuid.UUID, patch: RoomPatch) -> RoomOut:
-        room, _ = await load_in_home(self.uow, Room, room_id, HomeRole.member, not_found=RoomNotFound, lock=True)
+        room, _ = await load_in_home(
+            self.uow, Room, room_id, HomeRole.member, not_found=RoomNotFound, lock=True
+        )
         old, new = apply_patch(room, patch.model_dump(exclude_unset=True), not_null=("name",))
         try:
             async with self.session.begin_nested():
@@ -174,7 +193,9 @@ class HomeService:
         return RoomOut.model_validate(room)
 
     async def delete_room(self, room_id: uuid.UUID) -> None:
-        room, _ = await load_in_home(self.uow, Room, room_id, HomeRole.member, not_found=RoomNotFound, lock=True)
+        room, _ = await load_in_home(
+            self.uow, Room, room_id, HomeRole.member, not_found=RoomNotFound, lock=True
+        )
         await self.uow.publish(RoomRemoved(home_id=room.home_id, room_id=room_id))  # devices leave the room
         await self.rooms.delete_in_home(room.home_id, room_id)
         self.uow.record(AuditEntry("room_deleted", "room", room_id, old_values={"name": room.name}))

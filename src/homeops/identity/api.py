@@ -52,7 +52,9 @@ async def _read_login(request: Request) -> LoginIn:
         try:
             payload = json.loads(raw or b"null")
         except json.JSONDecodeError as exc:
-            raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": str(exc)}]) from exc
+            raise RequestValidationError(
+                [{"type": "json_invalid", "loc": ("body",), "msg": str(exc)}]
+            ) from exc
         return LoginIn.model_validate(payload)
     except ValidationError as exc:
         raise RequestValidationError(

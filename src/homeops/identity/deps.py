@@ -57,8 +57,9 @@ async def _authenticate(request: Request, token: str | None) -> Actor:
 def _uow(request: Request, actor: Actor) -> UnitOfWork:
     ctx = get_context(request)
     state = request.app.state
-    return UnitOfWork(ctx.orm_session, actor, ctx, state.runtime, state.bus, ctx.after_commit, ctx.durable_ops,
-                      ctx.driver)
+    return UnitOfWork(
+        ctx.orm_session, actor, ctx, state.runtime, state.bus, ctx.after_commit, ctx.durable_ops, ctx.driver
+    )
 
 
 class _BearerUnitOfWork(OAuth2PasswordBearer):

@@ -60,7 +60,9 @@ class UserRepository(Repository[User]):
 
     async def get(self, user_id: uuid.UUID) -> User | None:
         return await self.session.scalar(
-            select(User).where(User.id == user_id, User.deleted_at.is_(None)).execution_options(populate_existing=True)
+            select(User)
+            .where(User.id == user_id, User.deleted_at.is_(None))
+            .execution_options(populate_existing=True)
         )
 
     async def touch_login(self, user_id: uuid.UUID) -> None:
@@ -124,7 +126,9 @@ class LoginAttemptRepository:
 # BEGIN and the identity in one simple-protocol message: one round trip. The API's connections are in driver
 # autocommit mode, so the server transaction is the one this BEGIN opens (see core.database); the two ids are
 # uuid.UUID values, rendered by Python, never user text.
-_IDENTITY = "SELECT role, email, home_ids, home_roles, org_ids, org_roles FROM homeops_begin('{}'::uuid, '{}'::uuid)"
+_IDENTITY = (
+    "SELECT role, email, home_ids, home_roles, org_ids, org_roles FROM homeops_begin('{}'::uuid, '{}'::uuid)"
+)
 
 
 async def establish_identity(
@@ -144,7 +148,10 @@ async def establish_identity(
         return None
     role, email, home_ids, home_roles, org_ids, org_roles = row
     return Actor(
-        user_id=user_id, role=UserRole(role), session_id=session_id, email=email,
+        user_id=user_id,
+        role=UserRole(role),
+        session_id=session_id,
+        email=email,
         homes=MappingProxyType({h: HomeRole(r) for h, r in zip(home_ids, home_roles, strict=True)}),
         orgs=MappingProxyType({o: OrgRole(r) for o, r in zip(org_ids, org_roles, strict=True)}),
     )
@@ -152,7 +159,9 @@ async def establish_identity(
 
 async def sign_in(session: AsyncSession, user_id: uuid.UUID, password_hash: str | None) -> UserRole | None:
     """The transaction acts for this user (after the API verified the password against ``password_hash``)."""
-    role = await session.scalar(text("SELECT homeops_sign_in(:u, :h)"), {"u": user_id, "h": password_hash or ""})
+    role = await session.scalar(
+        text("SELECT homeops_sign_in(:u, :h)"), {"u": user_id, "h": password_hash or ""}
+    )
     return UserRole(role) if role is not None else None
 
 

@@ -121,7 +121,11 @@ class IdentityService:
             retry_after = max(1, int((unlock_at - now).total_seconds()) + 1)
             self.uow.record_durable(
                 AuditEntry(
-                    "user_login_failed", "user", None, "throttled", new_values={"email": email_key},
+                    "user_login_failed",
+                    "user",
+                    None,
+                    "throttled",
+                    new_values={"email": email_key},
                     error_message="too many failed attempts",
                 )
             )
@@ -148,8 +152,12 @@ class IdentityService:
             reason = "inactive account" if found and ok else "bad credentials"
             self.uow.record_durable(
                 AuditEntry(
-                    "user_login_failed", "user", found.id if found else None, reason,
-                    new_values={"email": email_key}, user_id=found.id if found else None,
+                    "user_login_failed",
+                    "user",
+                    found.id if found else None,
+                    reason,
+                    new_values={"email": email_key},
+                    user_id=found.id if found else None,
                     error_message=reason,
                 )
             )
@@ -192,7 +200,9 @@ class IdentityService:
         role = actor.role
         new_refresh = new_opaque_token()
         await self.sessions.rotate(
-            session_id, hash_token(new_refresh), self.uow.now() + timedelta(days=self.settings.refresh_token_days)
+            session_id,
+            hash_token(new_refresh),
+            self.uow.now() + timedelta(days=self.settings.refresh_token_days),
         )
         access, ttl = issue_access_token(self.settings, user_id, session_id, role.value)
         self.uow.record(AuditEntry("session_refreshed", "user_session", session_id))
@@ -220,7 +230,9 @@ class IdentityService:
 
     async def update_me(self, patch: UserPatch) -> User:
         user = await self.me()
-        old, new = apply_patch(user, patch.model_dump(exclude_unset=True), not_null=("full_name", "preferences"))
+        old, new = apply_patch(
+            user, patch.model_dump(exclude_unset=True), not_null=("full_name", "preferences")
+        )
         try:
             async with self.session.begin_nested():
                 await self.users.save()
@@ -234,13 +246,16 @@ class IdentityService:
         if not await verify_password_async(data.current_password, user.password_hash):
             raise Forbidden("The current password is incorrect.", code="wrong_password")
         if data.current_password == data.new_password:
-            raise Problem("The new password must differ from the current one.", status=422, code="password_reused")
+            raise Problem(
+                "The new password must differ from the current one.", status=422, code="password_reused"
+            )
         user.password_hash = await hash_password_async(data.new_password, self.settings.bcrypt_rounds)
         user.password_changed_at = self.uow.now()
         await self.users.save()
-        revoked = await self.sessions.revoke_all_except(user.id, self.uow.actor.session_id, "password_changed")
+        revoked = await self.sessions.revoke_all_except(
+            user.id, self.uow.actor.session_id, "password_changed"
+        )
         self.uow.record(
             AuditEntry("password_changed", "user", user.id, new_values={"other_sessions_revoked": revoked})
         )
         return revoked
-

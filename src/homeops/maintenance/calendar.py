@@ -100,7 +100,12 @@ async def render_feed(uow: UnitOfWork, token: str) -> str:
     if identity is None:
         raise CalendarNotFound()
     uow.set_actor(
-        Actor(identity.user_id, None, homes=MappingProxyType(identity.homes), orgs=MappingProxyType(identity.orgs))
+        Actor(
+            identity.user_id,
+            None,
+            homes=MappingProxyType(identity.homes),
+            orgs=MappingProxyType(identity.orgs),
+        )
     )
     homes = await feeds.homes_of(identity.user_id)
     # The calendar's timezone is the user's oldest home's; its "today" bounds the feed.

@@ -106,7 +106,8 @@ class MaintenanceOccurrence(Base):
     __tablename__ = "maintenance_occurrences"
     __table_args__ = (
         ForeignKeyConstraint(
-            ["home_id", "schedule_id"], ["maintenance_schedules.home_id", "maintenance_schedules.id"],
+            ["home_id", "schedule_id"],
+            ["maintenance_schedules.home_id", "maintenance_schedules.id"],
             ondelete="CASCADE",
         ),
         UniqueConstraint("home_id", "schedule_id", "due_date"),
@@ -139,7 +140,12 @@ class ServiceEvent(TimestampMixin, Base):
         Index("ix_service_events_home_date", "home_id", text("event_date DESC")),
         Index("ix_service_events_event_type", "event_type"),
         Index("ix_service_events_user_id", "user_id"),
-        Index("ix_service_events_schedule", "home_id", "schedule_id", postgresql_where=text("schedule_id IS NOT NULL")),
+        Index(
+            "ix_service_events_schedule",
+            "home_id",
+            "schedule_id",
+            postgresql_where=text("schedule_id IS NOT NULL"),
+        ),
     )
 
     home_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

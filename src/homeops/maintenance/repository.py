@@ -63,7 +63,9 @@ class DueRow:
 
 def _in_homes(column: Any, home_ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
     """``column`` in the caller's homes (one home: an equality, as the access layer does)."""
-    narrowed: ColumnElement[bool] = column == home_ids[0] if len(home_ids) == 1 else column.in_(list(home_ids))
+    narrowed: ColumnElement[bool] = (
+        column == home_ids[0] if len(home_ids) == 1 else column.in_(list(home_ids))
+    )
     return narrowed
 
 
@@ -141,8 +143,10 @@ class ScheduleRepository(Repository[MaintenanceSchedule]):
         else:
             days = bindparam("days", within_days, type_=Integer)
             stmt = stmt.where(
-                s.next_due >= earliest, s.next_due <= latest + days,
-                s.next_due >= today, s.next_due <= today + days,
+                s.next_due >= earliest,
+                s.next_due <= latest + days,
+                s.next_due >= today,
+                s.next_due <= today + days,
                 s.reminder_enabled,
             )
         stmt = stmt.order_by(s.next_due, s.id).limit(limit)
@@ -155,12 +159,18 @@ class ScheduleRepository(Repository[MaintenanceSchedule]):
         their homes (reference tables, read locally)."""
         s = MaintenanceSchedule
         today = home_today(now)
-        stmt = _due_select(today).where(s.reminder_enabled, s.next_due - s.lead_days <= today).order_by(s.next_due, s.id)
+        stmt = (
+            _due_select(today)
+            .where(s.reminder_enabled, s.next_due - s.lead_days <= today)
+            .order_by(s.next_due, s.id)
+        )
         due = [DueRow(*row) for row in (await self.session.execute(stmt)).all()]
         if not due:
             return []
         rows = await self.session.execute(
-            select(HomeMember.home_id, func.array_agg(aggregate_order_by(HomeMember.user_id, HomeMember.user_id)))
+            select(
+                HomeMember.home_id, func.array_agg(aggregate_order_by(HomeMember.user_id, HomeMember.user_id))
+            )
             .join(User, User.id == HomeMember.user_id)
             .where(
                 HomeMember.home_id.in_({row.home_id for row in due}),
@@ -183,7 +193,11 @@ class ServiceEventRepository(Repository[ServiceEvent]):
     model = ServiceEvent
 
     async def history(
-        self, home_id: uuid.UUID, device_id: uuid.UUID, limit: int, after: tuple[date, datetime, uuid.UUID] | None
+        self,
+        home_id: uuid.UUID,
+        device_id: uuid.UUID,
+        limit: int,
+        after: tuple[date, datetime, uuid.UUID] | None,
     ) -> list[ServiceEvent]:
         """Newest first by (event_date, created_at, id), keyset paged."""
         e = ServiceEvent
@@ -252,7 +266,9 @@ class CalendarRepository(Repository[CalendarFeed]):
         homes), by a SECURITY DEFINER function: the feed URL has no login. None for an unknown token."""
         row = (
             await self.session.execute(
-                text("SELECT user_id, home_ids, home_roles, org_ids, org_roles FROM homeops_calendar_identity(:h)"),
+                text(
+                    "SELECT user_id, home_ids, home_roles, org_ids, org_roles FROM homeops_calendar_identity(:h)"
+                ),
                 {"h": token_hash},
             )
         ).first()

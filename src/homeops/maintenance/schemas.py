@@ -171,8 +171,6 @@ class DueItem(Out):
     days_until_due: int = Field(description="Negative when overdue")
 
 
-
-
 class CalendarTokenOut(Out):
     url: str = Field(description="The secret feed URL; shown once, only its hash is stored")
 

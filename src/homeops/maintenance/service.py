@@ -110,7 +110,9 @@ class MaintenanceService:
         device, _ = await load_in_home(self.uow, Device, device_id, need, not_found=DeviceNotFound)
         return device
 
-    async def _schedule(self, schedule_id: uuid.UUID, need: HomeRole, *, lock: bool = False) -> MaintenanceSchedule:
+    async def _schedule(
+        self, schedule_id: uuid.UUID, need: HomeRole, *, lock: bool = False
+    ) -> MaintenanceSchedule:
         """One statement: the schedule (with its home's timezone), locked when about to change it."""
         schedule, _ = await load_in_home(
             self.uow, MaintenanceSchedule, schedule_id, need, not_found=ScheduleNotFound, lock=lock
@@ -161,7 +163,9 @@ class MaintenanceService:
 
     async def for_device(self, device_id: uuid.UUID) -> list[ScheduleOut]:
         device = await self._device(device_id, HomeRole.guest)
-        return [ScheduleOut.model_validate(s) for s in await self.schedules.for_device(device.home_id, device.id)]
+        return [
+            ScheduleOut.model_validate(s) for s in await self.schedules.for_device(device.home_id, device.id)
+        ]
 
     async def get(self, schedule_id: uuid.UUID) -> ScheduleOut:
         return ScheduleOut.model_validate(await self._schedule(schedule_id, HomeRole.guest))
@@ -256,7 +260,9 @@ class MaintenanceService:
                 notes=data.notes,
             )
         )
-        occurrence = await self._record(schedule, OccurrenceOutcome.completed, performed_on, data.notes, event.id)
+        occurrence = await self._record(
+            schedule, OccurrenceOutcome.completed, performed_on, data.notes, event.id
+        )
         _apply(schedule, recurrence_of(schedule).after_completion(performed_on))
         schedule.last_performed = max(performed_on, schedule.last_performed or performed_on)
         await self.schedules.save()
@@ -285,7 +291,9 @@ class MaintenanceService:
         if not schedule.is_active:
             raise ScheduleInactive("Re-activate the schedule (PATCH is_active) before skipping a due date.")
         due = schedule.next_due
-        occurrence = await self._record(schedule, OccurrenceOutcome.skipped, self._today(schedule), data.notes, None)
+        occurrence = await self._record(
+            schedule, OccurrenceOutcome.skipped, self._today(schedule), data.notes, None
+        )
         _apply(schedule, recurrence_of(schedule).after_skip())
         await self.schedules.save()
         self.uow.record(

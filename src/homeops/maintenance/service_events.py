@@ -144,17 +144,25 @@ class ServiceEventService:
     async def get(self, event_id: uuid.UUID) -> ServiceEventOut:
         return event_out(await self._event(event_id, HomeRole.guest))
 
-    async def history(self, device_id: uuid.UUID, page: PageParams) -> tuple[list[ServiceEventOut], str | None]:
+    async def history(
+        self, device_id: uuid.UUID, page: PageParams
+    ) -> tuple[list[ServiceEventOut], str | None]:
         device = await self._device(device_id, HomeRole.guest)
-        rows = await self.events.history(device.home_id, device.id, page.limit, _decode_history_cursor(page.cursor))
+        rows = await self.events.history(
+            device.home_id, device.id, page.limit, _decode_history_cursor(page.cursor)
+        )
         items = rows[: page.limit]
         cursor = _history_cursor(items[-1]) if len(rows) > page.limit and items else None
         return [event_out(e) for e in items], cursor
 
-    async def add_attachment(self, event_id: uuid.UUID, data: bytes, file_name: str | None) -> ServiceEventOut:
+    async def add_attachment(
+        self, event_id: uuid.UUID, data: bytes, file_name: str | None
+    ) -> ServiceEventOut:
         event = await self._event(event_id, HomeRole.member, lock=True)
         if len(data) > MAX_ATTACHMENT_BYTES:
-            raise AttachmentTooLarge(f"Attachments are limited to {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB.")
+            raise AttachmentTooLarge(
+                f"Attachments are limited to {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB."
+            )
         if not data:
             raise UnprocessableEntity("The file is empty.", code="empty_file")
         content_type = sniff_content_type(data)

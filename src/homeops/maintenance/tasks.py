@@ -60,7 +60,9 @@ def _reminder(row: DueRow) -> dict[str, Any]:
     }
 
 
-async def send_maintenance_reminders(session: AsyncSession, now: datetime, mailer: Mailer | None = None) -> int:
+async def send_maintenance_reminders(
+    session: AsyncSession, now: datetime, mailer: Mailer | None = None
+) -> int:
     """Creates the reminders due at the instant ``now`` (in the background worker's session: it reads every
     home's schedules and members), each schedule judged by its home's date at that instant; returns how many
     are new. ``mailer`` None: in-app only."""

@@ -35,13 +35,17 @@ Svc = Annotated[ManualService, Depends(_svc)]
     "/manuals",
     response_model=ManualOut,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": ManualOut, "description": "Duplicate: the existing manual, with duplicate_level"}},
+    responses={
+        200: {"model": ManualOut, "description": "Duplicate: the existing manual, with duplicate_level"}
+    },
 )
 async def upload_manual(
     response: Response,
     svc: Svc,
     file: Annotated[UploadFile, File(description="The manual (PDF)")],
-    manufacturer: Annotated[str | None, Form(description="The manufacturer's name (required; or `brand`)")] = None,
+    manufacturer: Annotated[
+        str | None, Form(description="The manufacturer's name (required; or `brand`)")
+    ] = None,
     brand: Annotated[str | None, Form(description=BRAND_DEPRECATED, deprecated=True)] = None,
     model_numbers: Annotated[list[str], Form(description="Repeat the field or separate with commas")] = [],  # noqa: B006
     category: Annotated[str | None, Form()] = None,
@@ -57,11 +61,19 @@ async def upload_manual(
     200 with the existing manual and `duplicate_level`; a new manual answers 201 and is processed in the
     background (`status`: pending → processing → ready | failed)."""
     try:
-        meta = ManualMeta.model_validate({
-            "manufacturer": manufacturer if manufacturer is not None else brand, "model_numbers": model_numbers,
-            "category": category or None, "manual_type": manual_type, "language": language, "version": version,
-            "year": year, "title": title, "source_url": source_url or None,
-        })
+        meta = ManualMeta.model_validate(
+            {
+                "manufacturer": manufacturer if manufacturer is not None else brand,
+                "model_numbers": model_numbers,
+                "category": category or None,
+                "manual_type": manual_type,
+                "language": language,
+                "version": version,
+                "year": year,
+                "title": title,
+                "source_url": source_url or None,
+            }
+        )
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors(include_url=False)]
@@ -84,8 +96,13 @@ async def list_manuals(
     manual_type: ManualType | None = None,
     status: ManualStatus | None = None,
 ) -> Page[ManualOut]:
-    items, cursor = await svc.browse(page, manufacturer=manufacturer or brand, model_number=model_number,
-                                     manual_type=manual_type, status=status)
+    items, cursor = await svc.browse(
+        page,
+        manufacturer=manufacturer or brand,
+        model_number=model_number,
+        manual_type=manual_type,
+        status=status,
+    )
     return Page(items=items, next_cursor=cursor)
 
 

@@ -18,11 +18,16 @@ def manuals_import(
     directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder of PDF manuals")],
     manufacturer: Annotated[
         str | None,
-        typer.Option("--manufacturer", "--brand", help="Manufacturer of every manual (default: the folder name; "
-                     "--brand is a deprecated alias)"),
+        typer.Option(
+            "--manufacturer",
+            "--brand",
+            help="Manufacturer of every manual (default: the folder name; --brand is a deprecated alias)",
+        ),
     ] = None,
     model: Annotated[list[str] | None, typer.Option(help="Model number(s) the manuals cover")] = None,
-    manual_type: Annotated[str, typer.Option("--type", help="user, troubleshooting, installation, service …")] = "user",
+    manual_type: Annotated[
+        str, typer.Option("--type", help="user, troubleshooting, installation, service …")
+    ] = "user",
     process: Annotated[bool, typer.Option("--process/--no-process", help="Process (index) them now")] = True,
 ) -> None:
     """Bulk-import a folder of PDFs with the same de-duplication as uploads; prints new / duplicate / failed."""
@@ -36,8 +41,16 @@ def manuals_import(
     urls = prepare_database(settings)
     try:
         summary = asyncio.run(
-            import_directory(settings, urls.owner, directory, manufacturer=manufacturer or directory.name,
-                             models=model or [], manual_type=manual_type, process=process, console=console)
+            import_directory(
+                settings,
+                urls.owner,
+                directory,
+                manufacturer=manufacturer or directory.name,
+                models=model or [],
+                manual_type=manual_type,
+                process=process,
+                console=console,
+            )
         )
     finally:
         urls.stop()

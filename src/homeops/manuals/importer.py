@@ -61,9 +61,12 @@ async def import_directory(
                 audit = AuditRecorder.for_command(f"import:{path.name}", user_agent=USER_AGENT)
                 outcome = _Outcome()
                 try:
-                    async with transaction(sessions, ACTOR, runtime, bus, audit, outcome.write, status=201) as uow:
-                        manual, duplicate = await ManualService(uow).upload(path.read_bytes(), path.name, meta,
-                                                                            max_bytes)
+                    async with transaction(
+                        sessions, ACTOR, runtime, bus, audit, outcome.write, status=201
+                    ) as uow:
+                        manual, duplicate = await ManualService(uow).upload(
+                            path.read_bytes(), path.name, meta, max_bytes
+                        )
                         if duplicate:
                             outcome.status = 200  # as the upload endpoint answers a duplicate
                             counts[f"duplicate ({duplicate})"] += 1
@@ -87,5 +90,9 @@ class _Outcome:
     def __init__(self) -> None:
         self.status: int | None = None
 
-    async def write(self, session: AsyncSession, audit: AuditRecorder, status: int, entries: list[AuditEntry]) -> None:
-        await write_audit(session, audit, self.status if self.status is not None and status < 500 else status, entries)
+    async def write(
+        self, session: AsyncSession, audit: AuditRecorder, status: int, entries: list[AuditEntry]
+    ) -> None:
+        await write_audit(
+            session, audit, self.status if self.status is not None and status < 500 else status, entries
+        )

@@ -57,7 +57,9 @@ class Manual(TimestampMixin, Base):
         # Seed 000 Query 3 level 3 in one GIN probe: one key per (brand, type, version, model number).
         Index(
             "ix_manuals_composite_keys",
-            func.homeops_manual_keys(text("brand"), text("manual_type"), text("version"), text("model_numbers")),
+            func.homeops_manual_keys(
+                text("brand"), text("manual_type"), text("version"), text("model_numbers")
+            ),
             postgresql_using="gin",
         ),
         Index("ix_manuals_manual_type", "manual_type"),
@@ -67,10 +69,14 @@ class Manual(TimestampMixin, Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     brand: Mapped[str] = mapped_column(String(255))
-    manufacturer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("manufacturers.id", ondelete="SET NULL"))
+    manufacturer_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("manufacturers.id", ondelete="SET NULL")
+    )
     # Upper-cased, trimmed model numbers this manual covers (GIN: "= ANY" / overlap lookups).
     model_numbers: Mapped[list[str]] = mapped_column(ARRAY(String(255)), server_default=text("'{}'"))
-    category_code: Mapped[str | None] = mapped_column(ForeignKey("device_categories.code", ondelete="SET NULL"))
+    category_code: Mapped[str | None] = mapped_column(
+        ForeignKey("device_categories.code", ondelete="SET NULL")
+    )
     manual_type: Mapped[ManualType] = mapped_column(manual_type_enum)
     language: Mapped[str] = mapped_column(String(16), server_default="en")
     version: Mapped[str] = mapped_column(String(50), server_default="")  # '' = unversioned
@@ -85,7 +91,9 @@ class Manual(TimestampMixin, Base):
     storage_key: Mapped[str] = mapped_column(String(512))
     source_url: Mapped[str | None] = mapped_column(Text)
     processor: Mapped[str | None] = mapped_column(String(50))
-    status: Mapped[ManualStatus] = mapped_column(manual_status_enum, server_default=ManualStatus.pending.value)
+    status: Mapped[ManualStatus] = mapped_column(
+        manual_status_enum, server_default=ManualStatus.pending.value
+    )
     failure_reason: Mapped[str | None] = mapped_column(Text)
     indexed: Mapped[bool] = mapped_column(server_default=text("false"))
     embedded: Mapped[bool] = mapped_column(server_default=text("false"))
@@ -100,7 +108,9 @@ class ManualChunk(Base):
     __tablename__ = "manual_chunks"
     __table_args__ = (Index("ix_manual_chunks_search", "search_vector", postgresql_using="gin"),)
 
-    manual_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("manuals.id", ondelete="CASCADE"), primary_key=True)
+    manual_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("manuals.id", ondelete="CASCADE"), primary_key=True
+    )
     chunk_index: Mapped[int] = mapped_column(primary_key=True)
     page: Mapped[int]
     content: Mapped[str] = mapped_column(Text)

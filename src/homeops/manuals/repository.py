@@ -27,11 +27,33 @@ MANUAL_TYPE_ORDER = case(
 
 # The columns ``ManualOut`` is built from (hot read paths select these, not the entity).
 _OUT_NAMES = (
-    "id", "brand", "manufacturer_id", "model_numbers", "category_code", "manual_type", "language", "version",
-    "year", "title", "file_name", "content_type", "file_size", "file_hash", "content_hash", "page_count",
-    "status", "failure_reason", "indexed", "embedded", "source_url", "created_at", "processed_at",
+    "id",
+    "brand",
+    "manufacturer_id",
+    "model_numbers",
+    "category_code",
+    "manual_type",
+    "language",
+    "version",
+    "year",
+    "title",
+    "file_name",
+    "content_type",
+    "file_size",
+    "file_hash",
+    "content_hash",
+    "page_count",
+    "status",
+    "failure_reason",
+    "indexed",
+    "embedded",
+    "source_url",
+    "created_at",
+    "processed_at",
 )
-MANUAL_OUT_COLUMNS: tuple[KeyedColumnElement[Any], ...] = tuple(Manual.__table__.c[name] for name in _OUT_NAMES)
+MANUAL_OUT_COLUMNS: tuple[KeyedColumnElement[Any], ...] = tuple(
+    Manual.__table__.c[name] for name in _OUT_NAMES
+)
 
 
 def normalise_model_number(value: str) -> str:
@@ -50,18 +72,27 @@ class ManualRepository(Repository[Manual]):
             select(Manual).where(Manual.content_hash == content_hash).order_by(Manual.created_at).limit(1)
         )
 
-    async def by_composite(self, brand: str, model_numbers: list[str], manual_type: ManualType, version: str) -> Manual | None:
+    async def by_composite(
+        self, brand: str, model_numbers: list[str], manual_type: ManualType, version: str
+    ) -> Manual | None:
         """Same brand, an overlapping model number, same type and version: one probe of the GIN index on
         ``homeops_manual_keys(...)`` (both sides built by that SQL function, so they always agree)."""
         wanted = func.homeops_manual_keys(
-            brand.strip(), literal(manual_type, Manual.__table__.c.manual_type.type), version,
+            brand.strip(),
+            literal(manual_type, Manual.__table__.c.manual_type.type),
+            version,
             literal(model_numbers, ARRAY(String)),
         )
-        keys = func.homeops_manual_keys(Manual.brand, Manual.manual_type, Manual.version, Manual.model_numbers)
+        keys = func.homeops_manual_keys(
+            Manual.brand, Manual.manual_type, Manual.version, Manual.model_numbers
+        )
         # MATERIALIZED: find the (few) matches through the GIN index first; left to itself, the planner may
         # walk the created_at index for "ORDER BY created_at LIMIT 1" and test every manual.
-        hits = select(Manual.id, Manual.created_at).where(keys.op("&&")(wanted)).cte("hits").prefix_with(
-            "MATERIALIZED"
+        hits = (
+            select(Manual.id, Manual.created_at)
+            .where(keys.op("&&")(wanted))
+            .cte("hits")
+            .prefix_with("MATERIALIZED")
         )
         first = select(hits.c.id).order_by(hits.c.created_at).limit(1).scalar_subquery()
         return await self.session.scalar(select(Manual).where(Manual.id == first))
@@ -92,7 +123,9 @@ class ManualRepository(Repository[Manual]):
     # --- processing (the worker role; the importer as owner) ---------------------------------------------
     async def set_status(self, manual_id: uuid.UUID, status: ManualStatus, **values: Any) -> None:
         """An UPDATE without loading the row (the worker owns processing)."""
-        await self.session.execute(update(Manual).where(Manual.id == manual_id).values(status=status, **values))
+        await self.session.execute(
+            update(Manual).where(Manual.id == manual_id).values(status=status, **values)
+        )
 
     async def replace_chunks(self, manual_id: uuid.UUID, chunks: list[tuple[int, int, str]]) -> None:
         await self.session.execute(delete(ManualChunk).where(ManualChunk.manual_id == manual_id))
@@ -104,9 +137,13 @@ class ManualRepository(Repository[Manual]):
             )
 
     async def has_embeddings_table(self) -> bool:
-        return bool(await self.session.scalar(text("SELECT to_regclass('manual_chunk_embeddings') IS NOT NULL")))
+        return bool(
+            await self.session.scalar(text("SELECT to_regclass('manual_chunk_embeddings') IS NOT NULL"))
+        )
 
-    async def store_embeddings(self, manual_id: uuid.UUID, model: str, vectors: list[tuple[int, list[float]]]) -> None:
+    async def store_embeddings(
+        self, manual_id: uuid.UUID, model: str, vectors: list[tuple[int, list[float]]]
+    ) -> None:
         connection = await self.session.connection()
         await connection.execute(
             text("DELETE FROM manual_chunk_embeddings WHERE manual_id = :m"), {"m": manual_id}
@@ -116,21 +153,33 @@ class ManualRepository(Repository[Manual]):
                 "INSERT INTO manual_chunk_embeddings (manual_id, chunk_index, model, embedding) "
                 "VALUES (:m, :i, :model, CAST(:v AS vector))"
             ),
-            [{"m": manual_id, "i": i, "model": model, "v": "[" + ",".join(f"{x:.6f}" for x in v) + "]"} for i, v in vectors],
+            [
+                {"m": manual_id, "i": i, "model": model, "v": "[" + ",".join(f"{x:.6f}" for x in v) + "]"}
+                for i, v in vectors
+            ],
         )
 
     # --- search --------------------------------------------------------------------------------------
-    async def fulltext(self, query: str, manual_ids: list[uuid.UUID] | None, limit: int) -> list[dict[str, Any]]:
+    async def fulltext(
+        self, query: str, manual_ids: list[uuid.UUID] | None, limit: int
+    ) -> list[dict[str, Any]]:
         tsq = func.websearch_to_tsquery("english", query)
         rank = func.ts_rank_cd(ManualChunk.search_vector, tsq, 32)
         snippet = func.ts_headline(
-            "english", ManualChunk.content, tsq,
+            "english",
+            ManualChunk.content,
+            tsq,
             "StartSel=<mark>, StopSel=</mark>, MaxWords=40, MinWords=15, MaxFragments=2, FragmentDelimiter= … ",
         )
         stmt = (
             select(
-                ManualChunk.manual_id, ManualChunk.chunk_index, ManualChunk.page, Manual.title, Manual.file_name,
-                snippet.label("snippet"), rank.label("score"),
+                ManualChunk.manual_id,
+                ManualChunk.chunk_index,
+                ManualChunk.page,
+                Manual.title,
+                Manual.file_name,
+                snippet.label("snippet"),
+                rank.label("score"),
             )
             .join(Manual, Manual.id == ManualChunk.manual_id)
             .where(ManualChunk.search_vector.op("@@")(tsq))
@@ -141,7 +190,9 @@ class ManualRepository(Repository[Manual]):
             stmt = stmt.where(ManualChunk.manual_id.in_(manual_ids))
         return [dict(r._mapping) for r in (await self.session.execute(stmt)).all()]
 
-    async def semantic(self, vector: list[float], manual_ids: list[uuid.UUID] | None, limit: int) -> list[dict[str, Any]]:
+    async def semantic(
+        self, vector: list[float], manual_ids: list[uuid.UUID] | None, limit: int
+    ) -> list[dict[str, Any]]:
         scope = "AND e.manual_id = ANY(:ids)" if manual_ids is not None else ""
         rows = await self.session.execute(
             text(

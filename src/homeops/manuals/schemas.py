@@ -19,13 +19,15 @@ BRAND_DEPRECATED = "Deprecated alias of `manufacturer` (removed in the next rele
 class ManualMeta(StrictIn):
     """Upload metadata (multipart form fields next to ``file``)."""
 
-    manufacturer: Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)] = Field(
-        validation_alias=AliasChoices("manufacturer", "brand"),
-        description="The manufacturer's name (`brand`, its deprecated alias, is accepted too).",
+    manufacturer: Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)] = (
+        Field(
+            validation_alias=AliasChoices("manufacturer", "brand"),
+            description="The manufacturer's name (`brand`, its deprecated alias, is accepted too).",
+        )
     )
-    model_numbers: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=255)]], Field(max_length=50)] = (
-        Field(default_factory=list)
-    )
+    model_numbers: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=255)]], Field(max_length=50)
+    ] = Field(default_factory=list)
     category: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,63}$")] | None = None
     manual_type: ManualType = ManualType.user
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")] = "en"

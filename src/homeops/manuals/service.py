@@ -53,11 +53,19 @@ class ManualService:
         if not data:
             raise Problem("The file is empty.", status=422, code="empty_file", title="Empty file")
         if len(data) > max_bytes:
-            raise Problem(f"Manuals are limited to {max_bytes // (1024 * 1024)} MB.", status=413,
-                          code="file_too_large", title="File too large")
+            raise Problem(
+                f"Manuals are limited to {max_bytes // (1024 * 1024)} MB.",
+                status=413,
+                code="file_too_large",
+                title="File too large",
+            )
         if not data.startswith(PDF_MAGIC):
-            raise Problem("Only PDF manuals are accepted.", status=415, code="unsupported_media_type",
-                          title="Unsupported media type")
+            raise Problem(
+                "Only PDF manuals are accepted.",
+                status=415,
+                code="unsupported_media_type",
+                title="Unsupported media type",
+            )
         if meta.category and await CatalogRepository(self.session).category(meta.category) is None:
             raise UnknownCategory(f"No category {meta.category!r}.")
 
@@ -70,20 +78,41 @@ class ManualService:
             doc_hash, page_count = await self._content(data)
             found, level = await self._find_similar(doc_hash, meta)
         if found is not None:
-            self.uow.record(AuditEntry("manual_duplicate_upload", "manual", found.id,
-                                       new_values={"duplicate_level": level, "file_name": file_name}))
+            self.uow.record(
+                AuditEntry(
+                    "manual_duplicate_upload",
+                    "manual",
+                    found.id,
+                    new_values={"duplicate_level": level, "file_name": file_name},
+                )
+            )
             return self._out(found, level), level
 
-        key = f"manuals/{fhash[:2]}/{fhash}.pdf"  # content-addressed: a retried upload rewrites the same object
+        key = (
+            f"manuals/{fhash[:2]}/{fhash}.pdf"  # content-addressed: a retried upload rewrites the same object
+        )
         await to_thread.run_sync(self.storage.put, key, data, "application/pdf")
         manufacturer = await CatalogRepository(self.session).manufacturer_by_name(meta.manufacturer)
         manual = Manual(
-            id=uuid.uuid4(), brand=meta.manufacturer, manufacturer_id=manufacturer.id if manufacturer else None,
-            model_numbers=meta.model_numbers, category_code=meta.category, manual_type=meta.manual_type,
-            language=meta.language, version=meta.version, year=meta.year, title=meta.title or None,
-            file_name=file_name[:255] or "manual.pdf", file_hash=fhash, content_hash=doc_hash,
-            file_size=len(data), page_count=page_count, storage_key=key, source_url=meta.source_url,
-            uploaded_by=self.uow.actor.user_id, status=ManualStatus.pending,
+            id=uuid.uuid4(),
+            brand=meta.manufacturer,
+            manufacturer_id=manufacturer.id if manufacturer else None,
+            model_numbers=meta.model_numbers,
+            category_code=meta.category,
+            manual_type=meta.manual_type,
+            language=meta.language,
+            version=meta.version,
+            year=meta.year,
+            title=meta.title or None,
+            file_name=file_name[:255] or "manual.pdf",
+            file_hash=fhash,
+            content_hash=doc_hash,
+            file_size=len(data),
+            page_count=page_count,
+            storage_key=key,
+            source_url=meta.source_url,
+            uploaded_by=self.uow.actor.user_id,
+            status=ManualStatus.pending,
         )
         try:
             async with self.session.begin_nested():
@@ -94,10 +123,21 @@ class ManualService:
             if existing is None:
                 raise
             return self._out(existing, "file_hash"), "file_hash"
-        await enqueue(self.session, PROCESS_MANUAL, {"manual_id": manual.id}, dedupe_key=f"manual:{manual.id}")
-        self.uow.record(AuditEntry("manual_uploaded", "manual", manual.id,
-                                   new_values={**meta.model_dump(mode="json"), "file_name": manual.file_name,
-                                               "file_hash": fhash}))
+        await enqueue(
+            self.session, PROCESS_MANUAL, {"manual_id": manual.id}, dedupe_key=f"manual:{manual.id}"
+        )
+        self.uow.record(
+            AuditEntry(
+                "manual_uploaded",
+                "manual",
+                manual.id,
+                new_values={
+                    **meta.model_dump(mode="json"),
+                    "file_name": manual.file_name,
+                    "file_hash": fhash,
+                },
+            )
+        )
         return self._out(manual, None), None
 
     async def _content(self, data: bytes) -> tuple[str | None, int | None]:
@@ -115,8 +155,9 @@ class ManualService:
         if doc_hash and (found := await self.manuals.by_content_hash(doc_hash)) is not None:
             return found, "content_hash"
         if meta.model_numbers:
-            found = await self.manuals.by_composite(meta.manufacturer, meta.model_numbers, meta.manual_type,
-                                                    meta.version)
+            found = await self.manuals.by_composite(
+                meta.manufacturer, meta.model_numbers, meta.manual_type, meta.version
+            )
             if found is not None:
                 return found, "composite"
         return None, None
@@ -135,23 +176,40 @@ class ManualService:
         return self._out(await self._manual(manual_id))
 
     async def browse(
-        self, page: PageParams, *, manufacturer: str | None, model_number: str | None,
-        manual_type: ManualType | None, status: ManualStatus | None,
+        self,
+        page: PageParams,
+        *,
+        manufacturer: str | None,
+        model_number: str | None,
+        manual_type: ManualType | None,
+        status: ManualStatus | None,
     ) -> tuple[list[ManualOut], str | None]:
         """The library, newest first, filtered by manufacturer, model number, type and status."""
-        rows = await self.manuals.search_list(brand=manufacturer, model_number=model_number, manual_type=manual_type,
-                                              status=status, limit=page.limit, after=decode_cursor(page.cursor))
+        rows = await self.manuals.search_list(
+            brand=manufacturer,
+            model_number=model_number,
+            manual_type=manual_type,
+            status=status,
+            limit=page.limit,
+            after=decode_cursor(page.cursor),
+        )
         items, cursor = build_page(rows, page.limit, key=lambda m: (m.created_at, m.id))
         return [self._out(m) for m in items], cursor
 
     async def download(self, manual_id: uuid.UUID) -> DownloadOut:
         manual = await self._manual(manual_id)
-        return await signed_download(self.storage, manual.storage_key, filename=manual.file_name,
-                                     content_type="application/pdf")
+        return await signed_download(
+            self.storage, manual.storage_key, filename=manual.file_name, content_type="application/pdf"
+        )
 
     # --- search -------------------------------------------------------------------------------------
     async def search(
-        self, query: str, *, scope: list[uuid.UUID] | None = None, model_id: uuid.UUID | None = None, limit: int
+        self,
+        query: str,
+        *,
+        scope: list[uuid.UUID] | None = None,
+        model_id: uuid.UUID | None = None,
+        limit: int,
     ) -> SearchOut:
         """Ranked passages: full text, fused with vector similarity when an embedder and pgvector exist.
         ``scope``: only these manuals (e.g. one device's, resolved by the devices domain); else ``model_id``:
@@ -161,26 +219,48 @@ class ManualService:
             if found is None:
                 raise ModelNotFound()
             model, maker = found
-            scope = [m.id for m in await self.manuals.search_list(
-                brand=maker, model_number=model.model_number, manual_type=None, status=None, limit=500, after=None)]
+            scope = [
+                m.id
+                for m in await self.manuals.search_list(
+                    brand=maker,
+                    model_number=model.model_number,
+                    manual_type=None,
+                    status=None,
+                    limit=500,
+                    after=None,
+                )
+            ]
         if scope == []:
             return SearchOut(query=query, mode="fulltext", items=[], note="No manuals in scope.")
         lexical = await self.manuals.fulltext(query, scope, limit * 2)
         if self.embedder is None or not await self.manuals.has_embeddings_table():
-            note = "Full-text search only: no embedder is configured." if self.embedder is None else (
-                "Full-text search only: this database has no pgvector.")
-            return SearchOut(query=query, mode="fulltext", note=note, items=[self._hit(r) for r in lexical[:limit]])
+            note = (
+                "Full-text search only: no embedder is configured."
+                if self.embedder is None
+                else ("Full-text search only: this database has no pgvector.")
+            )
+            return SearchOut(
+                query=query, mode="fulltext", note=note, items=[self._hit(r) for r in lexical[:limit]]
+            )
         vector = (await to_thread.run_sync(self.embedder.embed, [query]))[0]
         semantic = await self.manuals.semantic(vector, scope, limit * 2)
         return SearchOut(query=query, mode="hybrid", items=_fuse(lexical, semantic, limit, self._hit))
 
     @staticmethod
     def _hit(row: dict[str, Any]) -> SearchHit:
-        return SearchHit(manual_id=row["manual_id"], title=row["title"] or row["file_name"], page=row["page"],
-                         snippet=row["snippet"], score=float(row["score"]), chunk_index=row["chunk_index"])
+        return SearchHit(
+            manual_id=row["manual_id"],
+            title=row["title"] or row["file_name"],
+            page=row["page"],
+            snippet=row["snippet"],
+            score=float(row["score"]),
+            chunk_index=row["chunk_index"],
+        )
 
 
-def _fuse(lexical: list[dict[str, Any]], semantic: list[dict[str, Any]], limit: int, hit: Any) -> list[SearchHit]:
+def _fuse(
+    lexical: list[dict[str, Any]], semantic: list[dict[str, Any]], limit: int, hit: Any
+) -> list[SearchHit]:
     """Reciprocal-rank fusion: a passage ranked well by either method ranks well; snippets from full text."""
     scores: dict[tuple[Any, Any], float] = {}
     rows: dict[tuple[Any, Any], dict[str, Any]] = {}

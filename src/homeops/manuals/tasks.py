@@ -59,8 +59,9 @@ async def process_manual(uow: UnitOfWork, manual_id: uuid.UUID) -> ManualStatus 
         doc = await to_thread.run_sync(extract_pdf, data)
     except ExtractionError as exc:
         # A corrupt or encrypted PDF is a result, not a crash: the manual stays listed as failed.
-        await repo.set_status(manual_id, ManualStatus.failed, failure_reason=exc.reason, indexed=False,
-                              processed_at=uow.now())
+        await repo.set_status(
+            manual_id, ManualStatus.failed, failure_reason=exc.reason, indexed=False, processed_at=uow.now()
+        )
         log.info("manual failed", extra={"manual_id": str(manual_id), "reason": exc.reason})
         return ManualStatus.failed
     chunks = chunk_pages(doc.pages)
@@ -69,11 +70,19 @@ async def process_manual(uow: UnitOfWork, manual_id: uuid.UUID) -> ManualStatus 
     embedder = embedder_of(uow.runtime)
     if embedder is not None and chunks and await repo.has_embeddings_table():
         vectors = await to_thread.run_sync(embedder.embed, [c.text for c in chunks])
-        await repo.store_embeddings(manual_id, embedder.name, [(c.index, v) for c, v in zip(chunks, vectors, strict=True)])
+        await repo.store_embeddings(
+            manual_id, embedder.name, [(c.index, v) for c, v in zip(chunks, vectors, strict=True)]
+        )
         embedded = True
     await repo.set_status(
-        manual_id, ManualStatus.ready, page_count=doc.page_count, content_hash=content_hash(doc.pages),
-        indexed=True, embedded=embedded, failure_reason=None, processed_at=uow.now(),
+        manual_id,
+        ManualStatus.ready,
+        page_count=doc.page_count,
+        content_hash=content_hash(doc.pages),
+        indexed=True,
+        embedded=embedded,
+        failure_reason=None,
+        processed_at=uow.now(),
         processor="pypdf",
     )
     await uow.publish(ManualReady(manual_id, manual.brand, tuple(manual.model_numbers)))

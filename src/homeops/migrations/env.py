@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from alembic import context
 from sqlalchemy import create_engine, pool
@@ -21,10 +22,8 @@ _PARTITION_RE = re.compile(r"^audit_logs_(p\d{6}|default)$")
 _UNMODELLED = {"manual_chunk_embeddings"}
 
 
-def include_name(name: str | None, type_: str, parent_names: dict) -> bool:  # type: ignore[type-arg]
-    if type_ == "table" and name is not None and (_PARTITION_RE.match(name) or name in _UNMODELLED):
-        return False
-    return True
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    return not (type_ == "table" and name is not None and (_PARTITION_RE.match(name) or name in _UNMODELLED))
 
 
 def run_migrations_online() -> None:

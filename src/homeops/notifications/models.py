@@ -30,8 +30,13 @@ class Notification(Base):
         Index("ix_notifications_type", "notification_type"),
         Index("ix_notifications_expires_at", "expires_at"),
         # Idempotency for generated notifications (e.g. one reminder per schedule occurrence).
-        Index("uq_notifications_user_dedupe", "user_id", "dedupe_key", unique=True,
-              postgresql_where=text("dedupe_key IS NOT NULL")),
+        Index(
+            "uq_notifications_user_dedupe",
+            "user_id",
+            "dedupe_key",
+            unique=True,
+            postgresql_where=text("dedupe_key IS NOT NULL"),
+        ),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)

@@ -81,13 +81,17 @@ class NotificationRepository:
         )
         return row
 
-    async def mark_read(self, user_id: uuid.UUID, notification_id: uuid.UUID, at: datetime) -> Notification | None:
+    async def mark_read(
+        self, user_id: uuid.UUID, notification_id: uuid.UUID, at: datetime
+    ) -> Notification | None:
         """Marks it read at ``at`` (the clock's instant, a parameter: a cluster evaluates no ``now()`` inside
         ``coalesce`` of a distributed UPDATE); the first read time stays."""
         return await self._one(
             self._own(user_id)
             .where(Notification.id == notification_id)
-            .values(is_read=True, read_at=func.coalesce(Notification.read_at, bindparam("at", at, DateTime(True))))
+            .values(
+                is_read=True, read_at=func.coalesce(Notification.read_at, bindparam("at", at, DateTime(True)))
+            )
         )
 
     async def mark_all_read(self, user_id: uuid.UUID, at: datetime) -> int:

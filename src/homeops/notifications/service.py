@@ -83,7 +83,9 @@ class NotificationService:
     def _audit(self, action: str, entity_id: uuid.UUID | None, **new_values: object) -> None:
         self.uow.record(AuditEntry(action, "notification", entity_id, new_values=new_values or None))
 
-    async def list_mine(self, page: PageParams, unread_only: bool) -> tuple[list[NotificationOut], str | None]:
+    async def list_mine(
+        self, page: PageParams, unread_only: bool
+    ) -> tuple[list[NotificationOut], str | None]:
         rows = await self.repo.for_user(
             self._me(), unread_only=unread_only, limit=page.limit, after=decode_cursor(page.cursor)
         )

@@ -34,7 +34,9 @@ async def create_organization(body: OrganizationIn, svc: Svc) -> OrganizationOut
 
 
 @router.get("/organizations", response_model=Page[OrganizationOut])
-async def list_organizations(svc: Svc, page: Annotated[PageParams, Depends(page_params)]) -> Page[OrganizationOut]:
+async def list_organizations(
+    svc: Svc, page: Annotated[PageParams, Depends(page_params)]
+) -> Page[OrganizationOut]:
     """Organizations the caller belongs to, newest first (keyset pagination), with the caller's role."""
     items, cursor = await svc.list_mine(page)
     return Page(items=items, next_cursor=cursor)

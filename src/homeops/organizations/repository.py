@@ -120,9 +120,13 @@ class MemberRepository(Repository[OrganizationMember]):
         return [_row(r) for r in rows]
 
     async def one_of_org(self, org_id: uuid.UUID, user_id: uuid.UUID) -> MemberRow | None:
-        row = (await self.session.execute(text(_MEMBERS + " WHERE user_id = :u"), {"o": org_id, "u": user_id})).first()
+        row = (
+            await self.session.execute(text(_MEMBERS + " WHERE user_id = :u"), {"o": org_id, "u": user_id})
+        ).first()
         return _row(row) if row is not None else None
 
 
 def _row(r: Row[Any]) -> MemberRow:
-    return MemberRow(r.user_id, r.email, r.full_name, OrgRole(r.role), r.invited_by, r.created_at, r.updated_at)
+    return MemberRow(
+        r.user_id, r.email, r.full_name, OrgRole(r.role), r.invited_by, r.created_at, r.updated_at
+    )

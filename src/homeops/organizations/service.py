@@ -57,8 +57,13 @@ class LastOwner(Conflict):
 
 def _member_out(m: MemberRow) -> MemberOut:
     return MemberOut(
-        user_id=m.user_id, email=m.email, full_name=m.full_name, role=m.role, invited_by=m.invited_by,
-        created_at=m.created_at, updated_at=m.updated_at,
+        user_id=m.user_id,
+        email=m.email,
+        full_name=m.full_name,
+        role=m.role,
+        invited_by=m.invited_by,
+        created_at=m.created_at,
+        updated_at=m.updated_at,
     )
 
 
@@ -103,19 +108,27 @@ class OrganizationService:
             async with self.session.begin_nested():
                 org = await self.orgs.add(
                     Organization(
-                        id=org_id, kind=data.kind, name=data.name, slug=data.slug,
+                        id=org_id,
+                        kind=data.kind,
+                        name=data.name,
+                        slug=data.slug,
                         contact=data.contact.model_dump(mode="json", exclude_none=True),
-                        settings=data.settings, created_by=user_id,
+                        settings=data.settings,
+                        created_by=user_id,
                     )
                 )
         except IntegrityError as exc:
             if _unique_violation(exc):
                 raise SlugTaken() from exc
             raise
-        await self.members.add(OrganizationMember(organization_id=org_id, user_id=user_id, role=OrgRole.owner))
+        await self.members.add(
+            OrganizationMember(organization_id=org_id, user_id=user_id, role=OrgRole.owner)
+        )
         self.uow.set_actor(self.uow.actor.with_org(org_id, OrgRole.owner))
         self.uow.record(
-            AuditEntry("organization_created", "organization", org_id, new_values=data.model_dump(mode="json"))
+            AuditEntry(
+                "organization_created", "organization", org_id, new_values=data.model_dump(mode="json")
+            )
         )
         return self._out(org, OrgRole.owner)
 
@@ -131,7 +144,9 @@ class OrganizationService:
     async def update(self, org_id: uuid.UUID, patch: OrganizationPatch) -> OrganizationOut:
         org, role = await self._org(org_id, OrgRole.manager)
         old, new = apply_patch(
-            org, patch.model_dump(exclude_unset=True, mode="json"), not_null=("name", "slug"),
+            org,
+            patch.model_dump(exclude_unset=True, mode="json"),
+            not_null=("name", "slug"),
             convert={
                 "contact": lambda v: _compact(v or {}),
                 "settings": lambda v: v if v is not None else {},
@@ -144,7 +159,9 @@ class OrganizationService:
             if _unique_violation(exc):
                 raise SlugTaken() from exc
             raise
-        self.uow.record(AuditEntry("organization_updated", "organization", org_id, old_values=old, new_values=new))
+        self.uow.record(
+            AuditEntry("organization_updated", "organization", org_id, old_values=old, new_values=new)
+        )
         return self._out(org, role)
 
     async def delete(self, org_id: uuid.UUID) -> None:
@@ -157,9 +174,12 @@ class OrganizationService:
         self.uow.set_actor(self.uow.actor.without_org(org_id))
         self.uow.record(
             AuditEntry(
-                "organization_deleted", "organization", org_id,
+                "organization_deleted",
+                "organization",
+                org_id,
                 old_values={
-                    "name": org.name, "slug": org.slug,
+                    "name": org.name,
+                    "slug": org.slug,
                     "members": [{"user_id": str(m.user_id), "role": m.role.value} for m in members],
                 },
             )
@@ -182,7 +202,10 @@ class OrganizationService:
             async with self.session.begin_nested():
                 await self.members.add(
                     OrganizationMember(
-                        organization_id=org_id, user_id=user_id, role=data.role, invited_by=self.uow.actor.user_id
+                        organization_id=org_id,
+                        user_id=user_id,
+                        role=data.role,
+                        invited_by=self.uow.actor.user_id,
                     )
                 )
         except IntegrityError as exc:
@@ -191,7 +214,9 @@ class OrganizationService:
             raise
         self.uow.record(
             AuditEntry(
-                "organization_member_added", "organization", org_id,
+                "organization_member_added",
+                "organization",
+                org_id,
                 new_values={"user_id": str(user_id), "role": data.role.value},
             )
         )
@@ -228,7 +253,9 @@ class OrganizationService:
                 self.uow.set_actor(self.uow.actor.with_org(org_id, data.role))
             self.uow.record(
                 AuditEntry(
-                    "organization_member_role_changed", "organization", org_id,
+                    "organization_member_role_changed",
+                    "organization",
+                    org_id,
                     old_values={"user_id": str(user_id), "role": old.value},
                     new_values={"user_id": str(user_id), "role": data.role.value},
                 )
@@ -255,7 +282,9 @@ class OrganizationService:
             self.uow.set_actor(self.uow.actor.without_org(org_id))
         self.uow.record(
             AuditEntry(
-                "organization_member_removed", "organization", org_id,
+                "organization_member_removed",
+                "organization",
+                org_id,
                 old_values={"user_id": str(user_id), "role": target.role.value},
             )
         )

@@ -14,7 +14,9 @@ console = Console()
 
 @app.command("run")
 def retention_run(
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would change; change nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would change; change nothing.")
+    ] = False,
 ) -> None:
     """Apply the retention rules now (the worker also runs them daily) and print each count."""
     import asyncio
@@ -29,8 +31,12 @@ def retention_run(
         report = asyncio.run(run_from_cli(settings, urls.owner, dry_run=dry_run))
     finally:
         urls.stop()
-    table = Table("rule", "window (days)", "would change" if dry_run else "changed",
-                  title="Retention (dry run: nothing changed)" if dry_run else "Retention applied")
+    table = Table(
+        "rule",
+        "window (days)",
+        "would change" if dry_run else "changed",
+        title="Retention (dry run: nothing changed)" if dry_run else "Retention applied",
+    )
     windows = list(report.windows.values())
     for (name, count), days in zip(report.counts.items(), windows, strict=True):
         table.add_row(name, str(days), str(count))

@@ -25,7 +25,9 @@ from homeops.troubleshooting.models import ServiceTicket, SessionStatus, TicketS
 
 
 def resolved_sessions(cutoff: datetime) -> ColumnElement[bool]:
-    return (TroubleshootingSession.status == SessionStatus.resolved) & (TroubleshootingSession.created_at < cutoff)
+    return (TroubleshootingSession.status == SessionStatus.resolved) & (
+        TroubleshootingSession.created_at < cutoff
+    )
 
 
 def closed_tickets(cutoff: datetime) -> ColumnElement[bool]:
@@ -35,7 +37,8 @@ def closed_tickets(cutoff: datetime) -> ColumnElement[bool]:
 def idle_devices(cutoff: datetime) -> ColumnElement[bool]:
     """Active devices with no service event since the cutoff; a device younger than the window is not idle."""
     recent_event = exists().where(
-        ServiceEvent.home_id == Device.home_id, ServiceEvent.device_id == Device.id,
+        ServiceEvent.home_id == Device.home_id,
+        ServiceEvent.device_id == Device.id,
         ServiceEvent.event_date >= cutoff.date(),
     )
     return (Device.status == DeviceStatus.active) & (Device.created_at < cutoff) & ~recent_event
@@ -51,7 +54,11 @@ def old_media(cutoff: datetime) -> ColumnElement[bool]:
 
 # report line → (window setting, table, condition), in the order the rules run
 RULES: dict[str, tuple[str, type[Any], Callable[[datetime], ColumnElement[bool]]]] = {
-    "troubleshooting_sessions_deleted": ("retention.troubleshooting_days", TroubleshootingSession, resolved_sessions),
+    "troubleshooting_sessions_deleted": (
+        "retention.troubleshooting_days",
+        TroubleshootingSession,
+        resolved_sessions,
+    ),
     "service_tickets_deleted": ("retention.closed_tickets_days", ServiceTicket, closed_tickets),
     "devices_archived": ("retention.device_inactive_days", Device, idle_devices),
     "chat_sessions_deleted": ("retention.chat_days", ChatSession, old_chats),
@@ -86,8 +93,11 @@ class RetentionRepository:
         await rows_affected(
             self.session,
             update(ServiceTicket)
-            .where(ServiceTicket.home_id == session.home_id, ServiceTicket.session_id == session.id,
-                   resolved_sessions(cutoff))
+            .where(
+                ServiceTicket.home_id == session.home_id,
+                ServiceTicket.session_id == session.id,
+                resolved_sessions(cutoff),
+            )
             .values(session_id=None),
         )
         return await rows_affected(self.session, delete(session).where(resolved_sessions(cutoff)))
@@ -108,5 +118,7 @@ class RetentionRepository:
     async def delete_media(self, cutoff: datetime) -> list[str]:
         """Deletes the rows (transcriptions follow) and returns the storage keys of their files."""
         connection = await self.session.connection()
-        rows = await connection.execute(delete(MediaFile).where(old_media(cutoff)).returning(MediaFile.storage_key))
+        rows = await connection.execute(
+            delete(MediaFile).where(old_media(cutoff)).returning(MediaFile.storage_key)
+        )
         return [key for (key,) in rows.all()]

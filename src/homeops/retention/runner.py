@@ -23,8 +23,11 @@ from homeops.retention.service import RetentionReport, delete_objects, run_reten
 def command_runtime(settings: Settings) -> Runtime:
     """What retention needs of the process runtime: storage and the system clock (no domain resources, so
     no embedder or transcriber is loaded for a cleanup command)."""
-    return Runtime(settings=settings, storage=build_storage(settings),
-                   cipher=FieldCipher(settings.secret("field_encryption_key")))
+    return Runtime(
+        settings=settings,
+        storage=build_storage(settings),
+        cipher=FieldCipher(settings.secret("field_encryption_key")),
+    )
 
 
 async def run_from_cli(
@@ -34,8 +37,9 @@ async def run_from_cli(
     engine = create_async_engine(owner, poolclass=NullPool)
     try:
         audit = AuditRecorder.for_command("retention:cli", method="SYSTEM")
-        async with transaction(session_factory(engine), Actor.system("cli:retention"), runtime, EventBus(), audit,
-                               write_audit) as uow:
+        async with transaction(
+            session_factory(engine), Actor.system("cli:retention"), runtime, EventBus(), audit, write_audit
+        ) as uow:
             report = await run_retention(uow, dry_run=dry_run)
             keys = report.storage_keys
 

@@ -66,8 +66,13 @@ async def run_retention(uow: UnitOfWork, *, dry_run: bool) -> RetentionReport:
     report.storage_keys = await repo.delete_media(cut["retention.media_days"])
     report.counts["media_files_deleted"] = len(report.storage_keys)
     uow.record(
-        AuditEntry("retention_run", "system", None, description="retention policies applied",
-                   new_values={"counts": report.counts, "windows_days": days})
+        AuditEntry(
+            "retention_run",
+            "system",
+            None,
+            description="retention policies applied",
+            new_values={"counts": report.counts, "windows_days": days},
+        )
     )
     return report
 

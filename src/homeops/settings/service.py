@@ -8,11 +8,10 @@ import re
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from homeops.core.audit import AuditEntry
-from homeops.core.uow import UnitOfWork
 from homeops.core.errors import Conflict, NotFound, UnprocessableEntity
+from homeops.core.uow import UnitOfWork
 from homeops.settings.models import SettingType, SystemSetting
 from homeops.settings.repository import SettingRepository
 from homeops.settings.schemas import PublicSettingOut, SettingIn, SettingOut, SettingPatch
@@ -103,7 +102,9 @@ class SettingService:
     async def public(self) -> list[PublicSettingOut]:
         return [
             PublicSettingOut(
-                setting_key=r.setting_key, setting_type=r.setting_type, value=parse_value(r.setting_type, r.setting_value)
+                setting_key=r.setting_key,
+                setting_type=r.setting_type,
+                value=parse_value(r.setting_type, r.setting_value),
             )
             for r in await self.repo.public()
         ]
@@ -124,16 +125,28 @@ class SettingService:
             async with self.session.begin_nested():
                 row = await self.repo.add(
                     SystemSetting(
-                        setting_key=data.setting_key, setting_type=data.setting_type, setting_value=stored,
-                        default_value=stored, category=data.category, description=data.description,
-                        is_public=data.is_public, is_editable=data.is_editable, validation_rules=rules,
+                        setting_key=data.setting_key,
+                        setting_type=data.setting_type,
+                        setting_value=stored,
+                        default_value=stored,
+                        category=data.category,
+                        description=data.description,
+                        is_public=data.is_public,
+                        is_editable=data.is_editable,
+                        validation_rules=rules,
                         last_modified_by=self.uow.actor.user_id,
                     )
                 )
         except IntegrityError as exc:
             raise Conflict("A setting with this key exists.", code="setting_exists") from exc
-        self.uow.record(AuditEntry("setting_created", "system_setting", row.id, new_values={"key": row.setting_key,
-                                                                                         "value": stored}))
+        self.uow.record(
+            AuditEntry(
+                "setting_created",
+                "system_setting",
+                row.id,
+                new_values={"key": row.setting_key, "value": stored},
+            )
+        )
         return to_out(row)
 
     async def update(self, key: str, patch: SettingPatch) -> SettingOut:
@@ -153,8 +166,13 @@ class SettingService:
         row.last_modified_by = self.uow.actor.user_id
         await self.repo.refresh(row)
         self.uow.record(
-            AuditEntry("setting_updated", "system_setting", row.id, old_values=old,
-                       new_values={"value": row.setting_value, **{k: v for k, v in changes.items() if k != "value"}})
+            AuditEntry(
+                "setting_updated",
+                "system_setting",
+                row.id,
+                old_values=old,
+                new_values={"value": row.setting_value, **{k: v for k, v in changes.items() if k != "value"}},
+            )
         )
         return to_out(row)
 

@@ -62,7 +62,10 @@ async def open_session(body: SessionIn, svc: Sessions) -> SessionOut:
 
 @router.get("/troubleshooting-sessions", response_model=Page[SessionSummaryOut])
 async def search_sessions(
-    svc: Sessions, page: Paging, symptoms: SymptomFilter, status: SessionStatus | None = None,
+    svc: Sessions,
+    page: Paging,
+    symptoms: SymptomFilter,
+    status: SessionStatus | None = None,
     device_id: uuid.UUID | None = None,
 ) -> Page[SessionSummaryOut]:
     """Your own sessions in your homes (seed 000 Query 5) whose symptoms contain all the given ones, newest
@@ -88,8 +91,11 @@ async def update_session(session_id: uuid.UUID, body: SessionPatch, svc: Session
     return await svc.update(session_id, body)
 
 
-@router.post("/troubleshooting-sessions/{session_id}/escalate", status_code=status.HTTP_201_CREATED,
-             response_model=TicketOut)
+@router.post(
+    "/troubleshooting-sessions/{session_id}/escalate",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TicketOut,
+)
 async def escalate_session(session_id: uuid.UUID, svc: Sessions, body: EscalateIn | None = None) -> TicketOut:
     """Create the session's service ticket (exactly one; a second call answers 409 `already_escalated`)."""
     return await svc.escalate(session_id, body or EscalateIn())
@@ -102,13 +108,18 @@ async def create_ticket(body: TicketIn, svc: Tickets) -> TicketOut:
 
 @router.get("/service-tickets", response_model=Page[TicketOut])
 async def list_tickets(
-    svc: Tickets, page: Paging, status: TicketStatus | None = None, priority: Priority | None = None,
-    assigned_to: uuid.UUID | None = None, device_id: uuid.UUID | None = None,
+    svc: Tickets,
+    page: Paging,
+    status: TicketStatus | None = None,
+    priority: Priority | None = None,
+    assigned_to: uuid.UUID | None = None,
+    device_id: uuid.UUID | None = None,
 ) -> Page[TicketOut]:
     """Staff (support, technician, manager, admin): every ticket; everyone else: their own, in their homes.
     Newest first."""
-    items, cursor = await svc.search(page, status=status, priority=priority, assigned_to=assigned_to,
-                                     device_id=device_id)
+    items, cursor = await svc.search(
+        page, status=status, priority=priority, assigned_to=assigned_to, device_id=device_id
+    )
     return Page(items=items, next_cursor=cursor)
 
 

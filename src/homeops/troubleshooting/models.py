@@ -59,8 +59,12 @@ class TroubleshootingSession(TimestampMixin, Base):
         Index("ix_troubleshooting_sessions_user_created", "user_id", text("created_at DESC")),
         Index("ix_troubleshooting_sessions_home_device", "home_id", "device_id"),
         Index("ix_troubleshooting_sessions_status", "status"),
-        Index("ix_troubleshooting_sessions_symptoms", "symptoms", postgresql_using="gin",
-              postgresql_ops={"symptoms": "jsonb_path_ops"}),
+        Index(
+            "ix_troubleshooting_sessions_symptoms",
+            "symptoms",
+            postgresql_using="gin",
+            postgresql_ops={"symptoms": "jsonb_path_ops"},
+        ),
     )
 
     home_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -72,8 +76,9 @@ class TroubleshootingSession(TimestampMixin, Base):
     error_codes: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
     conversation: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
     suggestions: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
-    status: Mapped[SessionStatus] = mapped_column(pg_enum(SessionStatus, "troubleshooting_status"),
-                                                  server_default=SessionStatus.open.value)
+    status: Mapped[SessionStatus] = mapped_column(
+        pg_enum(SessionStatus, "troubleshooting_status"), server_default=SessionStatus.open.value
+    )
     resolution: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[datetime | None]
     user_satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
@@ -94,8 +99,13 @@ class ServiceTicket(TimestampMixin, Base):
         Index("ix_service_tickets_status", "status"),
         Index("ix_service_tickets_priority", "priority"),
         Index("ix_service_tickets_assigned_to", "assigned_to"),
-        Index("uq_service_tickets_home_session", "home_id", "session_id", unique=True,
-              postgresql_where=text("session_id IS NOT NULL")),
+        Index(
+            "uq_service_tickets_home_session",
+            "home_id",
+            "session_id",
+            unique=True,
+            postgresql_where=text("session_id IS NOT NULL"),
+        ),
     )
 
     home_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -103,8 +113,9 @@ class ServiceTicket(TimestampMixin, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     device_id: Mapped[uuid.UUID]
     session_id: Mapped[uuid.UUID | None]
-    status: Mapped[TicketStatus] = mapped_column(pg_enum(TicketStatus, "ticket_status"),
-                                                 server_default=TicketStatus.open.value)
+    status: Mapped[TicketStatus] = mapped_column(
+        pg_enum(TicketStatus, "ticket_status"), server_default=TicketStatus.open.value
+    )
     priority: Mapped[Priority] = mapped_column(priority_enum, server_default=Priority.medium.value)
     summary: Mapped[str] = mapped_column(Text)
     symptoms: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))

@@ -28,8 +28,19 @@ from homeops.troubleshooting.models import (
 _TS = TroubleshootingSession
 # What a row of the history search shows (``SessionSummaryOut``): no conversation, no suggestions.
 SUMMARY_COLUMNS: tuple[InstrumentedAttribute[Any], ...] = (
-    _TS.id, _TS.user_id, _TS.device_id, _TS.home_id, _TS.issue_summary, _TS.symptoms, _TS.error_codes,
-    _TS.status, _TS.resolution, _TS.resolved_at, _TS.user_satisfaction, _TS.created_at, _TS.updated_at,
+    _TS.id,
+    _TS.user_id,
+    _TS.device_id,
+    _TS.home_id,
+    _TS.issue_summary,
+    _TS.symptoms,
+    _TS.error_codes,
+    _TS.status,
+    _TS.resolution,
+    _TS.resolved_at,
+    _TS.user_satisfaction,
+    _TS.created_at,
+    _TS.updated_at,
 )
 
 
@@ -38,12 +49,18 @@ class SessionRepository(Repository[TroubleshootingSession]):
 
     async def device(self, home_id: uuid.UUID, device_id: uuid.UUID) -> Device | None:
         """The session's device if the caller may still see it (by its full key)."""
-        return await self.session.scalar(select(Device).where(Device.home_id == home_id, Device.id == device_id))
+        return await self.session.scalar(
+            select(Device).where(Device.home_id == home_id, Device.id == device_id)
+        )
 
     async def device_labels(self, home_id: uuid.UUID, device_id: uuid.UUID) -> tuple[str | None, str | None]:
-        row = (await self.session.execute(
-            select(Device.nickname, Device.model_number).where(Device.home_id == home_id, Device.id == device_id)
-        )).first()
+        row = (
+            await self.session.execute(
+                select(Device.nickname, Device.model_number).where(
+                    Device.home_id == home_id, Device.id == device_id
+                )
+            )
+        ).first()
         return (row[0], row[1]) if row else (None, None)
 
     async def search(
@@ -147,7 +164,10 @@ class TicketRepository(Repository[ServiceTicket]):
     async def active_user_ids(self, roles: tuple[UserRole, ...]) -> list[uuid.UUID]:
         """(Worker: it reads every account.) Every active user with one of ``roles``; under the API role RLS
         would hide everyone but the caller."""
-        return list(await self.session.scalars(
-            select(User.id).where(User.role.in_(roles), User.is_active.is_(True), User.deleted_at.is_(None))
-            .order_by(User.id)
-        ))
+        return list(
+            await self.session.scalars(
+                select(User.id)
+                .where(User.role.in_(roles), User.is_active.is_(True), User.deleted_at.is_(None))
+                .order_by(User.id)
+            )
+        )

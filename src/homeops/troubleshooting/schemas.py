@@ -71,7 +71,8 @@ class SessionPatch(StrictIn):
 
 class EscalateIn(StrictIn):
     priority: Priority | None = Field(
-        default=None, description="Default: from the best-matching problem's severity (critical → urgent), else medium"
+        default=None,
+        description="Default: from the best-matching problem's severity (critical → urgent), else medium",
     )
 
 
@@ -154,7 +155,9 @@ class TicketIn(StrictIn):
 class TicketPatch(StrictIn):
     status: TicketStatus | None = None
     priority: Priority | None = None
-    assigned_to: uuid.UUID | None = Field(default=None, description="A support or technician user; null unassigns")
+    assigned_to: uuid.UUID | None = Field(
+        default=None, description="A support or technician user; null unassigns"
+    )
     resolution: LongText | None = None
 
 

@@ -87,8 +87,9 @@ class TroubleshootingService:
     # --- access and presentation --------------------------------------------------------------------
     async def _owned(self, session_id: uuid.UUID) -> TroubleshootingSession:
         """The caller's own session, locked; staff who can read it get 403, everyone else 404."""
-        return await load_owned(self.uow, TroubleshootingSession, session_id, not_found=SessionNotFound,
-                                not_owner=NotSessionOwner)
+        return await load_owned(
+            self.uow, TroubleshootingSession, session_id, not_found=SessionNotFound, not_owner=NotSessionOwner
+        )
 
     async def _out(self, row: TroubleshootingSession, device: Device | None = None) -> SessionOut:
         nickname: str | None
@@ -97,8 +98,13 @@ class TroubleshootingService:
         else:
             nickname, model_number = await self.sessions.device_labels(row.home_id, row.device_id)
         return SessionOut.model_validate(
-            {**_columns(row), "device_nickname": nickname, "model_number": model_number,
-             "conversation": row.conversation, "suggestions": row.suggestions or {}}
+            {
+                **_columns(row),
+                "device_nickname": nickname,
+                "model_number": model_number,
+                "conversation": row.conversation,
+                "suggestions": row.suggestions or {},
+            }
         )
 
     async def _suggest(self, row: TroubleshootingSession, report: Report) -> Suggestions:
@@ -112,22 +118,34 @@ class TroubleshootingService:
 
     # --- use cases ----------------------------------------------------------------------------------
     async def create(self, data: SessionIn) -> SessionOut:
-        device, _ = await load_in_home(self.uow, Device, data.device_id, HomeRole.member, not_found=DeviceNotFound)
+        device, _ = await load_in_home(
+            self.uow, Device, data.device_id, HomeRole.member, not_found=DeviceNotFound
+        )
         report = make_report(data.issue_summary, data.symptoms, data.error_codes)
         now = self.uow.now()
         model_id = await self.engine.model_id_for(device)
         suggestions = await self.engine.build(device.home_id, device.id, model_id, report, now)
         row = await self.sessions.add(
             TroubleshootingSession(
-                user_id=self.uow.actor.require_user_id(), device_id=device.id, home_id=device.home_id,
-                issue_summary=data.issue_summary, symptoms=data.symptoms, error_codes=data.error_codes,
-                conversation=[assistant_turn(suggestions, now)], suggestions=suggestions.model_dump(mode="json"),
+                user_id=self.uow.actor.require_user_id(),
+                device_id=device.id,
+                home_id=device.home_id,
+                issue_summary=data.issue_summary,
+                symptoms=data.symptoms,
+                error_codes=data.error_codes,
+                conversation=[assistant_turn(suggestions, now)],
+                suggestions=suggestions.model_dump(mode="json"),
             )
         )
         self.uow.record(
             AuditEntry(
-                "troubleshooting_session_created", "troubleshooting_session", row.id,
-                new_values={**data.model_dump(mode="json"), "suggested_problem_ids": _problem_ids(suggestions)},
+                "troubleshooting_session_created",
+                "troubleshooting_session",
+                row.id,
+                new_values={
+                    **data.model_dump(mode="json"),
+                    "suggested_problem_ids": _problem_ids(suggestions),
+                },
             )
         )
         return await self._out(row, device)
@@ -138,14 +156,24 @@ class TroubleshootingService:
         )
 
     async def search(
-        self, page: PageParams, *, symptoms: list[str], status: SessionStatus | None, device_id: uuid.UUID | None
+        self,
+        page: PageParams,
+        *,
+        symptoms: list[str],
+        status: SessionStatus | None,
+        device_id: uuid.UUID | None,
     ) -> tuple[list[SessionSummaryOut], str | None]:
         me, homes = self.uow.actor.require_user_id(), home_filter(self.uow, TroubleshootingSession.home_id)
         if homes is None:  # no home: no session to list (each session is in one of its owner's homes)
             return [], None
         rows = await self.sessions.search(
-            user_id=me, homes=homes, symptoms=symptoms, status=status, device_id=device_id,
-            limit=page.limit, after=decode_cursor(page.cursor),
+            user_id=me,
+            homes=homes,
+            symptoms=symptoms,
+            status=status,
+            device_id=device_id,
+            limit=page.limit,
+            after=decode_cursor(page.cursor),
         )
         items, cursor = build_page(rows, page.limit, key=lambda r: (r["created_at"], r["id"]))
         return [SessionSummaryOut.model_validate(dict(r)) for r in items], cursor
@@ -155,8 +183,9 @@ class TroubleshootingService:
         if row.status is not SessionStatus.open:
             raise SessionNotOpen(f"The session is {row.status.value}; messages go to open sessions only.")
         if len(row.conversation) + 2 > MAX_TURNS:
-            raise Conflict(f"A session holds at most {MAX_TURNS} turns; open a new one.",
-                           code="conversation_too_long")
+            raise Conflict(
+                f"A session holds at most {MAX_TURNS} turns; open a new one.", code="conversation_too_long"
+            )
         said = [str(t.get("content", "")) for t in row.conversation if t.get("role") == "user"]
         report = make_report(row.issue_summary, row.symptoms, row.error_codes, [*said, data.content])
         suggestions = await self._suggest(row, report)
@@ -167,9 +196,14 @@ class TroubleshootingService:
         # The message text stays in the session (deleted by retention); the audit row records only its size.
         self.uow.record(
             AuditEntry(
-                "troubleshooting_message_added", "troubleshooting_session", row.id,
-                new_values={"chars": len(data.content), "turns": len(row.conversation),
-                            "suggested_problem_ids": _problem_ids(suggestions)},
+                "troubleshooting_message_added",
+                "troubleshooting_session",
+                row.id,
+                new_values={
+                    "chars": len(data.content),
+                    "turns": len(row.conversation),
+                    "suggested_problem_ids": _problem_ids(suggestions),
+                },
             )
         )
         return await self._out(row)
@@ -191,28 +225,43 @@ class TroubleshootingService:
             row.resolved_at = self.uow.now()
         await self.sessions.save()
         self.uow.record(
-            AuditEntry("troubleshooting_session_updated", "troubleshooting_session", row.id,
-                       old_values=_jsonable(old), new_values=_jsonable(new))
+            AuditEntry(
+                "troubleshooting_session_updated",
+                "troubleshooting_session",
+                row.id,
+                old_values=_jsonable(old),
+                new_values=_jsonable(new),
+            )
         )
         return await self._out(row)
 
     async def escalate(self, session_id: uuid.UUID, data: EscalateIn) -> TicketOut:
         row = await self._owned(session_id)
-        if row.status is SessionStatus.escalated or await self.tickets.for_session(row.home_id, row.id) is not None:
+        if (
+            row.status is SessionStatus.escalated
+            or await self.tickets.for_session(row.home_id, row.id) is not None
+        ):
             raise AlreadyEscalated("This session already has a service ticket.")
         if row.status is not SessionStatus.open:
             raise InvalidTransition(f"A {row.status.value} session cannot be escalated.")
         try:
             await require_home(self.uow, row.home_id, HomeRole.member)
         except HomeNotFound as exc:
-            raise Forbidden("You are no longer a member of this device's home.", code="not_home_member") from exc
+            raise Forbidden(
+                "You are no longer a member of this device's home.", code="not_home_member"
+            ) from exc
         priority = data.priority or _priority_from(row.suggestions or {})
         try:
             async with self.session.begin_nested():
                 ticket = await self.tickets.add(
                     ServiceTicket(
-                        user_id=row.user_id, device_id=row.device_id, home_id=row.home_id, session_id=row.id,
-                        priority=priority, summary=row.issue_summary, symptoms=row.symptoms,
+                        user_id=row.user_id,
+                        device_id=row.device_id,
+                        home_id=row.home_id,
+                        session_id=row.id,
+                        priority=priority,
+                        summary=row.issue_summary,
+                        symptoms=row.symptoms,
                         error_codes=row.error_codes,
                     )
                 )
@@ -221,21 +270,51 @@ class TroubleshootingService:
         await announce_new_ticket(self.session, ticket)
         row.status = SessionStatus.escalated
         note = f"Escalated to support: service ticket {ticket.id} (priority {priority.value})."
-        row.conversation = [*row.conversation, {"role": "system", "content": note,
-                                                "at": self.uow.now().isoformat()}]
+        row.conversation = [
+            *row.conversation,
+            {"role": "system", "content": note, "at": self.uow.now().isoformat()},
+        ]
         await self.sessions.save()
-        self.uow.record(AuditEntry("service_ticket_created", "service_ticket", ticket.id,
-                                   new_values={"session_id": str(row.id), "priority": priority.value,
-                                               "device_id": str(row.device_id)}))
-        self.uow.record(AuditEntry("troubleshooting_session_escalated", "troubleshooting_session", row.id,
-                                   old_values={"status": SessionStatus.open.value},
-                                   new_values={"status": row.status.value, "ticket_id": str(ticket.id)}))
+        self.uow.record(
+            AuditEntry(
+                "service_ticket_created",
+                "service_ticket",
+                ticket.id,
+                new_values={
+                    "session_id": str(row.id),
+                    "priority": priority.value,
+                    "device_id": str(row.device_id),
+                },
+            )
+        )
+        self.uow.record(
+            AuditEntry(
+                "troubleshooting_session_escalated",
+                "troubleshooting_session",
+                row.id,
+                old_values={"status": SessionStatus.open.value},
+                new_values={"status": row.status.value, "ticket_id": str(ticket.id)},
+            )
+        )
         return TicketOut.model_validate(ticket)
 
 
 def _columns(row: TroubleshootingSession) -> dict[str, Any]:
-    names = ("id", "user_id", "device_id", "home_id", "issue_summary", "symptoms", "error_codes", "status",
-             "resolution", "resolved_at", "user_satisfaction", "created_at", "updated_at")
+    names = (
+        "id",
+        "user_id",
+        "device_id",
+        "home_id",
+        "issue_summary",
+        "symptoms",
+        "error_codes",
+        "status",
+        "resolution",
+        "resolved_at",
+        "user_satisfaction",
+        "created_at",
+        "updated_at",
+    )
     return {n: getattr(row, n) for n in names}
 
 

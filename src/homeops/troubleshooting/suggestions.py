@@ -134,9 +134,14 @@ def _text_codes(text: str) -> set[str]:
 
 def score_problem(problem: CommonProblem, report: Report, text_stems: set[str]) -> ProblemSuggestion:
     codes_in_text = _text_codes(report.text)
-    matched_codes = [c for c in normalise_error_codes([str(c) for c in problem.error_codes or []])
-                     if c in report.error_codes or c in codes_in_text]
-    matches = [m for s in problem.symptoms or [] if (m := match_symptom(str(s), report, text_stems)) is not None]
+    matched_codes = [
+        c
+        for c in normalise_error_codes([str(c) for c in problem.error_codes or []])
+        if c in report.error_codes or c in codes_in_text
+    ]
+    matches = [
+        m for s in problem.symptoms or [] if (m := match_symptom(str(s), report, text_stems)) is not None
+    ]
     score = CODE_WEIGHT * len(matched_codes) + sum(WEIGHTS[m.kind] for m in matches)
     return ProblemSuggestion(
         problem_id=problem.id,
@@ -163,32 +168,47 @@ def _why(problem: CommonProblem, matches: list[SymptomMatch], codes: list[str], 
     for m in matches:
         detail = {
             "exact": "you reported exactly this",
-            "partial": f"close to {m.evidence!r}" if m.evidence != "your description" else "in your description",
+            "partial": f"close to {m.evidence!r}"
+            if m.evidence != "your description"
+            else "in your description",
             "related": f"shared words: {m.evidence}",
         }[m.kind]
         parts.append(f"symptom {m.symptom!r} ({detail}, +{WEIGHTS[m.kind]:g})")
     return f"Matched {'; '.join(parts)}. Score {score:g}; {tie}."
 
 
-def rank_problems(problems: Sequence[CommonProblem], report: Report, limit: int = MAX_PROBLEMS) -> list[ProblemSuggestion]:
+def rank_problems(
+    problems: Sequence[CommonProblem], report: Report, limit: int = MAX_PROBLEMS
+) -> list[ProblemSuggestion]:
     """Best first: score, then severity, then frequency, then description (stable and deterministic)."""
     text_stems = {stem(w) for w in significant_words(" ".join([report.text, *report.symptoms]))}
     scored = [score_problem(p, report, text_stems) for p in problems]
-    scored.sort(key=lambda s: (-s.score, _SEVERITY_RANK[s.severity], _FREQUENCY_RANK[s.frequency],
-                               s.problem_description, str(s.problem_id)))
+    scored.sort(
+        key=lambda s: (
+            -s.score,
+            _SEVERITY_RANK[s.severity],
+            _FREQUENCY_RANK[s.frequency],
+            s.problem_description,
+            str(s.problem_id),
+        )
+    )
     return scored[:limit]
 
 
 def search_queries(report: Report) -> list[str]:
     """websearch_to_tsquery inputs, strictest first: every significant word, then any of them."""
-    terms = significant_words(" ".join([report.text, *report.symptoms, *report.error_codes]))[:MAX_SEARCH_TERMS]
+    terms = significant_words(" ".join([report.text, *report.symptoms, *report.error_codes]))[
+        :MAX_SEARCH_TERMS
+    ]
     if not terms:
         return []
     strict = " ".join(terms)
     return [strict] if len(terms) == 1 else [strict, " or ".join(terms)]
 
 
-def make_report(summary: str, symptoms: Iterable[str], error_codes: Iterable[str], messages: Iterable[str] = ()) -> Report:
+def make_report(
+    summary: str, symptoms: Iterable[str], error_codes: Iterable[str], messages: Iterable[str] = ()
+) -> Report:
     return Report(
         symptoms=normalise_symptoms(list(symptoms)),
         error_codes=normalise_error_codes(list(error_codes)),
@@ -214,14 +234,21 @@ class SuggestionEngine:
         return None
 
     async def build(
-        self, home_id: uuid.UUID, device_id: uuid.UUID, model_id: uuid.UUID | None, report: Report, now: datetime
+        self,
+        home_id: uuid.UUID,
+        device_id: uuid.UUID,
+        model_id: uuid.UUID | None,
+        report: Report,
+        now: datetime,
     ) -> Suggestions:
         """The ranked problems and passages; ``now`` (the unit of work's clock) stamps ``generated_at``."""
         problems = rank_problems(await self.catalog.problems(model_id), report) if model_id else []
         passages = await self.passages(home_id, device_id, report)
         return Suggestions(model_id=model_id, problems=problems, passages=passages, generated_at=now)
 
-    async def passages(self, home_id: uuid.UUID, device_id: uuid.UUID, report: Report) -> list[PassageSuggestion]:
+    async def passages(
+        self, home_id: uuid.UUID, device_id: uuid.UUID, report: Report
+    ) -> list[PassageSuggestion]:
         manual_ids = await self.links.manual_ids_for_device(device_id, home_id)
         if not manual_ids:
             return []
@@ -232,8 +259,13 @@ class SuggestionEngine:
             if len(found) >= MAX_PASSAGES:
                 break
         return [
-            PassageSuggestion(manual_id=r["manual_id"], title=r["title"] or r["file_name"], page=r["page"],
-                              snippet=r["snippet"], score=float(r["score"]))
+            PassageSuggestion(
+                manual_id=r["manual_id"],
+                title=r["title"] or r["file_name"],
+                page=r["page"],
+                snippet=r["snippet"],
+                score=float(r["score"]),
+            )
             for r in list(found.values())[:MAX_PASSAGES]
         ]
 
@@ -253,7 +285,9 @@ def assistant_turn(suggestions: Suggestions, at: datetime) -> dict[str, Any]:
         if len(matched) > 1:
             lines.append("Also possible: " + "; ".join(p.problem_description for p in matched[1:3]) + ".")
     elif suggestions.model_id is None:
-        lines.append("This device is not linked to a catalog model, so there are no known problems to compare.")
+        lines.append(
+            "This device is not linked to a catalog model, so there are no known problems to compare."
+        )
     else:
         lines.append("None of this model's known problems matches what you reported yet.")
     if suggestions.passages:

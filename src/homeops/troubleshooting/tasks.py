@@ -33,12 +33,21 @@ NOTIFICATION_PRIORITY = {
 
 
 async def queue_ticket_notification(
-    session: AsyncSession, event: str, ticket: ServiceTicket, recipient: uuid.UUID | None = None, status: str = ""
+    session: AsyncSession,
+    event: str,
+    ticket: ServiceTicket,
+    recipient: uuid.UUID | None = None,
+    status: str = "",
 ) -> None:
     """``opened``: every support user; ``assigned``: the assignee; ``status``: the owner (new ``status``).
     The payload names the ticket by its full key (home_id, id): the job reads it from one shard."""
-    payload = {"event": event, "ticket_id": str(ticket.id), "home_id": str(ticket.home_id),
-               "recipient": str(recipient) if recipient else None, "status": status}
+    payload = {
+        "event": event,
+        "ticket_id": str(ticket.id),
+        "home_id": str(ticket.home_id),
+        "recipient": str(recipient) if recipient else None,
+        "status": status,
+    }
     key = f"{NOTIFY_TICKET}:{OPENED}:{ticket.id}" if event == OPENED else None
     await enqueue(session, NOTIFY_TICKET, payload, dedupe_key=key)
 
@@ -56,25 +65,55 @@ async def notify_ticket(job: JobContext, payload: dict[str, Any]) -> None:
     if event == OPENED:
         origin = "escalated from a troubleshooting session" if ticket.session_id else "opened directly"
         for user_id in await tickets.active_user_ids(TRIAGE_ROLES):
-            await _notify(notifications, ticket, user_id, "service_ticket_opened",
-                          f"New {ticket.priority.value}-priority service ticket",
-                          f"{ticket.summary[:500]}\n(Ticket {ticket.id}, {origin}.)",
-                          dedupe_key=f"service_ticket_opened:{ticket.id}")
+            await _notify(
+                notifications,
+                ticket,
+                user_id,
+                "service_ticket_opened",
+                f"New {ticket.priority.value}-priority service ticket",
+                f"{ticket.summary[:500]}\n(Ticket {ticket.id}, {origin}.)",
+                dedupe_key=f"service_ticket_opened:{ticket.id}",
+            )
     elif event == ASSIGNED:
-        await _notify(notifications, ticket, uuid.UUID(payload["recipient"]), "service_ticket_assigned",
-                      "Service ticket assigned to you", ticket.summary[:500])
+        await _notify(
+            notifications,
+            ticket,
+            uuid.UUID(payload["recipient"]),
+            "service_ticket_assigned",
+            "Service ticket assigned to you",
+            ticket.summary[:500],
+        )
     elif event == STATUS:
         status = str(payload["status"]).replace("_", " ")
-        await _notify(notifications, ticket, uuid.UUID(payload["recipient"]), "service_ticket_status",
-                      f"Your service ticket is now {status}", ticket.resolution or ticket.summary[:500])
+        await _notify(
+            notifications,
+            ticket,
+            uuid.UUID(payload["recipient"]),
+            "service_ticket_status",
+            f"Your service ticket is now {status}",
+            ticket.resolution or ticket.summary[:500],
+        )
     else:
         raise ValueError(f"unknown ticket notification event {event!r}")
 
 
-async def _notify(notifications: NotificationService, ticket: ServiceTicket, user_id: uuid.UUID, kind: str,
-                  title: str, message: str, dedupe_key: str | None = None) -> None:
+async def _notify(
+    notifications: NotificationService,
+    ticket: ServiceTicket,
+    user_id: uuid.UUID,
+    kind: str,
+    title: str,
+    message: str,
+    dedupe_key: str | None = None,
+) -> None:
     await notifications.notify(
-        user_id, kind, title, message, related_entity_type="service_ticket", related_entity_id=ticket.id,
-        action_url=f"/api/v1/service-tickets/{ticket.id}", priority=NOTIFICATION_PRIORITY[ticket.priority],
+        user_id,
+        kind,
+        title,
+        message,
+        related_entity_type="service_ticket",
+        related_entity_id=ticket.id,
+        action_url=f"/api/v1/service-tickets/{ticket.id}",
+        priority=NOTIFICATION_PRIORITY[ticket.priority],
         dedupe_key=dedupe_key,
     )

@@ -72,14 +72,25 @@ class TicketService:
         self.tickets = TicketRepository(uow.session)
 
     async def create(self, data: TicketIn) -> TicketOut:
-        device, _ = await load_in_home(self.uow, Device, data.device_id, HomeRole.member, not_found=DeviceNotFound)
-        ticket = await self.tickets.add(
-            ServiceTicket(user_id=self.uow.actor.require_user_id(), device_id=device.id, home_id=device.home_id,
-                          summary=data.summary, symptoms=data.symptoms, error_codes=data.error_codes,
-                          priority=data.priority)
+        device, _ = await load_in_home(
+            self.uow, Device, data.device_id, HomeRole.member, not_found=DeviceNotFound
         )
-        self.uow.record(AuditEntry("service_ticket_created", "service_ticket", ticket.id,
-                                   new_values=data.model_dump(mode="json")))
+        ticket = await self.tickets.add(
+            ServiceTicket(
+                user_id=self.uow.actor.require_user_id(),
+                device_id=device.id,
+                home_id=device.home_id,
+                summary=data.summary,
+                symptoms=data.symptoms,
+                error_codes=data.error_codes,
+                priority=data.priority,
+            )
+        )
+        self.uow.record(
+            AuditEntry(
+                "service_ticket_created", "service_ticket", ticket.id, new_values=data.model_dump(mode="json")
+            )
+        )
         await announce_new_ticket(self.session, ticket)
         return TicketOut.model_validate(ticket)
 
@@ -104,8 +115,14 @@ class TicketService:
             if homes is None:
                 return [], None
         rows = await self.tickets.search(
-            user_id=user_id, homes=homes, status=status, priority=priority, assigned_to=assigned_to,
-            device_id=device_id, limit=page.limit, after=decode_cursor(page.cursor),
+            user_id=user_id,
+            homes=homes,
+            status=status,
+            priority=priority,
+            assigned_to=assigned_to,
+            device_id=device_id,
+            limit=page.limit,
+            after=decode_cursor(page.cursor),
         )
         items, cursor = build_page(rows, page.limit, key=lambda t: (t.created_at, t.id))
         return [TicketOut.model_validate(t) for t in items], cursor
@@ -125,7 +142,9 @@ class TicketService:
         if changes.get("assigned_to") is not None:
             await self._check_assignee(changes["assigned_to"])
         if target in _NEEDS_ASSIGNEE and assignee is None:
-            raise InvalidTicketTransition(f"An {target.value} ticket needs an assignee.", code="assignee_required")
+            raise InvalidTicketTransition(
+                f"An {target.value} ticket needs an assignee.", code="assignee_required"
+            )
 
         old = {k: getattr(ticket, k) for k in (*changes, "status", "assigned_to")}
         for key, value in changes.items():
@@ -135,8 +154,15 @@ class TicketService:
         await self.tickets.save()
         await self._notify(ticket, old["status"], old["assigned_to"])
         new = {**changes, "status": ticket.status}
-        self.uow.record(AuditEntry("service_ticket_updated", "service_ticket", ticket.id,
-                                   old_values=_jsonable(old), new_values=_jsonable(new)))
+        self.uow.record(
+            AuditEntry(
+                "service_ticket_updated",
+                "service_ticket",
+                ticket.id,
+                old_values=_jsonable(old),
+                new_values=_jsonable(new),
+            )
+        )
         return TicketOut.model_validate(ticket)
 
     # --- rules --------------------------------------------------------------------------------------
@@ -145,7 +171,9 @@ class TicketService:
         if "status" in changes:
             target: TicketStatus = changes["status"]
             if target is not ticket.status and target not in TRANSITIONS[ticket.status]:
-                raise InvalidTicketTransition(f"A ticket cannot go from {ticket.status.value} to {target.value}.")
+                raise InvalidTicketTransition(
+                    f"A ticket cannot go from {ticket.status.value} to {target.value}."
+                )
             return target
         if "assigned_to" in changes:
             if changes["assigned_to"] is not None and ticket.status is S.open:
@@ -154,7 +182,9 @@ class TicketService:
                 return S.open  # unassigned: back to the queue
         return ticket.status
 
-    def _check_owner_change(self, ticket: ServiceTicket, changes: dict[str, Any], target: TicketStatus) -> None:
+    def _check_owner_change(
+        self, ticket: ServiceTicket, changes: dict[str, Any], target: TicketStatus
+    ) -> None:
         """Homeowners: close, reopen a resolved ticket, or write the resolution; nothing else."""
         staff_fields = {"priority", "assigned_to"} & changes.keys()
         if staff_fields:
@@ -169,7 +199,9 @@ class TicketService:
         if role not in ASSIGNABLE_ROLES:
             raise InvalidAssignee("Assign tickets to an active support or technician user you can see.")
 
-    async def _notify(self, ticket: ServiceTicket, old_status: TicketStatus, old_assignee: uuid.UUID | None) -> None:
+    async def _notify(
+        self, ticket: ServiceTicket, old_status: TicketStatus, old_assignee: uuid.UUID | None
+    ) -> None:
         """Tells the new assignee, and the ticket's owner when someone else changed its status."""
         assignee = ticket.assigned_to
         me = self.uow.actor.user_id
@@ -194,6 +226,9 @@ class TicketService:
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in values.items():
-        out[key] = value.value if isinstance(value, TicketStatus | Priority) else (
-            str(value) if isinstance(value, uuid.UUID) else value)
+        out[key] = (
+            value.value
+            if isinstance(value, TicketStatus | Priority)
+            else (str(value) if isinstance(value, uuid.UUID) else value)
+        )
     return out

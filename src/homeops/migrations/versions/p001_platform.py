@@ -42,7 +42,10 @@ def upgrade() -> None:
             # SET LOCAL reaches the workers only with this (set_config() never does). Multi-shard writes run
             # sequentially, so a transaction may still write a reference table after one (the application's
             # writes name their shard anyway).
-            for name, value in (("propagate_set_commands", "local"), ("multi_shard_modify_mode", "sequential")):
+            for name, value in (
+                ("propagate_set_commands", "local"),
+                ("multi_shard_modify_mode", "sequential"),
+            ):
                 op.execute(
                     f"DO $$ BEGIN EXECUTE format('ALTER ROLE {role} IN DATABASE %I SET citus.{name} = {value}', "
                     "current_database()); END $$"
@@ -94,8 +97,12 @@ def _jobs() -> None:
         "jobs",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("task", sa.String(length=100), nullable=False),
-        sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"),
-                  nullable=False),
+        sa.Column(
+            "payload",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
         sa.Column("status", sa.String(length=16), server_default="queued", nullable=False),
         sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("max_attempts", sa.Integer(), server_default=sa.text("5"), nullable=False),
@@ -106,14 +113,21 @@ def _jobs() -> None:
         sa.Column("dedupe_key", sa.String(length=200), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name=op.f("ck_jobs_status_valid")),
+        sa.CheckConstraint(
+            "status IN ('queued', 'running', 'done', 'failed')", name=op.f("ck_jobs_status_valid")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
     )
     ddl.local_table("jobs")  # a queue: FOR UPDATE SKIP LOCKED on one node
-    op.create_index("ix_jobs_ready", "jobs", ["run_at"], unique=False, postgresql_where=sa.text("status = 'queued'"))
+    op.create_index(
+        "ix_jobs_ready", "jobs", ["run_at"], unique=False, postgresql_where=sa.text("status = 'queued'")
+    )
     op.create_index("ix_jobs_task_status", "jobs", ["task", "status"], unique=False)
     op.create_index(
-        "uq_jobs_dedupe_key_active", "jobs", ["dedupe_key"], unique=True,
+        "uq_jobs_dedupe_key_active",
+        "jobs",
+        ["dedupe_key"],
+        unique=True,
         postgresql_where=sa.text("status IN ('queued', 'running')"),
     )
     # Wake idle workers as soon as a job is committed.

@@ -24,9 +24,29 @@ down_revision: str | None = "p001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-USER_ROLES = ("homeowner", "provider", "technician", "manager", "office_staff", "government", "support", "admin")
-SETTINGS = ("uid", "role", "staff", "homes_read", "homes_write", "homes_admin", "homes_owner", "orgs_read",
-            "orgs_write", "orgs_admin", "orgs_owner")
+USER_ROLES = (
+    "homeowner",
+    "provider",
+    "technician",
+    "manager",
+    "office_staff",
+    "government",
+    "support",
+    "admin",
+)
+SETTINGS = (
+    "uid",
+    "role",
+    "staff",
+    "homes_read",
+    "homes_write",
+    "homes_admin",
+    "homes_owner",
+    "orgs_read",
+    "orgs_write",
+    "orgs_admin",
+    "orgs_owner",
+)
 
 _FUNCTIONS = [
     "homeops_begin(uuid, uuid)",
@@ -63,17 +83,33 @@ def _tables() -> None:
         sa.Column("password_hash", sa.String(length=255), nullable=True),
         sa.Column("is_verified", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("is_active", sa.Boolean(), server_default=sa.text("true"), nullable=False),
-        sa.Column("preferences", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"),
-                  nullable=False),
-        sa.Column("metadata", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"),
-                  nullable=False),
+        sa.Column(
+            "preferences",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column(
+            "metadata",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
         sa.Column("profile_picture_url", sa.Text(), nullable=True),
         sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("certification_numbers", postgresql.JSONB(astext_type=sa.Text()),
-                  server_default=sa.text("'[]'::jsonb"), nullable=False),
-        sa.Column("specializations", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'[]'::jsonb"),
-                  nullable=False),
+        sa.Column(
+            "certification_numbers",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'[]'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column(
+            "specializations",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'[]'::jsonb"),
+            nullable=False,
+        ),
         sa.Column("hire_date", sa.Date(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
@@ -83,11 +119,18 @@ def _tables() -> None:
     ddl.reference_table("users")  # read by every node (owners, authors, assignees of tenant rows)
     op.create_index("ix_users_created_at", "users", ["created_at"], unique=False)
     op.create_index("ix_users_is_active", "users", ["is_active"], unique=False)
-    op.create_index("ix_users_live", "users", ["deleted_at"], unique=False, postgresql_where=sa.text("deleted_at IS NULL"))
+    op.create_index(
+        "ix_users_live", "users", ["deleted_at"], unique=False, postgresql_where=sa.text("deleted_at IS NULL")
+    )
     op.create_index("ix_users_role", "users", ["role"], unique=False)
     op.create_index("uq_users_email_lower", "users", [sa.literal_column("lower(email)")], unique=True)
-    op.create_index("uq_users_username_lower", "users", [sa.literal_column("lower(username)")], unique=True,
-                    postgresql_where=sa.text("username IS NOT NULL"))
+    op.create_index(
+        "uq_users_username_lower",
+        "users",
+        [sa.literal_column("lower(username)")],
+        unique=True,
+        postgresql_where=sa.text("username IS NOT NULL"),
+    )
     ddl.updated_at_trigger("users")
 
     op.create_table(
@@ -102,8 +145,9 @@ def _tables() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_reason", sa.String(length=50), nullable=True),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_user_sessions_user_id_users"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_user_sessions_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user_sessions")),
         sa.UniqueConstraint("refresh_token_hash", name=op.f("uq_user_sessions_refresh_token_hash")),
     )
@@ -117,7 +161,9 @@ def _tables() -> None:
         sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
         sa.Column("email", sa.String(length=255), nullable=False),
         sa.Column("ip_address", postgresql.INET(), nullable=True),
-        sa.Column("attempted_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "attempted_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_attempts")),
     )
     ddl.local_table("login_attempts")
@@ -262,7 +308,9 @@ def _identity_functions() -> None:
         END $$
         """
     )
-    op.execute("CREATE TRIGGER trg_users_guard BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION homeops_users_guard()")
+    op.execute(
+        "CREATE TRIGGER trg_users_guard BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION homeops_users_guard()"
+    )
 
 
 def _lookup_functions() -> None:
@@ -297,12 +345,21 @@ def _lookup_functions() -> None:
 
 
 def _grants_and_policies() -> None:
-    for fn in ("homeops_begin(uuid, uuid)", "homeops_sign_in(uuid, text)", "homeops_claim_new_user()",
-               "homeops_auth_lookup(text)", "homeops_user_id_by_email(text)", "homeops_session_by_refresh(text)"):
+    for fn in (
+        "homeops_begin(uuid, uuid)",
+        "homeops_sign_in(uuid, text)",
+        "homeops_claim_new_user()",
+        "homeops_auth_lookup(text)",
+        "homeops_user_id_by_email(text)",
+        "homeops_session_by_refresh(text)",
+    ):
         ddl.function_grant(fn)
     ddl.function_grant("homeops_act_for(uuid)", "homeops_worker")
-    for fn in ("homeops_identity_apply(uuid, user_role)", "homeops_identity_reset()",
-               "homeops_identity_set(text, text)"):
+    for fn in (
+        "homeops_identity_apply(uuid, user_role)",
+        "homeops_identity_reset()",
+        "homeops_identity_set(text, text)",
+    ):
         op.execute(f"REVOKE ALL ON FUNCTION {fn} FROM PUBLIC")
 
     # users: the API may create only a plain homeowner (trg_users_guard) and may never change a role, an
@@ -321,9 +378,13 @@ def _grants_and_policies() -> None:
     ddl.worker_access("users", "SELECT")  # e-mail addresses of notification recipients
 
     ddl.grant("user_sessions", "SELECT, INSERT")
-    ddl.grant("user_sessions", "UPDATE (refresh_token_hash, last_used_at, expires_at, revoked_at, revoked_reason)")
+    ddl.grant(
+        "user_sessions", "UPDATE (refresh_token_hash, last_used_at, expires_at, revoked_at, revoked_reason)"
+    )
     ddl.enable_rls("user_sessions")
-    ddl.policy("user_sessions", "user_sessions_own", "ALL", using=f"user_id = {UID}", check=f"user_id = {UID}")
+    ddl.policy(
+        "user_sessions", "user_sessions_own", "ALL", using=f"user_id = {UID}", check=f"user_id = {UID}"
+    )
 
     # Throttle counters: not tenant data, no identity exists yet when they are written.
     ddl.grant("login_attempts", "SELECT, INSERT")

@@ -49,11 +49,17 @@ def upgrade() -> None:
     op.execute("CREATE TABLE audit_logs_default PARTITION OF audit_logs DEFAULT")
     ddl.distributed_table("audit_logs", "id")
     op.create_index("ix_audit_logs_action_type", "audit_logs", ["action_type"], unique=False)
-    op.create_index("ix_audit_logs_created_at", "audit_logs", [sa.literal_column("created_at DESC")], unique=False)
+    op.create_index(
+        "ix_audit_logs_created_at", "audit_logs", [sa.literal_column("created_at DESC")], unique=False
+    )
     op.create_index("ix_audit_logs_entity", "audit_logs", ["entity_type", "entity_id"], unique=False)
     op.create_index("ix_audit_logs_ip_address", "audit_logs", ["ip_address"], unique=False)
-    op.create_index("ix_audit_logs_user_id_created_at", "audit_logs", ["user_id", sa.literal_column("created_at DESC")],
-                    unique=False)
+    op.create_index(
+        "ix_audit_logs_user_id_created_at",
+        "audit_logs",
+        ["user_id", sa.literal_column("created_at DESC")],
+        unique=False,
+    )
     op.execute(
         """
         CREATE FUNCTION homeops_ensure_audit_partitions(months_ahead integer) RETURNS integer

@@ -20,28 +20,77 @@ depends_on: str | Sequence[str] | None = None
 
 _SETTINGS = [
     # key, type, value, category, public, rules, description  (002 "Example Settings")
-    ("ai_model_version", "string", "offline-v1", "ai", False, {"max_length": 50},
-     "Current AI model version"),
-    ("max_image_upload_size_mb", "number", "10", "uploads", True, {"min": 1, "max": 100, "integer": True},
-     "Maximum image size"),
-    ("quote_validity_days", "number", "14", "marketplace", True, {"min": 1, "max": 180, "integer": True},
-     "Default quote validity period"),
-    ("request_expiry_days", "number", "30", "marketplace", True, {"min": 1, "max": 365, "integer": True},
-     "Service request auto-expiry"),
+    ("ai_model_version", "string", "offline-v1", "ai", False, {"max_length": 50}, "Current AI model version"),
+    (
+        "max_image_upload_size_mb",
+        "number",
+        "10",
+        "uploads",
+        True,
+        {"min": 1, "max": 100, "integer": True},
+        "Maximum image size",
+    ),
+    (
+        "quote_validity_days",
+        "number",
+        "14",
+        "marketplace",
+        True,
+        {"min": 1, "max": 180, "integer": True},
+        "Default quote validity period",
+    ),
+    (
+        "request_expiry_days",
+        "number",
+        "30",
+        "marketplace",
+        True,
+        {"min": 1, "max": 365, "integer": True},
+        "Service request auto-expiry",
+    ),
     ("maintenance_mode", "boolean", "false", "system", True, None, "System maintenance flag"),
-    ("featured_providers_count", "number", "10", "marketplace", True, {"min": 0, "max": 100, "integer": True},
-     "How many featured providers to show"),
-    ("notification_email_enabled", "boolean", "true", "notifications", False, None,
-     "Email notifications on/off"),
-    ("min_rating_for_featured", "number", "4.0", "marketplace", True, {"min": 0, "max": 5},
-     "Minimum rating to be featured"),
+    (
+        "featured_providers_count",
+        "number",
+        "10",
+        "marketplace",
+        True,
+        {"min": 0, "max": 100, "integer": True},
+        "How many featured providers to show",
+    ),
+    (
+        "notification_email_enabled",
+        "boolean",
+        "true",
+        "notifications",
+        False,
+        None,
+        "Email notifications on/off",
+    ),
+    (
+        "min_rating_for_featured",
+        "number",
+        "4.0",
+        "marketplace",
+        True,
+        {"min": 0, "max": 5},
+        "Minimum rating to be featured",
+    ),
 ]
 
 _RETENTION_RULES = {"min": 1, "max": 36500, "integer": True}
 _RETENTION = [
-    ("retention.troubleshooting_days", "365", "Resolved troubleshooting sessions are deleted after (000: 1 year)"),
+    (
+        "retention.troubleshooting_days",
+        "365",
+        "Resolved troubleshooting sessions are deleted after (000: 1 year)",
+    ),
     ("retention.closed_tickets_days", "1095", "Closed service tickets are deleted after (000: 3 years)"),
-    ("retention.device_inactive_days", "730", "Active devices with no service event are archived after (000: 2 years)"),
+    (
+        "retention.device_inactive_days",
+        "730",
+        "Active devices with no service event are archived after (000: 2 years)",
+    ),
     ("retention.chat_days", "365", "Chat history is deleted after (003: 1 year)"),
     ("retention.media_days", "182", "Media files (file and row) are deleted after (003: 6 months)"),
     ("notifications.expiry_days", "90", "Notifications expire after (002: 90 days)"),
@@ -55,7 +104,11 @@ def upgrade() -> None:
         sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
         sa.Column("setting_key", sa.String(length=255), nullable=False),
         sa.Column("setting_value", sa.Text(), nullable=True),
-        sa.Column("setting_type", sa.Enum("string", "number", "boolean", "json", name="setting_type"), nullable=False),
+        sa.Column(
+            "setting_type",
+            sa.Enum("string", "number", "boolean", "json", name="setting_type"),
+            nullable=False,
+        ),
         sa.Column("category", sa.String(length=100), nullable=True),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("is_public", sa.Boolean(), server_default=sa.text("false"), nullable=False),
@@ -65,8 +118,12 @@ def upgrade() -> None:
         sa.Column("last_modified_by", sa.UUID(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(["last_modified_by"], ["users.id"], name=op.f("fk_system_settings_last_modified_by_users"),
-                                ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["last_modified_by"],
+            ["users.id"],
+            name=op.f("fk_system_settings_last_modified_by_users"),
+            ondelete="SET NULL",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_system_settings")),
         sa.UniqueConstraint("setting_key", name=op.f("uq_system_settings_setting_key")),
     )
@@ -97,13 +154,23 @@ def _seed() -> None:
         sa.column("validation_rules", postgresql.JSONB),
         sa.column("description", sa.Text),
     )
-    rows = [*_SETTINGS, *((k, "number", v, "retention", False, _RETENTION_RULES, d) for k, v, d in _RETENTION)]
+    rows = [
+        *_SETTINGS,
+        *((k, "number", v, "retention", False, _RETENTION_RULES, d) for k, v, d in _RETENTION),
+    ]
     for key, typ, value, category, public, rules, description in rows:
         op.execute(
             table.insert().values(
-                setting_key=key, setting_value=value, default_value=value,
-                setting_type=sa.cast(sa.literal(typ), postgresql.ENUM(name="setting_type", create_type=False)),
-                category=category, is_public=public, validation_rules=rules, description=description,
+                setting_key=key,
+                setting_value=value,
+                default_value=value,
+                setting_type=sa.cast(
+                    sa.literal(typ), postgresql.ENUM(name="setting_type", create_type=False)
+                ),
+                category=category,
+                is_public=public,
+                validation_rules=rules,
+                description=description,
             )
         )
 

@@ -30,14 +30,24 @@ def upgrade() -> None:
         sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
         sa.Column("owner_id", sa.UUID(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("address", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"),
-                  nullable=False),
+        sa.Column(
+            "address",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
         sa.Column("timezone", sa.String(length=64), server_default="UTC", nullable=False),
-        sa.Column("metadata", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"),
-                  nullable=False),
+        sa.Column(
+            "metadata",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(["owner_id"], ["users.id"], name=op.f("fk_homes_owner_id_users"), ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["users.id"], name=op.f("fk_homes_owner_id_users"), ondelete="RESTRICT"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_homes")),
     )
     # A reference table: every home-keyed shard can join its home (timezone, name) locally and keep a foreign
@@ -51,15 +61,20 @@ def upgrade() -> None:
         sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
         sa.Column("home_id", sa.UUID(), nullable=False),
         sa.Column("user_id", sa.UUID(), nullable=False),
-        sa.Column("role", sa.Enum("guest", "member", "admin", "owner", name="home_member_role"), nullable=False),
+        sa.Column(
+            "role", sa.Enum("guest", "member", "admin", "owner", name="home_member_role"), nullable=False
+        ),
         sa.Column("invited_by", sa.UUID(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(["home_id"], ["homes.id"], name=op.f("fk_home_members_home_id_homes"),
-                                ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["invited_by"], ["users.id"], name=op.f("fk_home_members_invited_by_users"),
-                                ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_home_members_user_id_users"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["home_id"], ["homes.id"], name=op.f("fk_home_members_home_id_homes"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["invited_by"], ["users.id"], name=op.f("fk_home_members_invited_by_users"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_home_members_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_home_members")),
         sa.UniqueConstraint("home_id", "user_id", name=op.f("uq_home_members_home_id_user_id")),
     )
@@ -77,11 +92,15 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.CheckConstraint("floor BETWEEN -10 AND 200", name=op.f("ck_rooms_floor_range")),
-        sa.ForeignKeyConstraint(["home_id"], ["homes.id"], name=op.f("fk_rooms_home_id_homes"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["home_id"], ["homes.id"], name=op.f("fk_rooms_home_id_homes"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("home_id", "id", name=op.f("pk_rooms")),
     )
     ddl.distributed_table("rooms", "home_id")
-    op.create_index("uq_rooms_home_id_name_lower", "rooms", ["home_id", sa.literal_column("lower(name)")], unique=True)
+    op.create_index(
+        "uq_rooms_home_id_name_lower", "rooms", ["home_id", sa.literal_column("lower(name)")], unique=True
+    )
     ddl.updated_at_trigger("rooms")
 
     _functions()
@@ -115,7 +134,7 @@ def _functions() -> None:
         LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS
         $$ SELECT m.user_id, u.email, u.full_name, m.role, m.created_at
              FROM home_members m JOIN users u ON u.id = m.user_id
-            WHERE m.home_id = p_home AND (p_home = ANY ({homes('read')}) OR {IS_ADMIN})
+            WHERE m.home_id = p_home AND (p_home = ANY ({homes("read")}) OR {IS_ADMIN})
             ORDER BY m.role DESC, lower(u.full_name), u.id $$
         """
     )
@@ -127,24 +146,45 @@ def _grants_and_policies() -> None:
     ddl.grant("homes", "SELECT, INSERT, DELETE", ddl.API_ROLES)
     ddl.grant("homes", "UPDATE (name, address, timezone, metadata)")
     ddl.enable_rls("homes")
-    ddl.policy("homes", "homes_select", "SELECT", using=f"{in_homes('read', 'id')} OR owner_id = {UID} OR {IS_ADMIN}")
+    ddl.policy(
+        "homes", "homes_select", "SELECT", using=f"{in_homes('read', 'id')} OR owner_id = {UID} OR {IS_ADMIN}"
+    )
     ddl.policy("homes", "homes_insert", "INSERT", check=f"owner_id = {UID} AND {in_homes('owner', 'id')}")
-    ddl.policy("homes", "homes_update", "UPDATE", using=in_homes("admin", "id"), check=in_homes("admin", "id"))
+    ddl.policy(
+        "homes", "homes_update", "UPDATE", using=in_homes("admin", "id"), check=in_homes("admin", "id")
+    )
     ddl.policy("homes", "homes_delete", "DELETE", using=f"owner_id = {UID} AND {in_homes('owner', 'id')}")
     ddl.worker_access("homes", "SELECT")  # timezones and names for reminders
 
     ddl.grant("home_members", "SELECT, INSERT, DELETE", ddl.API_ROLES)
     ddl.grant("home_members", "UPDATE (role)")
     ddl.enable_rls("home_members")
-    ddl.policy("home_members", "home_members_select", "SELECT",
-               using=f"{in_homes('read')} OR user_id = {UID} OR {IS_ADMIN}")
+    ddl.policy(
+        "home_members",
+        "home_members_select",
+        "SELECT",
+        using=f"{in_homes('read')} OR user_id = {UID} OR {IS_ADMIN}",
+    )
     # Admins add members (never an owner); the creator of a home adds themselves as its owner, once.
-    ddl.policy("home_members", "home_members_insert", "INSERT",
-               check=f"{in_homes('admin')} AND (role <> 'owner' OR (user_id = {UID} AND {in_homes('owner')}))")
-    ddl.policy("home_members", "home_members_update", "UPDATE",
-               using=f"{in_homes('admin')} AND role <> 'owner'", check="role <> 'owner'")
-    ddl.policy("home_members", "home_members_delete", "DELETE",
-               using=f"role <> 'owner' AND ({in_homes('admin')} OR user_id = {UID})")
+    ddl.policy(
+        "home_members",
+        "home_members_insert",
+        "INSERT",
+        check=f"{in_homes('admin')} AND (role <> 'owner' OR (user_id = {UID} AND {in_homes('owner')}))",
+    )
+    ddl.policy(
+        "home_members",
+        "home_members_update",
+        "UPDATE",
+        using=f"{in_homes('admin')} AND role <> 'owner'",
+        check="role <> 'owner'",
+    )
+    ddl.policy(
+        "home_members",
+        "home_members_delete",
+        "DELETE",
+        using=f"role <> 'owner' AND ({in_homes('admin')} OR user_id = {UID})",
+    )
     ddl.worker_access("home_members", "SELECT")  # who to remind
 
     ddl.home_scoped("rooms", worker="SELECT")

@@ -32,17 +32,28 @@ def upgrade() -> None:
         sa.Column("kind", sa.Enum(*ORG_KINDS, name="organization_kind"), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("slug", sa.String(length=100), nullable=False),
-        sa.Column("contact", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"),
-                  nullable=False),
-        sa.Column("settings", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"),
-                  nullable=False),
+        sa.Column(
+            "contact",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column(
+            "settings",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
         sa.Column("created_by", sa.UUID(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]{1,98}[a-z0-9]$'", name=op.f("ck_organizations_slug_format")),
-        sa.ForeignKeyConstraint(["created_by"], ["users.id"], name=op.f("fk_organizations_created_by_users"),
-                                ondelete="SET NULL"),
+        sa.CheckConstraint(
+            "slug ~ '^[a-z0-9][a-z0-9-]{1,98}[a-z0-9]$'", name=op.f("ck_organizations_slug_format")
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["users.id"], name=op.f("fk_organizations_created_by_users"), ondelete="SET NULL"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organizations")),
     )
     ddl.reference_table("organizations")
@@ -59,14 +70,25 @@ def upgrade() -> None:
         sa.Column("invited_by", sa.UUID(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(["organization_id"], ["organizations.id"],
-                                name=op.f("fk_organization_members_organization_id_organizations"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_organization_members_user_id_users"),
-                                ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["invited_by"], ["users.id"], name=op.f("fk_organization_members_invited_by_users"),
-                                ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("fk_organization_members_organization_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_organization_members_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["invited_by"],
+            ["users.id"],
+            name=op.f("fk_organization_members_invited_by_users"),
+            ondelete="SET NULL",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organization_members")),
-        sa.UniqueConstraint("organization_id", "user_id", name=op.f("uq_organization_members_organization_id_user_id")),
+        sa.UniqueConstraint(
+            "organization_id", "user_id", name=op.f("uq_organization_members_organization_id_user_id")
+        ),
     )
     ddl.reference_table("organization_members")  # read by the identity function of every request
     op.create_index("ix_organization_members_user_id", "organization_members", ["user_id"], unique=False)
@@ -100,7 +122,7 @@ def _functions() -> None:
         LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS
         $$ SELECT m.user_id, u.email, u.full_name, m.role, m.invited_by, m.created_at, m.updated_at
              FROM organization_members m JOIN users u ON u.id = m.user_id
-            WHERE m.organization_id = p_org AND (p_org = ANY ({orgs('read')}) OR {IS_ADMIN})
+            WHERE m.organization_id = p_org AND (p_org = ANY ({orgs("read")}) OR {IS_ADMIN})
             ORDER BY m.role DESC, lower(u.full_name), u.id $$
         """
     )
@@ -113,7 +135,7 @@ def _functions() -> None:
         CREATE FUNCTION homeops_delete_organization(p_org uuid) RETURNS boolean
         LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS
         $$ BEGIN
-          IF NOT (p_org = ANY ({orgs('owner')})) THEN
+          IF NOT (p_org = ANY ({orgs("owner")})) THEN
             RAISE EXCEPTION 'only an owner deletes an organization' USING ERRCODE = 'insufficient_privilege';
           END IF;
           UPDATE organizations SET deleted_at = now() WHERE id = p_org AND deleted_at IS NULL;
@@ -132,29 +154,58 @@ def _grants_and_policies() -> None:
     ddl.grant("organizations", "SELECT, INSERT", ddl.API_ROLES)
     ddl.grant("organizations", "UPDATE (name, slug, contact, settings, deleted_at)")
     ddl.enable_rls("organizations")
-    ddl.policy("organizations", "organizations_select", "SELECT",
-               using=f"(deleted_at IS NULL AND {in_orgs('read', 'id')}) OR {IS_ADMIN}")
-    ddl.policy("organizations", "organizations_insert", "INSERT",
-               check=f"created_by = {UID} AND {in_orgs('owner', 'id')}")
-    ddl.policy("organizations", "organizations_update", "UPDATE",
-               using=f"deleted_at IS NULL AND {in_orgs('admin', 'id')}", check=in_orgs("admin", "id"))
+    ddl.policy(
+        "organizations",
+        "organizations_select",
+        "SELECT",
+        using=f"(deleted_at IS NULL AND {in_orgs('read', 'id')}) OR {IS_ADMIN}",
+    )
+    ddl.policy(
+        "organizations",
+        "organizations_insert",
+        "INSERT",
+        check=f"created_by = {UID} AND {in_orgs('owner', 'id')}",
+    )
+    ddl.policy(
+        "organizations",
+        "organizations_update",
+        "UPDATE",
+        using=f"deleted_at IS NULL AND {in_orgs('admin', 'id')}",
+        check=in_orgs("admin", "id"),
+    )
     ddl.worker_access("organizations", "SELECT")
 
     ddl.grant("organization_members", "SELECT, INSERT, DELETE", ddl.API_ROLES)
     ddl.grant("organization_members", "UPDATE (role)")
     ddl.enable_rls("organization_members")
-    ddl.policy("organization_members", "organization_members_select", "SELECT",
-               using=f"{in_orgs('read')} OR user_id = {UID} OR {IS_ADMIN}")
+    ddl.policy(
+        "organization_members",
+        "organization_members_select",
+        "SELECT",
+        using=f"{in_orgs('read')} OR user_id = {UID} OR {IS_ADMIN}",
+    )
     # Owners and managers add members (never an owner); the creator adds themselves as owner, once. Only an
     # owner changes an owner's row.
-    ddl.policy("organization_members", "organization_members_insert", "INSERT",
-               check=f"{in_orgs('admin')} AND (role <> 'owner' OR (user_id = {UID} AND {in_orgs('owner')}))")
-    ddl.policy("organization_members", "organization_members_update", "UPDATE",
-               using=f"{in_orgs('admin')} AND (role <> 'owner' OR {in_orgs('owner')})",
-               check=f"{in_orgs('admin')} AND (role <> 'owner' OR {in_orgs('owner')})")
+    ddl.policy(
+        "organization_members",
+        "organization_members_insert",
+        "INSERT",
+        check=f"{in_orgs('admin')} AND (role <> 'owner' OR (user_id = {UID} AND {in_orgs('owner')}))",
+    )
+    ddl.policy(
+        "organization_members",
+        "organization_members_update",
+        "UPDATE",
+        using=f"{in_orgs('admin')} AND (role <> 'owner' OR {in_orgs('owner')})",
+        check=f"{in_orgs('admin')} AND (role <> 'owner' OR {in_orgs('owner')})",
+    )
     # Owners remove anyone (the service keeps the last owner); managers remove non-owners; a member leaves.
-    ddl.policy("organization_members", "organization_members_delete", "DELETE",
-               using=f"{in_orgs('owner')} OR (role <> 'owner' AND ({in_orgs('admin')} OR user_id = {UID}))")
+    ddl.policy(
+        "organization_members",
+        "organization_members_delete",
+        "DELETE",
+        using=f"{in_orgs('owner')} OR (role <> 'owner' AND ({in_orgs('admin')} OR user_id = {UID}))",
+    )
     ddl.worker_access("organization_members", "SELECT")
 
 

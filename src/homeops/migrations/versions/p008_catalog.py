@@ -30,12 +30,20 @@ down_revision: str | None = "p007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TABLES = ("device_categories", "ecosystems", "manufacturers", "device_models", "common_problems",
-          "model_maintenance_templates")
+TABLES = (
+    "device_categories",
+    "ecosystems",
+    "manufacturers",
+    "device_models",
+    "common_problems",
+    "model_maintenance_templates",
+)
 
 
 def _jsonb(name: str, default: str = "'{}'::jsonb") -> sa.Column:  # type: ignore[type-arg]
-    return sa.Column(name, postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text(default), nullable=False)
+    return sa.Column(
+        name, postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text(default), nullable=False
+    )
 
 
 def _timestamps(*, deleted: bool = False) -> list[sa.Column]:  # type: ignore[type-arg]
@@ -57,8 +65,12 @@ def upgrade() -> None:
         sa.Column("label", sa.String(length=200), nullable=False),
         sa.Column("domain", sa.String(length=32), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(["parent_code"], ["device_categories.code"],
-                                name=op.f("fk_device_categories_parent_code_device_categories"), ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(
+            ["parent_code"],
+            ["device_categories.code"],
+            name=op.f("fk_device_categories_parent_code_device_categories"),
+            ondelete="RESTRICT",
+        ),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_device_categories")),
     )
     ddl.reference_table("device_categories")
@@ -92,9 +104,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_manufacturers")),
     )
     ddl.reference_table("manufacturers")
-    op.create_index("ix_manufacturers_live", "manufacturers", ["deleted_at"], unique=False,
-                    postgresql_where=sa.text("deleted_at IS NULL"))
-    op.create_index("uq_manufacturers_name_lower", "manufacturers", [sa.literal_column("lower(name)")], unique=True)
+    op.create_index(
+        "ix_manufacturers_live",
+        "manufacturers",
+        ["deleted_at"],
+        unique=False,
+        postgresql_where=sa.text("deleted_at IS NULL"),
+    )
+    op.create_index(
+        "uq_manufacturers_name_lower", "manufacturers", [sa.literal_column("lower(name)")], unique=True
+    )
 
     op.create_table(
         "device_models",
@@ -115,32 +134,73 @@ def upgrade() -> None:
         sa.Column("maintenance_notes", sa.Text(), nullable=True),
         sa.Column("data_source", sa.String(length=500), nullable=True),
         sa.Column("confidence_score", sa.Float(), server_default=sa.text("1.0"), nullable=False),
-        sa.Column("search_vector", postgresql.TSVECTOR(),
-                  sa.Computed("to_tsvector('simple', coalesce(product_name, '') || ' ' || model_number)",
-                              persisted=True), nullable=False),
+        sa.Column(
+            "search_vector",
+            postgresql.TSVECTOR(),
+            sa.Computed(
+                "to_tsvector('simple', coalesce(product_name, '') || ' ' || model_number)", persisted=True
+            ),
+            nullable=False,
+        ),
         *_timestamps(deleted=True),
-        sa.ForeignKeyConstraint(["category_code"], ["device_categories.code"],
-                                name=op.f("fk_device_models_category_code_device_categories"), ondelete="RESTRICT"),
-        sa.ForeignKeyConstraint(["manufacturer_id"], ["manufacturers.id"],
-                                name=op.f("fk_device_models_manufacturer_id_manufacturers"), ondelete="RESTRICT"),
-        sa.ForeignKeyConstraint(["replacement_model_id"], ["device_models.id"],
-                                name=op.f("fk_device_models_replacement_model_id_device_models"), ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["category_code"],
+            ["device_categories.code"],
+            name=op.f("fk_device_models_category_code_device_categories"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["manufacturer_id"],
+            ["manufacturers.id"],
+            name=op.f("fk_device_models_manufacturer_id_manufacturers"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["replacement_model_id"],
+            ["device_models.id"],
+            name=op.f("fk_device_models_replacement_model_id_device_models"),
+            ondelete="SET NULL",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_device_models")),
     )
     ddl.reference_table("device_models")
     op.create_index("ix_device_models_category_code", "device_models", ["category_code"], unique=False)
-    op.create_index("ix_device_models_electrical_specs", "device_models", ["electrical_specs"], unique=False,
-                    postgresql_using="gin")
-    op.create_index("ix_device_models_live", "device_models", ["deleted_at"], unique=False,
-                    postgresql_where=sa.text("deleted_at IS NULL"))
-    op.create_index("ix_device_models_number_upper", "device_models", [sa.literal_column("upper(model_number)")],
-                    unique=False)
-    op.create_index("ix_device_models_physical_specs", "device_models", ["physical_specs"], unique=False,
-                    postgresql_using="gin")
-    op.create_index("ix_device_models_search", "device_models", ["search_vector"], unique=False,
-                    postgresql_using="gin")
-    op.create_index("uq_device_models_manufacturer_number", "device_models",
-                    ["manufacturer_id", sa.literal_column("upper(model_number)")], unique=True)
+    op.create_index(
+        "ix_device_models_electrical_specs",
+        "device_models",
+        ["electrical_specs"],
+        unique=False,
+        postgresql_using="gin",
+    )
+    op.create_index(
+        "ix_device_models_live",
+        "device_models",
+        ["deleted_at"],
+        unique=False,
+        postgresql_where=sa.text("deleted_at IS NULL"),
+    )
+    op.create_index(
+        "ix_device_models_number_upper",
+        "device_models",
+        [sa.literal_column("upper(model_number)")],
+        unique=False,
+    )
+    op.create_index(
+        "ix_device_models_physical_specs",
+        "device_models",
+        ["physical_specs"],
+        unique=False,
+        postgresql_using="gin",
+    )
+    op.create_index(
+        "ix_device_models_search", "device_models", ["search_vector"], unique=False, postgresql_using="gin"
+    )
+    op.create_index(
+        "uq_device_models_manufacturer_number",
+        "device_models",
+        ["manufacturer_id", sa.literal_column("upper(model_number)")],
+        unique=True,
+    )
 
     op.create_table(
         "common_problems",
@@ -151,25 +211,40 @@ def upgrade() -> None:
         _jsonb("error_codes", "'[]'::jsonb"),
         sa.Column("root_cause", sa.Text(), nullable=True),
         sa.Column("solution", sa.Text(), nullable=True),
-        sa.Column("severity", sa.Enum("critical", "high", "medium", "low", name="problem_severity"), nullable=False),
-        sa.Column("frequency", sa.Enum("very_common", "common", "occasional", "rare", name="problem_frequency"),
-                  nullable=False),
+        sa.Column(
+            "severity", sa.Enum("critical", "high", "medium", "low", name="problem_severity"), nullable=False
+        ),
+        sa.Column(
+            "frequency",
+            sa.Enum("very_common", "common", "occasional", "rare", name="problem_frequency"),
+            nullable=False,
+        ),
         sa.Column("typical_age_range", sa.String(length=50), nullable=True),
         _jsonb("related_parts", "'[]'::jsonb"),
         sa.Column("estimated_repair_cost", sa.String(length=50), nullable=True),
         _jsonb("data_sources", "'[]'::jsonb"),
         *_timestamps(deleted=True),
-        sa.ForeignKeyConstraint(["model_id"], ["device_models.id"],
-                                name=op.f("fk_common_problems_model_id_device_models"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["model_id"],
+            ["device_models.id"],
+            name=op.f("fk_common_problems_model_id_device_models"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_common_problems")),
     )
     ddl.reference_table("common_problems")
-    op.create_index("ix_common_problems_error_codes", "common_problems", ["error_codes"], unique=False,
-                    postgresql_using="gin")
+    op.create_index(
+        "ix_common_problems_error_codes",
+        "common_problems",
+        ["error_codes"],
+        unique=False,
+        postgresql_using="gin",
+    )
     op.create_index("ix_common_problems_model_id", "common_problems", ["model_id"], unique=False)
     op.create_index("ix_common_problems_severity", "common_problems", ["severity"], unique=False)
-    op.create_index("ix_common_problems_symptoms", "common_problems", ["symptoms"], unique=False,
-                    postgresql_using="gin")
+    op.create_index(
+        "ix_common_problems_symptoms", "common_problems", ["symptoms"], unique=False, postgresql_using="gin"
+    )
 
     op.create_table(
         "model_maintenance_templates",
@@ -178,20 +253,33 @@ def upgrade() -> None:
         sa.Column("task_name", sa.String(length=200), nullable=False),
         sa.Column("interval", sa.Integer(), nullable=False),
         # Also the type of maintenance_schedules.interval_unit (maintenance migration).
-        sa.Column("interval_unit", sa.Enum("days", "weeks", "months", "years", name="interval_unit"), nullable=False),
+        sa.Column(
+            "interval_unit", sa.Enum("days", "weeks", "months", "years", name="interval_unit"), nullable=False
+        ),
         _jsonb("parts", "'[]'::jsonb"),
         sa.Column("estimated_cost", sa.Numeric(precision=10, scale=2), nullable=True),
         sa.Column("notes", sa.Text(), nullable=True),
         *_timestamps(),
-        sa.ForeignKeyConstraint(["model_id"], ["device_models.id"],
-                                name=op.f("fk_model_maintenance_templates_model_id_device_models"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["model_id"],
+            ["device_models.id"],
+            name=op.f("fk_model_maintenance_templates_model_id_device_models"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_model_maintenance_templates")),
     )
     ddl.reference_table("model_maintenance_templates")
-    op.create_index("ix_model_maintenance_templates_model_id", "model_maintenance_templates", ["model_id"],
-                    unique=False)
+    op.create_index(
+        "ix_model_maintenance_templates_model_id", "model_maintenance_templates", ["model_id"], unique=False
+    )
 
-    for table in ("ecosystems", "manufacturers", "device_models", "common_problems", "model_maintenance_templates"):
+    for table in (
+        "ecosystems",
+        "manufacturers",
+        "device_models",
+        "common_problems",
+        "model_maintenance_templates",
+    ):
         ddl.updated_at_trigger(table)
     _grants_and_policies()
     _seed_taxonomy()
@@ -274,14 +362,23 @@ _ECOSYSTEMS = [
 
 
 def _seed_taxonomy() -> None:
-    categories = sa.table("device_categories", sa.column("code"), sa.column("parent_code"), sa.column("label"),
-                          sa.column("domain"))
-    op.bulk_insert(categories, [{"code": c, "parent_code": p, "label": label, "domain": d}
-                                for c, p, label, d in _TAXONOMY])
-    ecosystems = sa.table("ecosystems", sa.column("name"), sa.column("vendor"), sa.column("protocol"),
-                          sa.column("auth_type"))
-    op.bulk_insert(ecosystems, [{"name": n, "vendor": v, "protocol": p, "auth_type": a}
-                                for n, v, p, a in _ECOSYSTEMS])
+    categories = sa.table(
+        "device_categories",
+        sa.column("code"),
+        sa.column("parent_code"),
+        sa.column("label"),
+        sa.column("domain"),
+    )
+    op.bulk_insert(
+        categories,
+        [{"code": c, "parent_code": p, "label": label, "domain": d} for c, p, label, d in _TAXONOMY],
+    )
+    ecosystems = sa.table(
+        "ecosystems", sa.column("name"), sa.column("vendor"), sa.column("protocol"), sa.column("auth_type")
+    )
+    op.bulk_insert(
+        ecosystems, [{"name": n, "vendor": v, "protocol": p, "auth_type": a} for n, v, p, a in _ECOSYSTEMS]
+    )
 
 
 def downgrade() -> None:

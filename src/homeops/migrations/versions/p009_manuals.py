@@ -38,12 +38,39 @@ down_revision: str | None = "p008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-MANUAL_TYPES = ("user", "troubleshooting", "installation", "service", "parts", "quick_start", "warranty", "other")
+MANUAL_TYPES = (
+    "user",
+    "troubleshooting",
+    "installation",
+    "service",
+    "parts",
+    "quick_start",
+    "warranty",
+    "other",
+)
 # What processing writes (the worker); the API corrects metadata only.
-PROCESSING_COLUMNS = ("status", "failure_reason", "indexed", "embedded", "processed_at", "page_count",
-                      "content_hash", "processor")
-METADATA_COLUMNS = ("title", "brand", "model_numbers", "category_code", "manual_type", "language", "version", "year",
-                    "source_url", "metadata")
+PROCESSING_COLUMNS = (
+    "status",
+    "failure_reason",
+    "indexed",
+    "embedded",
+    "processed_at",
+    "page_count",
+    "content_hash",
+    "processor",
+)
+METADATA_COLUMNS = (
+    "title",
+    "brand",
+    "model_numbers",
+    "category_code",
+    "manual_type",
+    "language",
+    "version",
+    "year",
+    "source_url",
+    "metadata",
+)
 
 
 def upgrade() -> None:
@@ -53,7 +80,9 @@ def upgrade() -> None:
         sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
         sa.Column("brand", sa.String(length=255), nullable=False),
         sa.Column("manufacturer_id", sa.UUID(), nullable=True),
-        sa.Column("model_numbers", sa.ARRAY(sa.String(length=255)), server_default=sa.text("'{}'"), nullable=False),
+        sa.Column(
+            "model_numbers", sa.ARRAY(sa.String(length=255)), server_default=sa.text("'{}'"), nullable=False
+        ),
         sa.Column("category_code", sa.String(length=64), nullable=True),
         sa.Column("manual_type", sa.Enum(*MANUAL_TYPES, name="manual_type"), nullable=False),
         sa.Column("language", sa.String(length=16), server_default="en", nullable=False),
@@ -69,33 +98,58 @@ def upgrade() -> None:
         sa.Column("storage_key", sa.String(length=512), nullable=False),
         sa.Column("source_url", sa.Text(), nullable=True),
         sa.Column("processor", sa.String(length=50), nullable=True),
-        sa.Column("status", sa.Enum("pending", "processing", "ready", "failed", name="manual_status"),
-                  server_default="pending", nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum("pending", "processing", "ready", "failed", name="manual_status"),
+            server_default="pending",
+            nullable=False,
+        ),
         sa.Column("failure_reason", sa.Text(), nullable=True),
         sa.Column("indexed", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("embedded", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("uploaded_by", sa.UUID(), nullable=True),
-        sa.Column("metadata", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"),
-                  nullable=False),
+        sa.Column(
+            "metadata",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(["category_code"], ["device_categories.code"],
-                                name=op.f("fk_manuals_category_code_device_categories"), ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["manufacturer_id"], ["manufacturers.id"],
-                                name=op.f("fk_manuals_manufacturer_id_manufacturers"), ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["uploaded_by"], ["users.id"], name=op.f("fk_manuals_uploaded_by_users"),
-                                ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["category_code"],
+            ["device_categories.code"],
+            name=op.f("fk_manuals_category_code_device_categories"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["manufacturer_id"],
+            ["manufacturers.id"],
+            name=op.f("fk_manuals_manufacturer_id_manufacturers"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["uploaded_by"], ["users.id"], name=op.f("fk_manuals_uploaded_by_users"), ondelete="SET NULL"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_manuals")),
     )
     ddl.reference_table("manuals")
     op.create_index("ix_manuals_category_code", "manuals", ["category_code"], unique=False)
-    op.create_index("ix_manuals_composite", "manuals", [sa.literal_column("lower(brand)"), "manual_type", "version"],
-                    unique=False)
+    op.create_index(
+        "ix_manuals_composite",
+        "manuals",
+        [sa.literal_column("lower(brand)"), "manual_type", "version"],
+        unique=False,
+    )
     op.create_index("ix_manuals_content_hash", "manuals", ["content_hash"], unique=False)
-    op.create_index("ix_manuals_created", "manuals", [sa.literal_column("created_at DESC"), "id"], unique=False)
+    op.create_index(
+        "ix_manuals_created", "manuals", [sa.literal_column("created_at DESC"), "id"], unique=False
+    )
     op.create_index("ix_manuals_manual_type", "manuals", ["manual_type"], unique=False)
-    op.create_index("ix_manuals_model_numbers", "manuals", ["model_numbers"], unique=False, postgresql_using="gin")
+    op.create_index(
+        "ix_manuals_model_numbers", "manuals", ["model_numbers"], unique=False, postgresql_using="gin"
+    )
     op.create_index("uq_manuals_file_hash", "manuals", ["file_hash"], unique=True)
     # Declared IMMUTABLE for the index: it depends only on its arguments (manual_type's labels are never renamed).
     op.execute(
@@ -106,7 +160,9 @@ def upgrade() -> None:
                         FROM unnest(model_numbers) AS m) $$
         """
     )
-    op.execute("GRANT EXECUTE ON FUNCTION homeops_manual_keys(text, manual_type, text, text[]) TO homeops_app")
+    op.execute(
+        "GRANT EXECUTE ON FUNCTION homeops_manual_keys(text, manual_type, text, text[]) TO homeops_app"
+    )
     op.execute(
         "CREATE INDEX ix_manuals_composite_keys ON manuals USING gin "
         "(homeops_manual_keys(brand, manual_type, version, model_numbers))"
@@ -119,15 +175,21 @@ def upgrade() -> None:
         sa.Column("chunk_index", sa.Integer(), nullable=False),
         sa.Column("page", sa.Integer(), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
-        sa.Column("search_vector", postgresql.TSVECTOR(), sa.Computed("to_tsvector('english', content)", persisted=True),
-                  nullable=False),
-        sa.ForeignKeyConstraint(["manual_id"], ["manuals.id"], name=op.f("fk_manual_chunks_manual_id_manuals"),
-                                ondelete="CASCADE"),
+        sa.Column(
+            "search_vector",
+            postgresql.TSVECTOR(),
+            sa.Computed("to_tsvector('english', content)", persisted=True),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["manual_id"], ["manuals.id"], name=op.f("fk_manual_chunks_manual_id_manuals"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("manual_id", "chunk_index", name=op.f("pk_manual_chunks")),
     )
     ddl.reference_table("manual_chunks")
-    op.create_index("ix_manual_chunks_search", "manual_chunks", ["search_vector"], unique=False,
-                    postgresql_using="gin")
+    op.create_index(
+        "ix_manual_chunks_search", "manual_chunks", ["search_vector"], unique=False, postgresql_using="gin"
+    )
 
     _grants_and_policies()
     _optional_vectors()

@@ -58,12 +58,22 @@ def upgrade() -> None:
         sa.Column("installation_date", sa.Date(), nullable=True),
         sa.Column("warranty_start", sa.Date(), nullable=True),
         sa.Column("warranty_end", sa.Date(), nullable=True),
-        sa.Column("features", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"),
-                  nullable=False),
-        sa.Column("specifications", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"),
-                  nullable=False),
+        sa.Column(
+            "features",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column(
+            "specifications",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
         sa.Column("notes", sa.Text(), nullable=True),
-        sa.Column("status", sa.Enum(*DEVICE_STATUSES, name="device_status"), server_default="active", nullable=False),
+        sa.Column(
+            "status", sa.Enum(*DEVICE_STATUSES, name="device_status"), server_default="active", nullable=False
+        ),
         sa.Column("replaces_device_id", sa.UUID(), nullable=True),
         sa.Column("replaced_by_device_id", sa.UUID(), nullable=True),
         sa.Column("ecosystem_id", sa.UUID(), nullable=True),
@@ -73,14 +83,30 @@ def upgrade() -> None:
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(["home_id"], ["homes.id"], name=op.f("fk_devices_home_id_homes"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["added_by"], ["users.id"], name=op.f("fk_devices_added_by_users"), ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["category_code"], ["device_categories.code"],
-                                name=op.f("fk_devices_category_code_device_categories"), ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["ecosystem_id"], ["ecosystems.id"], name=op.f("fk_devices_ecosystem_id_ecosystems"),
-                                ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["model_id"], ["device_models.id"], name=op.f("fk_devices_model_id_device_models"),
-                                ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["home_id"], ["homes.id"], name=op.f("fk_devices_home_id_homes"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["added_by"], ["users.id"], name=op.f("fk_devices_added_by_users"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["category_code"],
+            ["device_categories.code"],
+            name=op.f("fk_devices_category_code_device_categories"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["ecosystem_id"],
+            ["ecosystems.id"],
+            name=op.f("fk_devices_ecosystem_id_ecosystems"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["model_id"],
+            ["device_models.id"],
+            name=op.f("fk_devices_model_id_device_models"),
+            ondelete="SET NULL",
+        ),
         sa.PrimaryKeyConstraint("home_id", "id", name=op.f("pk_devices")),
     )
     ddl.distributed_table("devices", "home_id", colocate_with="rooms")
@@ -89,17 +115,29 @@ def upgrade() -> None:
     _home_fk("devices", "fk_devices_replaces_device", "replaces_device_id", "devices")
     _home_fk("devices", "fk_devices_replaced_by_device", "replaced_by_device_id", "devices")
     op.create_index("ix_devices_category_code", "devices", ["category_code"], unique=False)
-    op.create_index("ix_devices_home_status_created", "devices",
-                    ["home_id", "status", sa.literal_column("created_at DESC")], unique=False)
+    op.create_index(
+        "ix_devices_home_status_created",
+        "devices",
+        ["home_id", "status", sa.literal_column("created_at DESC")],
+        unique=False,
+    )
     # The cross-home auto-link of a manual that became ready (manufacturer + model number).
-    op.create_index("ix_devices_make_model", "devices",
-                    [sa.literal_column("lower(manufacturer_name)"), sa.literal_column("upper(model_number)")],
-                    unique=False)
+    op.create_index(
+        "ix_devices_make_model",
+        "devices",
+        [sa.literal_column("lower(manufacturer_name)"), sa.literal_column("upper(model_number)")],
+        unique=False,
+    )
     op.create_index("ix_devices_model_id", "devices", ["model_id"], unique=False)
     op.create_index("ix_devices_home_id_room_id", "devices", ["home_id", "room_id"], unique=False)
     op.create_index("ix_devices_serial_number_index", "devices", ["serial_number_index"], unique=False)
-    op.create_index("ix_devices_warranty_end", "devices", ["warranty_end"], unique=False,
-                    postgresql_where=sa.text("status = 'active'"))
+    op.create_index(
+        "ix_devices_warranty_end",
+        "devices",
+        ["warranty_end"],
+        unique=False,
+        postgresql_where=sa.text("status = 'active'"),
+    )
     ddl.updated_at_trigger("devices")
 
     op.create_table(
@@ -110,13 +148,18 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(["home_id"], ["homes.id"], name=op.f("fk_device_groups_home_id_homes"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["home_id"], ["homes.id"], name=op.f("fk_device_groups_home_id_homes"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("home_id", "id", name=op.f("pk_device_groups")),
     )
     ddl.distributed_table("device_groups", "home_id", colocate_with="rooms")
-    op.create_index("uq_device_groups_home_name", "device_groups", ["home_id", sa.literal_column("lower(name)")],
-                    unique=True)
+    op.create_index(
+        "uq_device_groups_home_name",
+        "device_groups",
+        ["home_id", sa.literal_column("lower(name)")],
+        unique=True,
+    )
     ddl.updated_at_trigger("device_groups")
 
     op.create_table(
@@ -131,8 +174,12 @@ def upgrade() -> None:
     # Same-home membership is a database rule: both foreign keys carry home_id.
     _home_fk("device_group_members", "fk_device_group_members_device", "device_id", "devices", "CASCADE")
     _home_fk("device_group_members", "fk_device_group_members_group", "group_id", "device_groups", "CASCADE")
-    op.create_index("ix_device_group_members_home_id_device_id", "device_group_members", ["home_id", "device_id"],
-                    unique=False)
+    op.create_index(
+        "ix_device_group_members_home_id_device_id",
+        "device_group_members",
+        ["home_id", "device_id"],
+        unique=False,
+    )
 
     op.create_table(
         "device_manuals",
@@ -142,10 +189,15 @@ def upgrade() -> None:
         sa.Column("linked_by", sa.UUID(), nullable=True),
         sa.Column("auto_linked", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("linked_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(["linked_by"], ["users.id"], name=op.f("fk_device_manuals_linked_by_users"),
-                                ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["manual_id"], ["manuals.id"], name=op.f("fk_device_manuals_manual_id_manuals"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["linked_by"], ["users.id"], name=op.f("fk_device_manuals_linked_by_users"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["manual_id"],
+            ["manuals.id"],
+            name=op.f("fk_device_manuals_manual_id_manuals"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("home_id", "device_id", "manual_id", name=op.f("pk_device_manuals")),
     )
     ddl.distributed_table("device_manuals", "home_id", colocate_with="rooms")
@@ -158,7 +210,9 @@ def upgrade() -> None:
 def _home_fk(table: str, name: str, column: str, target: str, ondelete: str | None = None) -> None:
     """``(home_id, column) → target (home_id, id)``, added once both tables are placed: on a cluster a table
     that is still local may not reference a distributed one."""
-    op.create_foreign_key(op.f(name), table, target, ["home_id", column], ["home_id", "id"], ondelete=ondelete)
+    op.create_foreign_key(
+        op.f(name), table, target, ["home_id", column], ["home_id", "id"], ondelete=ondelete
+    )
 
 
 def _grants_and_policies() -> None:

@@ -29,8 +29,16 @@ down_revision: str | None = "p010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SERVICE_EVENT_TYPES = ("maintenance", "repair", "inspection", "installation", "warranty_claim", "replacement",
-                       "cleaning", "other")
+SERVICE_EVENT_TYPES = (
+    "maintenance",
+    "repair",
+    "inspection",
+    "installation",
+    "warranty_claim",
+    "replacement",
+    "cleaning",
+    "other",
+)
 
 
 def _timestamps() -> list[sa.Column]:  # type: ignore[type-arg]
@@ -59,30 +67,47 @@ def upgrade() -> None:
         sa.Column("last_performed", sa.Date(), nullable=True),
         sa.Column("lead_days", sa.Integer(), server_default=sa.text("7"), nullable=False),
         sa.Column("end_date", sa.Date(), nullable=True),
-        sa.Column("parts_needed", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'[]'::jsonb"),
-                  nullable=False),
+        sa.Column(
+            "parts_needed",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'[]'::jsonb"),
+            nullable=False,
+        ),
         sa.Column("estimated_cost", sa.Numeric(precision=10, scale=2), nullable=True),
         sa.Column("reminder_enabled", sa.Boolean(), server_default=sa.text("true"), nullable=False),
         sa.Column("is_active", sa.Boolean(), server_default=sa.text("true"), nullable=False),
         *_timestamps(),
         sa.CheckConstraint("interval > 0", name=op.f("ck_maintenance_schedules_interval_positive")),
         sa.CheckConstraint("lead_days >= 0", name=op.f("ck_maintenance_schedules_lead_days_non_negative")),
-        sa.ForeignKeyConstraint(["template_id"], ["model_maintenance_templates.id"],
-                                name=op.f("fk_maintenance_schedules_template_id_model_maintenance_templates"),
-                                ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["template_id"],
+            ["model_maintenance_templates.id"],
+            name=op.f("fk_maintenance_schedules_template_id_model_maintenance_templates"),
+            ondelete="SET NULL",
+        ),
         sa.PrimaryKeyConstraint("home_id", "id", name=op.f("pk_maintenance_schedules")),
     )
     # Co-located with devices: seed Query 4 joins schedules to their devices (and rooms) on one shard.
     ddl.distributed_table("maintenance_schedules", "home_id", colocate_with="rooms")
     _home_fk("maintenance_schedules", "device_id", "devices", ondelete="CASCADE")
-    op.create_index("ix_maintenance_schedules_home_device", "maintenance_schedules", ["home_id", "device_id"],
-                    unique=False)
+    op.create_index(
+        "ix_maintenance_schedules_home_device",
+        "maintenance_schedules",
+        ["home_id", "device_id"],
+        unique=False,
+    )
     # Seed Query 4 ("upcoming across my homes"): one index range per home.
-    op.create_index("ix_maintenance_schedules_home_due", "maintenance_schedules", ["home_id", "next_due"],
-                    unique=False)
+    op.create_index(
+        "ix_maintenance_schedules_home_due", "maintenance_schedules", ["home_id", "next_due"], unique=False
+    )
     # The hourly reminder scan across every home.
-    op.create_index("ix_maintenance_schedules_next_due", "maintenance_schedules", ["next_due"], unique=False,
-                    postgresql_where=sa.text("is_active"))
+    op.create_index(
+        "ix_maintenance_schedules_next_due",
+        "maintenance_schedules",
+        ["next_due"],
+        unique=False,
+        postgresql_where=sa.text("is_active"),
+    )
     ddl.updated_at_trigger("maintenance_schedules")
 
     op.create_table(
@@ -97,14 +122,26 @@ def upgrade() -> None:
         sa.Column("user_id", sa.UUID(), nullable=True),
         sa.Column("notes", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(["home_id"], ["homes.id"], name=op.f("fk_maintenance_occurrences_home_id_homes"),
-                                ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_maintenance_occurrences_user_id_users"),
-                                ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["home_id"],
+            ["homes.id"],
+            name=op.f("fk_maintenance_occurrences_home_id_homes"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_maintenance_occurrences_user_id_users"),
+            ondelete="SET NULL",
+        ),
         sa.PrimaryKeyConstraint("home_id", "id", name=op.f("pk_maintenance_occurrences")),
         # One outcome per due date of a schedule (a concurrent second completion fails here).
-        sa.UniqueConstraint("home_id", "schedule_id", "due_date",
-                            name=op.f("uq_maintenance_occurrences_home_id_schedule_id_due_date")),
+        sa.UniqueConstraint(
+            "home_id",
+            "schedule_id",
+            "due_date",
+            name=op.f("uq_maintenance_occurrences_home_id_schedule_id_due_date"),
+        ),
     )
     ddl.distributed_table("maintenance_occurrences", "home_id", colocate_with="rooms")
     _home_fk("maintenance_occurrences", "schedule_id", "maintenance_schedules", ondelete="CASCADE")
@@ -122,15 +159,24 @@ def upgrade() -> None:
         sa.Column("technician", sa.String(length=200), nullable=True),
         sa.Column("cost", sa.Numeric(precision=12, scale=2), nullable=True),
         sa.Column("warranty_covered", sa.Boolean(), server_default=sa.text("false"), nullable=False),
-        sa.Column("parts_replaced", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'[]'::jsonb"),
-                  nullable=False),
+        sa.Column(
+            "parts_replaced",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'[]'::jsonb"),
+            nullable=False,
+        ),
         sa.Column("notes", sa.Text(), nullable=True),
         # [{key, file_name, content_type, size, uploaded_at, uploaded_by}] — the files live in the storage.
-        sa.Column("attachments", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'[]'::jsonb"),
-                  nullable=False),
+        sa.Column(
+            "attachments",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'[]'::jsonb"),
+            nullable=False,
+        ),
         *_timestamps(),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_service_events_user_id_users"),
-                                ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_service_events_user_id_users"), ondelete="SET NULL"
+        ),
         sa.PrimaryKeyConstraint("home_id", "id", name=op.f("pk_service_events")),
     )
     ddl.distributed_table("service_events", "home_id", colocate_with="rooms")
@@ -138,15 +184,28 @@ def upgrade() -> None:
     # NO ACTION: MaintenanceService.delete nulls the events' schedule_id first (the history stays).
     _home_fk("service_events", "schedule_id", "maintenance_schedules")
     # A device's history, newest first.
-    op.create_index("ix_service_events_device_date", "service_events",
-                    ["home_id", "device_id", sa.literal_column("event_date DESC")], unique=False)
-    op.create_index("ix_service_events_home_date", "service_events", ["home_id", sa.literal_column("event_date DESC")],
-                    unique=False)
+    op.create_index(
+        "ix_service_events_device_date",
+        "service_events",
+        ["home_id", "device_id", sa.literal_column("event_date DESC")],
+        unique=False,
+    )
+    op.create_index(
+        "ix_service_events_home_date",
+        "service_events",
+        ["home_id", sa.literal_column("event_date DESC")],
+        unique=False,
+    )
     op.create_index("ix_service_events_event_type", "service_events", ["event_type"], unique=False)
     op.create_index("ix_service_events_user_id", "service_events", ["user_id"], unique=False)
     # The events of a schedule (nulled before the schedule is deleted; the foreign key's check).
-    op.create_index("ix_service_events_schedule", "service_events", ["home_id", "schedule_id"], unique=False,
-                    postgresql_where=sa.text("schedule_id IS NOT NULL"))
+    op.create_index(
+        "ix_service_events_schedule",
+        "service_events",
+        ["home_id", "schedule_id"],
+        unique=False,
+        postgresql_where=sa.text("schedule_id IS NOT NULL"),
+    )
     ddl.updated_at_trigger("service_events")
 
     op.create_table(
@@ -155,8 +214,9 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("rotated_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_calendar_feeds_user_id_users"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_calendar_feeds_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_calendar_feeds")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_calendar_feeds_token_hash")),
     )
@@ -170,8 +230,14 @@ def upgrade() -> None:
 def _home_fk(table: str, column: str, target: str, ondelete: str | None = None) -> None:
     """``(home_id, column) → target (home_id, id)``, added once both tables are placed: on a cluster a table
     that is still local (or references a reference table) may not reference a distributed one yet."""
-    op.create_foreign_key(op.f(f"fk_{table}_home_id_{target}"), table, target, ["home_id", column], ["home_id", "id"],
-                          ondelete=ondelete)
+    op.create_foreign_key(
+        op.f(f"fk_{table}_home_id_{target}"),
+        table,
+        target,
+        ["home_id", column],
+        ["home_id", "id"],
+        ondelete=ondelete,
+    )
 
 
 def _functions() -> None:
@@ -206,8 +272,14 @@ def _grants_and_policies() -> None:
 
     ddl.grant("calendar_feeds", "SELECT, INSERT, UPDATE, DELETE")
     ddl.enable_rls("calendar_feeds")
-    ddl.policy("calendar_feeds", "calendar_feeds_own", "ALL", using=f"user_id = {UID}", check=f"user_id = {UID}",
-               roles=APP_DB_ROLE)
+    ddl.policy(
+        "calendar_feeds",
+        "calendar_feeds_own",
+        "ALL",
+        using=f"user_id = {UID}",
+        check=f"user_id = {UID}",
+        roles=APP_DB_ROLE,
+    )
 
 
 def downgrade() -> None:

@@ -31,8 +31,12 @@ PRIORITIES = ("low", "medium", "high", "urgent")  # priority_level: tickets here
 
 
 def _jsonb(name: str, default: str) -> sa.Column:  # type: ignore[type-arg]
-    return sa.Column(name, postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text(f"'{default}'::jsonb"),
-                     nullable=False)
+    return sa.Column(
+        name,
+        postgresql.JSONB(astext_type=sa.Text()),
+        server_default=sa.text(f"'{default}'::jsonb"),
+        nullable=False,
+    )
 
 
 def upgrade() -> None:
@@ -48,31 +52,56 @@ def upgrade() -> None:
         _jsonb("error_codes", "[]"),
         _jsonb("conversation", "[]"),
         _jsonb("suggestions", "{}"),
-        sa.Column("status", sa.Enum(*SESSION_STATUSES, name="troubleshooting_status"), server_default="open",
-                  nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(*SESSION_STATUSES, name="troubleshooting_status"),
+            server_default="open",
+            nullable=False,
+        ),
         sa.Column("resolution", sa.Text(), nullable=True),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("user_satisfaction", sa.SmallInteger(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.CheckConstraint("user_satisfaction BETWEEN 1 AND 5",
-                           name=op.f("ck_troubleshooting_sessions_satisfaction_range")),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_troubleshooting_sessions_user_id_users"),
-                                ondelete="CASCADE"),
+        sa.CheckConstraint(
+            "user_satisfaction BETWEEN 1 AND 5", name=op.f("ck_troubleshooting_sessions_satisfaction_range")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_troubleshooting_sessions_user_id_users"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("home_id", "id", name=op.f("pk_troubleshooting_sessions")),
     )
     # Co-located with devices: seed Query 5 joins each session to its device on the same shard.
     ddl.distributed_table("troubleshooting_sessions", "home_id", colocate_with="rooms")
     _home_fk("troubleshooting_sessions", "device_id", "devices", ondelete="CASCADE")
     # Seed Query 5: the caller's sessions, newest first (the containment is a filter under row security).
-    op.create_index("ix_troubleshooting_sessions_user_created", "troubleshooting_sessions",
-                    ["user_id", sa.literal_column("created_at DESC")], unique=False)
-    op.create_index("ix_troubleshooting_sessions_home_device", "troubleshooting_sessions", ["home_id", "device_id"],
-                    unique=False)
-    op.create_index("ix_troubleshooting_sessions_status", "troubleshooting_sessions", ["status"], unique=False)
+    op.create_index(
+        "ix_troubleshooting_sessions_user_created",
+        "troubleshooting_sessions",
+        ["user_id", sa.literal_column("created_at DESC")],
+        unique=False,
+    )
+    op.create_index(
+        "ix_troubleshooting_sessions_home_device",
+        "troubleshooting_sessions",
+        ["home_id", "device_id"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_troubleshooting_sessions_status", "troubleshooting_sessions", ["status"], unique=False
+    )
     # Symptom containment (``symptoms @> '[…]'``) across sessions (owner-side queries, analytics).
-    op.create_index("ix_troubleshooting_sessions_symptoms", "troubleshooting_sessions", ["symptoms"], unique=False,
-                    postgresql_using="gin", postgresql_ops={"symptoms": "jsonb_path_ops"})
+    op.create_index(
+        "ix_troubleshooting_sessions_symptoms",
+        "troubleshooting_sessions",
+        ["symptoms"],
+        unique=False,
+        postgresql_using="gin",
+        postgresql_ops={"symptoms": "jsonb_path_ops"},
+    )
     ddl.updated_at_trigger("troubleshooting_sessions")
 
     op.create_table(
@@ -82,8 +111,12 @@ def upgrade() -> None:
         sa.Column("user_id", sa.UUID(), nullable=False),
         sa.Column("device_id", sa.UUID(), nullable=False),
         sa.Column("session_id", sa.UUID(), nullable=True),
-        sa.Column("status", sa.Enum(*TICKET_STATUSES, name="ticket_status"), server_default="open", nullable=False),
-        sa.Column("priority", sa.Enum(*PRIORITIES, name="priority_level"), server_default="medium", nullable=False),
+        sa.Column(
+            "status", sa.Enum(*TICKET_STATUSES, name="ticket_status"), server_default="open", nullable=False
+        ),
+        sa.Column(
+            "priority", sa.Enum(*PRIORITIES, name="priority_level"), server_default="medium", nullable=False
+        ),
         sa.Column("summary", sa.Text(), nullable=False),
         _jsonb("symptoms", "[]"),
         _jsonb("error_codes", "[]"),
@@ -93,10 +126,15 @@ def upgrade() -> None:
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(["assigned_to"], ["users.id"], name=op.f("fk_service_tickets_assigned_to_users"),
-                                ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_service_tickets_user_id_users"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["assigned_to"],
+            ["users.id"],
+            name=op.f("fk_service_tickets_assigned_to_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_service_tickets_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("home_id", "id", name=op.f("pk_service_tickets")),
     )
     ddl.distributed_table("service_tickets", "home_id", colocate_with="rooms")
@@ -104,13 +142,20 @@ def upgrade() -> None:
     # NO ACTION: the session's tickets are detached (session_id nulled) before a session is deleted.
     _home_fk("service_tickets", "session_id", "troubleshooting_sessions")
     op.create_index("ix_service_tickets_assigned_to", "service_tickets", ["assigned_to"], unique=False)
-    op.create_index("ix_service_tickets_home_device", "service_tickets", ["home_id", "device_id"], unique=False)
+    op.create_index(
+        "ix_service_tickets_home_device", "service_tickets", ["home_id", "device_id"], unique=False
+    )
     op.create_index("ix_service_tickets_priority", "service_tickets", ["priority"], unique=False)
     op.create_index("ix_service_tickets_status", "service_tickets", ["status"], unique=False)
     op.create_index("ix_service_tickets_user_id", "service_tickets", ["user_id"], unique=False)
     # One ticket per session (a concurrent second escalation fails here).
-    op.create_index("uq_service_tickets_home_session", "service_tickets", ["home_id", "session_id"], unique=True,
-                    postgresql_where=sa.text("session_id IS NOT NULL"))
+    op.create_index(
+        "uq_service_tickets_home_session",
+        "service_tickets",
+        ["home_id", "session_id"],
+        unique=True,
+        postgresql_where=sa.text("session_id IS NOT NULL"),
+    )
     ddl.updated_at_trigger("service_tickets")
 
     _grants_and_policies()
@@ -119,8 +164,14 @@ def upgrade() -> None:
 def _home_fk(table: str, column: str, target: str, ondelete: str | None = None) -> None:
     """``(home_id, column) → target (home_id, id)``, added once both tables are placed: on a cluster a table
     that is still local (or references a reference table) may not reference a distributed one yet."""
-    op.create_foreign_key(op.f(f"fk_{table}_home_id_{target}"), table, target, ["home_id", column], ["home_id", "id"],
-                          ondelete=ondelete)
+    op.create_foreign_key(
+        op.f(f"fk_{table}_home_id_{target}"),
+        table,
+        target,
+        ["home_id", column],
+        ["home_id", "id"],
+        ondelete=ondelete,
+    )
 
 
 def _grants_and_policies() -> None:
@@ -129,11 +180,24 @@ def _grants_and_policies() -> None:
     ddl.grant("troubleshooting_sessions", "SELECT, INSERT, UPDATE, DELETE")
     ddl.enable_rls("troubleshooting_sessions")
     own, own_or_staff = f"user_id = {UID}", f"user_id = {UID} OR {IS_STAFF}"
-    ddl.policy("troubleshooting_sessions", "troubleshooting_sessions_select", "SELECT", using=own_or_staff, roles=APP)
-    ddl.policy("troubleshooting_sessions", "troubleshooting_sessions_insert", "INSERT",
-               check=f"{own} AND {in_homes('write')}", roles=APP)
-    ddl.policy("troubleshooting_sessions", "troubleshooting_sessions_update", "UPDATE", using=own, check=own,
-               roles=APP)
+    ddl.policy(
+        "troubleshooting_sessions", "troubleshooting_sessions_select", "SELECT", using=own_or_staff, roles=APP
+    )
+    ddl.policy(
+        "troubleshooting_sessions",
+        "troubleshooting_sessions_insert",
+        "INSERT",
+        check=f"{own} AND {in_homes('write')}",
+        roles=APP,
+    )
+    ddl.policy(
+        "troubleshooting_sessions",
+        "troubleshooting_sessions_update",
+        "UPDATE",
+        using=own,
+        check=own,
+        roles=APP,
+    )
     ddl.policy("troubleshooting_sessions", "troubleshooting_sessions_delete", "DELETE", using=own, roles=APP)
     # Retention deletes resolved sessions after their window.
     ddl.worker_access("troubleshooting_sessions", "SELECT, DELETE")
@@ -141,10 +205,21 @@ def _grants_and_policies() -> None:
     ddl.grant("service_tickets", "SELECT, INSERT, UPDATE")
     ddl.enable_rls("service_tickets")
     ddl.policy("service_tickets", "service_tickets_select", "SELECT", using=own_or_staff, roles=APP)
-    ddl.policy("service_tickets", "service_tickets_insert", "INSERT", check=f"{own} AND {in_homes('write')}",
-               roles=APP)
-    ddl.policy("service_tickets", "service_tickets_update", "UPDATE", using=own_or_staff, check=own_or_staff,
-               roles=APP)
+    ddl.policy(
+        "service_tickets",
+        "service_tickets_insert",
+        "INSERT",
+        check=f"{own} AND {in_homes('write')}",
+        roles=APP,
+    )
+    ddl.policy(
+        "service_tickets",
+        "service_tickets_update",
+        "UPDATE",
+        using=own_or_staff,
+        check=own_or_staff,
+        roles=APP,
+    )
     # Ticket notifications read the ticket; retention deletes closed tickets after their window and detaches
     # tickets from the sessions it deletes (session_id nulled first).
     ddl.worker_access("service_tickets", "SELECT, DELETE, UPDATE (session_id)")

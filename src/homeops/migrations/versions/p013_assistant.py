@@ -46,10 +46,21 @@ _ENUMS = {
     "complaint_status": ("new", "in_progress", "resolved", "closed"),
     "message_type": ("user", "assistant", "system"),
 }
-_TABLES = ("chat_sessions", "messages", "documents", "media_files", "transcriptions", "complaints",
-           "product_queries")
+_TABLES = (
+    "chat_sessions",
+    "messages",
+    "documents",
+    "media_files",
+    "transcriptions",
+    "complaints",
+    "product_queries",
+)
 # What the worker may do as the uploader it acts for (the policies above decide which rows).
-_AS_UPLOADER = {"documents": "SELECT, UPDATE", "media_files": "SELECT, UPDATE", "transcriptions": "SELECT, INSERT"}
+_AS_UPLOADER = {
+    "documents": "SELECT, UPDATE",
+    "media_files": "SELECT, UPDATE",
+    "transcriptions": "SELECT, INSERT",
+}
 # Retention, system-wide: table → privileges (policies ``<table>_worker_<verb>``).
 _RETENTION = {
     "chat_sessions": "SELECT, DELETE",  # chats idle past retention.chat_days (messages follow by cascade)
@@ -62,20 +73,27 @@ def _enum(name: str) -> postgresql.ENUM:
 
 
 def _jsonb(name: str, default: str = "'{}'::jsonb") -> sa.Column:  # type: ignore[type-arg]
-    return sa.Column(name, postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text(default), nullable=False)
+    return sa.Column(
+        name, postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text(default), nullable=False
+    )
 
 
 def _created() -> sa.Column:  # type: ignore[type-arg]
-    return sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False)
+    return sa.Column(
+        "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+    )
 
 
 def _updated() -> sa.Column:  # type: ignore[type-arg]
-    return sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False)
+    return sa.Column(
+        "updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+    )
 
 
 def _owner_fk(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f(f"fk_{table}_user_id_users"),
-                                   ondelete="CASCADE")
+    return sa.ForeignKeyConstraint(
+        ["user_id"], ["users.id"], name=op.f(f"fk_{table}_user_id_users"), ondelete="CASCADE"
+    )
 
 
 def _user_keyed(table: str) -> None:
@@ -108,14 +126,19 @@ def _chat() -> None:
         _jsonb("metadata"),
         _created(),
         _updated(),
-        sa.CheckConstraint("(device_id IS NULL) = (home_id IS NULL)",
-                           name=op.f("ck_chat_sessions_device_in_home")),
+        sa.CheckConstraint(
+            "(device_id IS NULL) = (home_id IS NULL)", name=op.f("ck_chat_sessions_device_in_home")
+        ),
         _owner_fk("chat_sessions"),
         sa.PrimaryKeyConstraint("user_id", "id", name=op.f("pk_chat_sessions")),
     )
     _user_keyed("chat_sessions")
-    op.create_index("ix_chat_sessions_user_created", "chat_sessions", ["user_id", sa.literal_column("created_at DESC")],
-                    unique=False)
+    op.create_index(
+        "ix_chat_sessions_user_created",
+        "chat_sessions",
+        ["user_id", sa.literal_column("created_at DESC")],
+        unique=False,
+    )
     ddl.updated_at_trigger("chat_sessions")
 
     op.create_table(
@@ -127,19 +150,31 @@ def _chat() -> None:
         sa.Column("message_type", _enum("message_type"), nullable=False),
         _jsonb("metadata"),
         # The instant of the write (two messages of one request keep their order).
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("clock_timestamp()"),
-                  nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("clock_timestamp()"),
+            nullable=False,
+        ),
         _owner_fk("messages"),
         sa.PrimaryKeyConstraint("user_id", "session_id", "id", name=op.f("pk_messages")),
     )
     _user_keyed("messages")
     # A foreign key to a distributed table exists only once both are distributed (Citus refuses it on a local
     # table), so it follows the placement; on plain PostgreSQL the result is the same.
-    op.create_foreign_key(op.f("fk_messages_user_id_chat_sessions"), "messages", "chat_sessions",
-                          ["user_id", "session_id"], ["user_id", "id"], ondelete="CASCADE")
+    op.create_foreign_key(
+        op.f("fk_messages_user_id_chat_sessions"),
+        "messages",
+        "chat_sessions",
+        ["user_id", "session_id"],
+        ["user_id", "id"],
+        ondelete="CASCADE",
+    )
     op.create_index("uq_messages_user_id_id", "messages", ["user_id", "id"], unique=True)
     op.create_index("ix_messages_metadata", "messages", ["metadata"], unique=False, postgresql_using="gin")
-    op.create_index("ix_messages_session_created", "messages", ["user_id", "session_id", "created_at"], unique=False)
+    op.create_index(
+        "ix_messages_session_created", "messages", ["user_id", "session_id", "created_at"], unique=False
+    )
 
 
 def _files() -> None:
@@ -183,7 +218,9 @@ def _files() -> None:
     )
     _user_keyed("media_files")
     op.create_index("ix_media_files_media_type", "media_files", ["media_type"], unique=False)
-    op.create_index("ix_media_files_metadata", "media_files", ["metadata"], unique=False, postgresql_using="gin")
+    op.create_index(
+        "ix_media_files_metadata", "media_files", ["metadata"], unique=False, postgresql_using="gin"
+    )
     op.create_index("ix_media_files_status", "media_files", ["processing_status"], unique=False)
     op.create_index("ix_media_files_upload_date", "media_files", ["upload_date"], unique=False)  # retention
 
@@ -201,8 +238,14 @@ def _files() -> None:
         sa.PrimaryKeyConstraint("user_id", "id", name=op.f("pk_transcriptions")),
     )
     _user_keyed("transcriptions")
-    op.create_foreign_key(op.f("fk_transcriptions_user_id_media_files"), "transcriptions", "media_files",
-                          ["user_id", "media_id"], ["user_id", "id"], ondelete="CASCADE")
+    op.create_foreign_key(
+        op.f("fk_transcriptions_user_id_media_files"),
+        "transcriptions",
+        "media_files",
+        ["user_id", "media_id"],
+        ["user_id", "id"],
+        ondelete="CASCADE",
+    )
     op.create_index("ix_transcriptions_media_id", "transcriptions", ["user_id", "media_id"], unique=False)
 
 
@@ -211,7 +254,9 @@ def _complaints_and_queries() -> None:
         "complaints",
         sa.Column("user_id", sa.UUID(), nullable=False),
         sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
-        sa.Column("home_id", sa.UUID(), nullable=True),  # with device_id: the device's full key (see chat_sessions)
+        sa.Column(
+            "home_id", sa.UUID(), nullable=True
+        ),  # with device_id: the device's full key (see chat_sessions)
         sa.Column("device_id", sa.UUID(), nullable=True),
         sa.Column("title", sa.String(length=255), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
@@ -223,7 +268,9 @@ def _complaints_and_queries() -> None:
         _jsonb("metadata"),
         _created(),
         _updated(),
-        sa.CheckConstraint("(device_id IS NULL) = (home_id IS NULL)", name=op.f("ck_complaints_device_in_home")),
+        sa.CheckConstraint(
+            "(device_id IS NULL) = (home_id IS NULL)", name=op.f("ck_complaints_device_in_home")
+        ),
         _owner_fk("complaints"),
         sa.PrimaryKeyConstraint("user_id", "id", name=op.f("pk_complaints")),
     )
@@ -244,14 +291,22 @@ def _complaints_and_queries() -> None:
         _jsonb("metadata"),
         _created(),
         # device_models is a reference table: the key may point at it (SET NULL is fine, it is not user_id).
-        sa.ForeignKeyConstraint(["model_id"], ["device_models.id"],
-                                name=op.f("fk_product_queries_model_id_device_models"), ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["model_id"],
+            ["device_models.id"],
+            name=op.f("fk_product_queries_model_id_device_models"),
+            ondelete="SET NULL",
+        ),
         _owner_fk("product_queries"),
         sa.PrimaryKeyConstraint("user_id", "id", name=op.f("pk_product_queries")),
     )
     _user_keyed("product_queries")
-    op.create_index("ix_product_queries_user_created", "product_queries",
-                    ["user_id", sa.literal_column("created_at DESC")], unique=False)
+    op.create_index(
+        "ix_product_queries_user_created",
+        "product_queries",
+        ["user_id", sa.literal_column("created_at DESC")],
+        unique=False,
+    )
 
 
 def _functions() -> None:
@@ -265,7 +320,7 @@ def _functions() -> None:
         LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS
         $$ SELECT d.home_id, d.id FROM devices d
             WHERE d.home_id = ANY (p_homes) AND d.id = ANY (p_devices)
-              AND (d.home_id = ANY ({homes('read')}) OR {IS_STAFF}) $$
+              AND (d.home_id = ANY ({homes("read")}) OR {IS_STAFF}) $$
         """
     )
     ddl.function_grant("homeops_devices_present(uuid[], uuid[])")
@@ -277,8 +332,13 @@ def _grants_and_policies() -> None:
         ddl.enable_rls(table)
         ddl.policy(table, f"{table}_select", "SELECT", using=f"user_id = {UID} OR {IS_STAFF}")
         ddl.policy(table, f"{table}_insert", "INSERT", check=f"user_id = {UID}")
-        ddl.policy(table, f"{table}_update", "UPDATE", using=f"user_id = {UID} OR {IS_STAFF}",
-                   check=f"user_id = {UID} OR {IS_STAFF}")
+        ddl.policy(
+            table,
+            f"{table}_update",
+            "UPDATE",
+            using=f"user_id = {UID} OR {IS_STAFF}",
+            check=f"user_id = {UID} OR {IS_STAFF}",
+        )
         ddl.policy(table, f"{table}_delete", "DELETE", using=f"user_id = {UID}")
     for table, privileges in _AS_UPLOADER.items():
         ddl.grant(table, privileges, WORKER_DB_ROLE)
@@ -303,17 +363,32 @@ def _grants_and_policies() -> None:
 
 def _retention() -> None:
     ddl.grant("devices", "UPDATE (status)", WORKER_DB_ROLE)
-    ddl.policy("devices", "devices_worker_archive", "UPDATE", using="status = 'active'", check="status = 'archived'",
-               roles=WORKER_DB_ROLE)
+    ddl.policy(
+        "devices",
+        "devices_worker_archive",
+        "UPDATE",
+        using="status = 'active'",
+        check="status = 'archived'",
+        roles=WORKER_DB_ROLE,
+    )
 
 
 def downgrade() -> None:
     ddl.citus_session()
     op.execute("DROP POLICY IF EXISTS devices_worker_archive ON devices")
-    op.execute(f"REVOKE UPDATE (status) ON devices FROM {WORKER_DB_ROLE}")  # the column grant only (p010's stays)
+    op.execute(
+        f"REVOKE UPDATE (status) ON devices FROM {WORKER_DB_ROLE}"
+    )  # the column grant only (p010's stays)
     op.execute("DROP FUNCTION IF EXISTS homeops_devices_present(uuid[], uuid[])")
-    for table in ("product_queries", "complaints", "transcriptions", "media_files", "documents", "messages",
-                  "chat_sessions"):
+    for table in (
+        "product_queries",
+        "complaints",
+        "transcriptions",
+        "media_files",
+        "documents",
+        "messages",
+        "chat_sessions",
+    ):
         op.drop_table(table)
     for name in _ENUMS:
         op.execute(f"DROP TYPE IF EXISTS {name}")
