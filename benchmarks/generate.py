@@ -68,6 +68,7 @@ def bench_email(n: int) -> str:
 # Reference data: categories, brands, model-number shapes, nicknames.
 # --------------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Kind:
     category: str  # device_categories.code (seeded by migration 0003)
@@ -80,100 +81,396 @@ class Kind:
 
 
 KINDS: tuple[Kind, ...] = (
-    Kind("refrigerator", 1.0, (("Samsung", 3), ("LG", 3), ("Whirlpool", 3), ("GE", 3), ("Frigidaire", 2),
-                              ("KitchenAid", 1.5), ("Bosch", 1), ("Maytag", 1), ("Sub-Zero", 0.3)),
-         ("RF##L####LL", "LRMV####L", "WRF###LLLL##", "GNE##LLL", "FRSS####LL"),
-         ("Kitchen fridge", "Garage fridge", "Basement fridge", "Main fridge"), (800, 4500), (1, 2)),
-    Kind("dishwasher", 0.85, (("Bosch", 3), ("Whirlpool", 2.5), ("KitchenAid", 2), ("GE", 2), ("Samsung", 1.5),
-                             ("LG", 1.2), ("Miele", 0.6), ("Frigidaire", 1)),
-         ("SHX##L#LL", "WDT###LLLL#", "KDTM###LLL#", "GDT###LLL#LL", "DW##L####LL"),
-         ("Dishwasher", "Kitchen dishwasher"), (450, 1800), (1, 2)),
-    Kind("washing_machine", 0.8, (("LG", 3), ("Samsung", 3), ("Whirlpool", 2.5), ("Maytag", 2), ("GE", 1.5),
-                                  ("Speed Queen", 0.7), ("Electrolux", 0.8)),
-         ("WM####LLL", "WF##L####LL", "WTW####LW#", "MHW####LW#", "GFW###LLL#LL"),
-         ("Washer", "Laundry washer", "Basement washer"), (500, 1600), (1, 3)),
-    Kind("dryer", 0.75, (("LG", 3), ("Samsung", 3), ("Whirlpool", 2.5), ("Maytag", 2), ("GE", 1.5),
-                        ("Speed Queen", 0.6), ("Electrolux", 0.7)),
-         ("DLEX####L", "DVE##L####LL", "WED####LW#", "MED####LW#", "GFD##LSLLLL"),
-         ("Dryer", "Laundry dryer"), (450, 1500), (1, 2)),
-    Kind("range", 0.6, (("GE", 3), ("Whirlpool", 2), ("Frigidaire", 2), ("Samsung", 2), ("LG", 1.5),
-                       ("KitchenAid", 1), ("Wolf", 0.3)),
-         ("JB###LLLL", "WFE###L#LL", "FCRE####LL", "NX##L####LL", "LRGL####L"),
-         ("Stove", "Range", "Kitchen range"), (600, 3500), (1, 2)),
-    Kind("microwave", 0.7, (("Panasonic", 2.5), ("GE", 2.5), ("Whirlpool", 2), ("Samsung", 2), ("LG", 1.5),
-                           ("Sharp", 1.5), ("Toshiba", 1)),
-         ("NN-SN###L", "JVM####LLL", "WMH##L##LL", "ME##L####LL", "R-###LL"),
-         ("Microwave", "Over-the-range microwave"), (100, 700), (1, 1)),
-    Kind("range_hood", 0.3, (("Broan", 3), ("Zephyr", 1.5), ("GE", 1), ("Bosch", 1), ("Cosmo", 1)),
-         ("QS#L##LL", "ZSA-E##LL", "JVX####LLL", "HCP##L##LL"), ("Range hood", "Vent hood"), (150, 1500), (1, 2)),
-    Kind("garbage_disposal", 0.45, (("InSinkErator", 5), ("Waste King", 2), ("Moen", 1)),
-         ("EVOLUTION ###", "BADGER #XP", "L-####", "GX##L"), ("Garbage disposal", "Disposal"), (90, 450), (2, 10)),
-    Kind("water_heater", 0.9, (("Rheem", 3), ("A. O. Smith", 3), ("Bradford White", 2), ("Rinnai", 1.5),
-                              ("Navien", 1.2), ("Noritz", 0.6), ("State", 1)),
-         ("XE##L##LL##L##L", "GCR-## ###", "RE##L#-#LL", "RU###LL", "NPE-###L#"),
-         ("Water heater", "Tankless water heater", "Basement water heater"), (500, 3500), (6, 12)),
-    Kind("furnace", 0.55, (("Carrier", 3), ("Trane", 3), ("Lennox", 2.5), ("Goodman", 2.5), ("Rheem", 2),
-                          ("York", 1.5), ("Bryant", 1.2)),
-         ("##LLL####L##", "S#L#L###L#LLL", "EL###LUH###LV##L", "GM##S##LLL#L", "R##LL-####L"),
-         ("Furnace", "Basement furnace", "Attic furnace"), (2500, 7000), (5, 10)),
-    Kind("air_conditioner", 0.6, (("Carrier", 3), ("Trane", 3), ("Lennox", 2.5), ("Goodman", 2.5),
-                                  ("Rheem", 2), ("Daikin", 1.5)),
-         ("##LLL###L###", "#TTR####L1000LL", "ML##LLL-###-###", "GSX##L####", "RA##L##LJ#LLL"),
-         ("Central AC", "AC condenser", "Outdoor AC unit"), (3000, 8000), (5, 10)),
-    Kind("heat_pump", 0.2, (("Mitsubishi Electric", 2), ("Daikin", 2), ("Carrier", 1.5), ("Trane", 1.5),
-                           ("Fujitsu", 1)),
-         ("PUZ-HA##LLA#", "DZ##LL####", "##LLL###L###", "AOU##RLX#"), ("Heat pump", "Mini-split"), (3500, 9000),
-         (7, 12)),
-    Kind("thermostat", 0.65, (("Google Nest", 3), ("ecobee", 3), ("Honeywell Home", 3), ("Emerson", 1)),
-         ("T####LL####", "EB-STATE#-##", "RTH####L####", "#L##L-###"),
-         ("Thermostat", "Hallway thermostat", "Upstairs thermostat"), (80, 280), (1, 2)),
-    Kind("smoke_detector", 0.7, (("Kidde", 3), ("First Alert", 3), ("Google Nest", 1)),
-         ("PI####", "SC####", "S##LL-#", "i####-#"), ("Smoke alarm", "Hallway smoke detector", "Bedroom smoke alarm"),
-         (20, 130), (5, 10)),
-    Kind("co_detector", 0.3, (("Kidde", 3), ("First Alert", 3)), ("KN-COB-LL", "CO###", "C####L"),
-         ("CO detector", "Basement CO alarm"), (25, 80), (5, 7)),
-    Kind("garage_door_opener", 0.45, (("Chamberlain", 3), ("LiftMaster", 2.5), ("Genie", 2), ("Craftsman", 1)),
-         ("B####L", "####LM", "####L-TKV", "CMXEOCG###"), ("Garage door opener",), (180, 600), (1, 5)),
-    Kind("dehumidifier", 0.3, (("Frigidaire", 2), ("hOmeLabs", 2), ("GE", 1.5), ("Midea", 1.5)),
-         ("FFAD####L#", "HME####LLL#", "APEL##LL", "MAD##L#LWW"), ("Dehumidifier", "Basement dehumidifier"),
-         (150, 400), (1, 2)),
-    Kind("sump_pump", 0.25, (("Zoeller", 3), ("Wayne", 2), ("Superior Pump", 1.5)),
-         ("M##", "CDU###", "#####"), ("Sump pump",), (100, 500), (1, 5)),
-    Kind("water_softener", 0.2, (("Culligan", 2), ("Whirlpool", 2), ("GE", 1.5), ("Morton", 1)),
-         ("HE-## LL", "WHES##", "GXSH##L", "MSD####"), ("Water softener",), (400, 2500), (1, 10)),
+    Kind(
+        "refrigerator",
+        1.0,
+        (
+            ("Samsung", 3),
+            ("LG", 3),
+            ("Whirlpool", 3),
+            ("GE", 3),
+            ("Frigidaire", 2),
+            ("KitchenAid", 1.5),
+            ("Bosch", 1),
+            ("Maytag", 1),
+            ("Sub-Zero", 0.3),
+        ),
+        ("RF##L####LL", "LRMV####L", "WRF###LLLL##", "GNE##LLL", "FRSS####LL"),
+        ("Kitchen fridge", "Garage fridge", "Basement fridge", "Main fridge"),
+        (800, 4500),
+        (1, 2),
+    ),
+    Kind(
+        "dishwasher",
+        0.85,
+        (
+            ("Bosch", 3),
+            ("Whirlpool", 2.5),
+            ("KitchenAid", 2),
+            ("GE", 2),
+            ("Samsung", 1.5),
+            ("LG", 1.2),
+            ("Miele", 0.6),
+            ("Frigidaire", 1),
+        ),
+        ("SHX##L#LL", "WDT###LLLL#", "KDTM###LLL#", "GDT###LLL#LL", "DW##L####LL"),
+        ("Dishwasher", "Kitchen dishwasher"),
+        (450, 1800),
+        (1, 2),
+    ),
+    Kind(
+        "washing_machine",
+        0.8,
+        (
+            ("LG", 3),
+            ("Samsung", 3),
+            ("Whirlpool", 2.5),
+            ("Maytag", 2),
+            ("GE", 1.5),
+            ("Speed Queen", 0.7),
+            ("Electrolux", 0.8),
+        ),
+        ("WM####LLL", "WF##L####LL", "WTW####LW#", "MHW####LW#", "GFW###LLL#LL"),
+        ("Washer", "Laundry washer", "Basement washer"),
+        (500, 1600),
+        (1, 3),
+    ),
+    Kind(
+        "dryer",
+        0.75,
+        (
+            ("LG", 3),
+            ("Samsung", 3),
+            ("Whirlpool", 2.5),
+            ("Maytag", 2),
+            ("GE", 1.5),
+            ("Speed Queen", 0.6),
+            ("Electrolux", 0.7),
+        ),
+        ("DLEX####L", "DVE##L####LL", "WED####LW#", "MED####LW#", "GFD##LSLLLL"),
+        ("Dryer", "Laundry dryer"),
+        (450, 1500),
+        (1, 2),
+    ),
+    Kind(
+        "range",
+        0.6,
+        (
+            ("GE", 3),
+            ("Whirlpool", 2),
+            ("Frigidaire", 2),
+            ("Samsung", 2),
+            ("LG", 1.5),
+            ("KitchenAid", 1),
+            ("Wolf", 0.3),
+        ),
+        ("JB###LLLL", "WFE###L#LL", "FCRE####LL", "NX##L####LL", "LRGL####L"),
+        ("Stove", "Range", "Kitchen range"),
+        (600, 3500),
+        (1, 2),
+    ),
+    Kind(
+        "microwave",
+        0.7,
+        (
+            ("Panasonic", 2.5),
+            ("GE", 2.5),
+            ("Whirlpool", 2),
+            ("Samsung", 2),
+            ("LG", 1.5),
+            ("Sharp", 1.5),
+            ("Toshiba", 1),
+        ),
+        ("NN-SN###L", "JVM####LLL", "WMH##L##LL", "ME##L####LL", "R-###LL"),
+        ("Microwave", "Over-the-range microwave"),
+        (100, 700),
+        (1, 1),
+    ),
+    Kind(
+        "range_hood",
+        0.3,
+        (("Broan", 3), ("Zephyr", 1.5), ("GE", 1), ("Bosch", 1), ("Cosmo", 1)),
+        ("QS#L##LL", "ZSA-E##LL", "JVX####LLL", "HCP##L##LL"),
+        ("Range hood", "Vent hood"),
+        (150, 1500),
+        (1, 2),
+    ),
+    Kind(
+        "garbage_disposal",
+        0.45,
+        (("InSinkErator", 5), ("Waste King", 2), ("Moen", 1)),
+        ("EVOLUTION ###", "BADGER #XP", "L-####", "GX##L"),
+        ("Garbage disposal", "Disposal"),
+        (90, 450),
+        (2, 10),
+    ),
+    Kind(
+        "water_heater",
+        0.9,
+        (
+            ("Rheem", 3),
+            ("A. O. Smith", 3),
+            ("Bradford White", 2),
+            ("Rinnai", 1.5),
+            ("Navien", 1.2),
+            ("Noritz", 0.6),
+            ("State", 1),
+        ),
+        ("XE##L##LL##L##L", "GCR-## ###", "RE##L#-#LL", "RU###LL", "NPE-###L#"),
+        ("Water heater", "Tankless water heater", "Basement water heater"),
+        (500, 3500),
+        (6, 12),
+    ),
+    Kind(
+        "furnace",
+        0.55,
+        (
+            ("Carrier", 3),
+            ("Trane", 3),
+            ("Lennox", 2.5),
+            ("Goodman", 2.5),
+            ("Rheem", 2),
+            ("York", 1.5),
+            ("Bryant", 1.2),
+        ),
+        ("##LLL####L##", "S#L#L###L#LLL", "EL###LUH###LV##L", "GM##S##LLL#L", "R##LL-####L"),
+        ("Furnace", "Basement furnace", "Attic furnace"),
+        (2500, 7000),
+        (5, 10),
+    ),
+    Kind(
+        "air_conditioner",
+        0.6,
+        (("Carrier", 3), ("Trane", 3), ("Lennox", 2.5), ("Goodman", 2.5), ("Rheem", 2), ("Daikin", 1.5)),
+        ("##LLL###L###", "#TTR####L1000LL", "ML##LLL-###-###", "GSX##L####", "RA##L##LJ#LLL"),
+        ("Central AC", "AC condenser", "Outdoor AC unit"),
+        (3000, 8000),
+        (5, 10),
+    ),
+    Kind(
+        "heat_pump",
+        0.2,
+        (("Mitsubishi Electric", 2), ("Daikin", 2), ("Carrier", 1.5), ("Trane", 1.5), ("Fujitsu", 1)),
+        ("PUZ-HA##LLA#", "DZ##LL####", "##LLL###L###", "AOU##RLX#"),
+        ("Heat pump", "Mini-split"),
+        (3500, 9000),
+        (7, 12),
+    ),
+    Kind(
+        "thermostat",
+        0.65,
+        (("Google Nest", 3), ("ecobee", 3), ("Honeywell Home", 3), ("Emerson", 1)),
+        ("T####LL####", "EB-STATE#-##", "RTH####L####", "#L##L-###"),
+        ("Thermostat", "Hallway thermostat", "Upstairs thermostat"),
+        (80, 280),
+        (1, 2),
+    ),
+    Kind(
+        "smoke_detector",
+        0.7,
+        (("Kidde", 3), ("First Alert", 3), ("Google Nest", 1)),
+        ("PI####", "SC####", "S##LL-#", "i####-#"),
+        ("Smoke alarm", "Hallway smoke detector", "Bedroom smoke alarm"),
+        (20, 130),
+        (5, 10),
+    ),
+    Kind(
+        "co_detector",
+        0.3,
+        (("Kidde", 3), ("First Alert", 3)),
+        ("KN-COB-LL", "CO###", "C####L"),
+        ("CO detector", "Basement CO alarm"),
+        (25, 80),
+        (5, 7),
+    ),
+    Kind(
+        "garage_door_opener",
+        0.45,
+        (("Chamberlain", 3), ("LiftMaster", 2.5), ("Genie", 2), ("Craftsman", 1)),
+        ("B####L", "####LM", "####L-TKV", "CMXEOCG###"),
+        ("Garage door opener",),
+        (180, 600),
+        (1, 5),
+    ),
+    Kind(
+        "dehumidifier",
+        0.3,
+        (("Frigidaire", 2), ("hOmeLabs", 2), ("GE", 1.5), ("Midea", 1.5)),
+        ("FFAD####L#", "HME####LLL#", "APEL##LL", "MAD##L#LWW"),
+        ("Dehumidifier", "Basement dehumidifier"),
+        (150, 400),
+        (1, 2),
+    ),
+    Kind(
+        "sump_pump",
+        0.25,
+        (("Zoeller", 3), ("Wayne", 2), ("Superior Pump", 1.5)),
+        ("M##", "CDU###", "#####"),
+        ("Sump pump",),
+        (100, 500),
+        (1, 5),
+    ),
+    Kind(
+        "water_softener",
+        0.2,
+        (("Culligan", 2), ("Whirlpool", 2), ("GE", 1.5), ("Morton", 1)),
+        ("HE-## LL", "WHES##", "GXSH##L", "MSD####"),
+        ("Water softener",),
+        (400, 2500),
+        (1, 10),
+    ),
 )
 KIND_CUM_WEIGHTS = list(accumulate(k.weight for k in KINDS))
 BRAND_CUM_WEIGHTS = [list(accumulate(w for _, w in k.brands)) for k in KINDS]
 N_BRAND_PAIRS = sum(len(k.brands) for k in KINDS)
 MANUALS_PER_MODEL_TARGET = 5  # sizes the model universe: unique manuals / (pairs * this)
 
-LOCATIONS = ("Kitchen", "Laundry room", "Basement", "Garage", "Utility closet", "Hallway", "Attic", "Outside",
-             "Upstairs", "Master bedroom", None, None, None)
-CITIES = (("Springfield", "IL"), ("Portland", "OR"), ("Austin", "TX"), ("Madison", "WI"), ("Raleigh", "NC"),
-          ("Denver", "CO"), ("Columbus", "OH"), ("Tampa", "FL"), ("Boise", "ID"), ("Albany", "NY"),
-          ("Tucson", "AZ"), ("Richmond", "VA"), ("Omaha", "NE"), ("Burlington", "VT"), ("Fresno", "CA"))
-TIMEZONES = {"IL": "America/Chicago", "OR": "America/Los_Angeles", "TX": "America/Chicago",
-             "WI": "America/Chicago", "NC": "America/New_York", "CO": "America/Denver", "OH": "America/New_York",
-             "FL": "America/New_York", "ID": "America/Boise", "NY": "America/New_York", "AZ": "America/Phoenix",
-             "VA": "America/New_York", "NE": "America/Chicago", "VT": "America/New_York", "CA": "America/Los_Angeles"}
-FIRST = ("Alex", "Sam", "Jordan", "Taylor", "Morgan", "Casey", "Riley", "Jamie", "Avery", "Quinn", "Maria", "Wei",
-         "Priya", "Omar", "Elena", "Kenji", "Fatima", "Lucas", "Chloe", "Noah", "Aisha", "Diego", "Hana", "Liam")
-LAST = ("Smith", "Johnson", "Garcia", "Chen", "Patel", "Nguyen", "Kim", "Müller", "Rossi", "Silva", "Okafor",
-        "Kowalski", "Haddad", "Tanaka", "Brown", "Lopez", "Novak", "Ivanova", "Dubois", "Andersen")
-STREETS = ("Maple", "Oak", "Pine", "Cedar", "Elm", "Willow", "Lakeview", "Hillcrest", "Sunset", "River", "Park")
-DEVICE_STATUSES = (("active", 0.88), ("inactive", 0.05), ("replaced", 0.03), ("archived", 0.02), ("removed", 0.02))
+LOCATIONS = (
+    "Kitchen",
+    "Laundry room",
+    "Basement",
+    "Garage",
+    "Utility closet",
+    "Hallway",
+    "Attic",
+    "Outside",
+    "Upstairs",
+    "Master bedroom",
+    None,
+    None,
+    None,
+)
+CITIES = (
+    ("Springfield", "IL"),
+    ("Portland", "OR"),
+    ("Austin", "TX"),
+    ("Madison", "WI"),
+    ("Raleigh", "NC"),
+    ("Denver", "CO"),
+    ("Columbus", "OH"),
+    ("Tampa", "FL"),
+    ("Boise", "ID"),
+    ("Albany", "NY"),
+    ("Tucson", "AZ"),
+    ("Richmond", "VA"),
+    ("Omaha", "NE"),
+    ("Burlington", "VT"),
+    ("Fresno", "CA"),
+)
+TIMEZONES = {
+    "IL": "America/Chicago",
+    "OR": "America/Los_Angeles",
+    "TX": "America/Chicago",
+    "WI": "America/Chicago",
+    "NC": "America/New_York",
+    "CO": "America/Denver",
+    "OH": "America/New_York",
+    "FL": "America/New_York",
+    "ID": "America/Boise",
+    "NY": "America/New_York",
+    "AZ": "America/Phoenix",
+    "VA": "America/New_York",
+    "NE": "America/Chicago",
+    "VT": "America/New_York",
+    "CA": "America/Los_Angeles",
+}
+FIRST = (
+    "Alex",
+    "Sam",
+    "Jordan",
+    "Taylor",
+    "Morgan",
+    "Casey",
+    "Riley",
+    "Jamie",
+    "Avery",
+    "Quinn",
+    "Maria",
+    "Wei",
+    "Priya",
+    "Omar",
+    "Elena",
+    "Kenji",
+    "Fatima",
+    "Lucas",
+    "Chloe",
+    "Noah",
+    "Aisha",
+    "Diego",
+    "Hana",
+    "Liam",
+)
+LAST = (
+    "Smith",
+    "Johnson",
+    "Garcia",
+    "Chen",
+    "Patel",
+    "Nguyen",
+    "Kim",
+    "Müller",
+    "Rossi",
+    "Silva",
+    "Okafor",
+    "Kowalski",
+    "Haddad",
+    "Tanaka",
+    "Brown",
+    "Lopez",
+    "Novak",
+    "Ivanova",
+    "Dubois",
+    "Andersen",
+)
+STREETS = (
+    "Maple",
+    "Oak",
+    "Pine",
+    "Cedar",
+    "Elm",
+    "Willow",
+    "Lakeview",
+    "Hillcrest",
+    "Sunset",
+    "River",
+    "Park",
+)
+DEVICE_STATUSES = (
+    ("active", 0.88),
+    ("inactive", 0.05),
+    ("replaced", 0.03),
+    ("archived", 0.02),
+    ("removed", 0.02),
+)
 
 # The order in which a model's manuals appear in the library: (manual_type, version). The composite
 # de-dup key is brand + model number + type + version, so each pair is unique per model.
 MANUAL_SEQUENCE = (
-    ("user", ""), ("installation", ""), ("troubleshooting", ""), ("service", ""), ("quick_start", ""),
-    ("parts", ""), ("warranty", ""), ("user", "Rev B"), ("installation", "Rev B"), ("service", "Rev B"),
-    ("troubleshooting", "Rev B"), ("other", ""), ("user", "Rev C"), ("parts", "Rev B"),
+    ("user", ""),
+    ("installation", ""),
+    ("troubleshooting", ""),
+    ("service", ""),
+    ("quick_start", ""),
+    ("parts", ""),
+    ("warranty", ""),
+    ("user", "Rev B"),
+    ("installation", "Rev B"),
+    ("service", "Rev B"),
+    ("troubleshooting", "Rev B"),
+    ("other", ""),
+    ("user", "Rev C"),
+    ("parts", "Rev B"),
 )
-MANUAL_TYPE_TITLES = {"user": "Use & Care Guide", "installation": "Installation Instructions",
-                      "troubleshooting": "Troubleshooting Guide", "service": "Service Manual",
-                      "quick_start": "Quick Start Guide", "parts": "Parts List", "warranty": "Warranty",
-                      "other": "Product Information"}
+MANUAL_TYPE_TITLES = {
+    "user": "Use & Care Guide",
+    "installation": "Installation Instructions",
+    "troubleshooting": "Troubleshooting Guide",
+    "service": "Service Manual",
+    "quick_start": "Quick Start Guide",
+    "parts": "Parts List",
+    "warranty": "Warranty",
+    "other": "Product Information",
+}
 
 
 def manual_kind(seq: int) -> tuple[str, str]:
@@ -181,13 +478,15 @@ def manual_kind(seq: int) -> tuple[str, str]:
         return MANUAL_SEQUENCE[seq]
     types = ("user", "installation", "troubleshooting", "service", "parts", "quick_start")
     extra = seq - len(MANUAL_SEQUENCE)
-    return types[extra % len(types)], f"Rev {chr(ord('D') + extra // len(types))}" if extra // len(types) < 22 \
-        else f"v{extra}"
+    return types[extra % len(types)], f"Rev {chr(ord('D') + extra // len(types))}" if extra // len(
+        types
+    ) < 22 else f"v{extra}"
 
 
 # --------------------------------------------------------------------------------------------------------
 # Generation state
 # --------------------------------------------------------------------------------------------------------
+
 
 def new_uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -229,7 +528,11 @@ class Catalog:
             while len(found) < self.per_brand:
                 shape = shapes[len(found) % len(shapes)]
                 number = "".join(
-                    rng.choice("ABCDEFGHJKLMNPRSTUVWXZ") if ch == "L" else str(rng.randrange(10)) if ch == "#" else ch
+                    rng.choice("ABCDEFGHJKLMNPRSTUVWXZ")
+                    if ch == "L"
+                    else str(rng.randrange(10))
+                    if ch == "#"
+                    else ch
                     for ch in shape
                 ).upper()
                 if number in seen:  # small shapes run out of combinations: add a variant suffix
@@ -264,6 +567,7 @@ class Plan:
 # --------------------------------------------------------------------------------------------------------
 # Row generators (COPY text lines)
 # --------------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class World:
@@ -300,8 +604,18 @@ class World:
             name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
             last_login = created + timedelta(seconds=rng.random() * (self.now - created).total_seconds())
             # id, email, full_name, role, password_hash, is_verified, is_active, last_login_at, created_at, updated_at
-            yield line(uid, bench_email(n), name, "homeowner", self.password_hash, True, True, ts(last_login),
-                       ts(created), ts(created))
+            yield line(
+                uid,
+                bench_email(n),
+                name,
+                "homeowner",
+                self.password_hash,
+                True,
+                True,
+                ts(last_login),
+                ts(created),
+                ts(created),
+            )
 
     def homes(self) -> Iterator[str]:
         rng = self.rng
@@ -309,8 +623,15 @@ class World:
             hid = new_uuid(rng)
             self.home_ids.append(hid)
             city, state = rng.choice(CITIES)
-            address = json.dumps({"street": f"{rng.randint(1, 9999)} {rng.choice(STREETS)} St", "city": city,
-                                  "state": state, "postal_code": f"{rng.randint(10000, 99999)}", "country": "US"})
+            address = json.dumps(
+                {
+                    "street": f"{rng.randint(1, 9999)} {rng.choice(STREETS)} St",
+                    "city": city,
+                    "state": state,
+                    "postal_code": f"{rng.randint(10000, 99999)}",
+                    "country": "US",
+                }
+            )
             created = self.user_created[i] + timedelta(minutes=rng.randint(1, 120))
             name = rng.choice(("Home", "Main house", "Our place", f"{city} house", "Apartment", "Cottage"))
             # id, owner_id, name, address, timezone, created_at, updated_at
@@ -320,8 +641,13 @@ class World:
         rng = self.rng
         for i, owner in enumerate(self.user_ids):
             # id, home_id, user_id, role, created_at  (what trg_homes_owner_member would have inserted)
-            yield line(new_uuid(rng), self.home_ids[i], owner, "owner",
-                       ts(self.user_created[i] + timedelta(minutes=121)))
+            yield line(
+                new_uuid(rng),
+                self.home_ids[i],
+                owner,
+                "owner",
+                ts(self.user_created[i] + timedelta(minutes=121)),
+            )
 
     # ---- devices (and the link plan) ----------------------------------------------------------------
     def draw_device_counts(self) -> int:
@@ -368,8 +694,24 @@ class World:
                 # id, home_id, added_by, manufacturer_name, model_number, category_code, nickname, location_detail,
                 # purchase_date, purchase_price, installation_date, warranty_start, warranty_end, status,
                 # created_at, updated_at
-                yield line(did, home, owner, brand, number, kind.category, nickname, location, purchased, price,
-                           installed, purchased, warranty_end, status, ts(created), ts(created))
+                yield line(
+                    did,
+                    home,
+                    owner,
+                    brand,
+                    number,
+                    kind.category,
+                    nickname,
+                    location,
+                    purchased,
+                    price,
+                    installed,
+                    purchased,
+                    warranty_end,
+                    status,
+                    ts(created),
+                    ts(created),
+                )
 
                 # Links: the device's manuals come from its model's pool; a new manual is "uploaded" only
                 # when the running share of new manuals is below 1 - reuse and the model has fewer than
@@ -408,24 +750,48 @@ class World:
             # A manual often covers a series: the model and a few siblings.
             covered = [numbers[m.model_i]]
             if rng.random() < 0.35:
-                covered += [numbers[j] for j in rng.sample(range(len(numbers)), rng.randint(1, 3))
-                            if j != m.model_i]
+                covered += [
+                    numbers[j] for j in rng.sample(range(len(numbers)), rng.randint(1, 3)) if j != m.model_i
+                ]
             manual_type, version = manual_kind(m.seq)
             language = "en" if rng.random() < 0.9 else rng.choice(("es", "fr", "de"))
             year = min(self.now.year, max(2005, m.created_at.year - rng.randint(0, 8)))
             fhash = hashlib.sha256(f"bench-file:{seed}:{i}".encode()).hexdigest()
             chash = hashlib.sha256(f"bench-text:{seed}:{i}".encode()).hexdigest()
-            title = f"{brand} {numbers[m.model_i]} {MANUAL_TYPE_TITLES[manual_type]}" + (f" ({version})" if version else "")
+            title = f"{brand} {numbers[m.model_i]} {MANUAL_TYPE_TITLES[manual_type]}" + (
+                f" ({version})" if version else ""
+            )
             file_name = f"{brand.replace(' ', '_')}_{numbers[m.model_i].replace(' ', '_')}_{manual_type}.pdf"
             processed = m.created_at + timedelta(seconds=rng.randint(5, 600))
             model_array = "{" + ",".join(f'"{n}"' for n in covered) + "}"
             # id, brand, model_numbers, category_code, manual_type, language, version, year, title, file_name,
             # file_hash, content_hash, file_size, page_count, storage_key, processor, status, indexed, embedded,
             # processed_at, uploaded_by, created_at, updated_at
-            yield line(mid, brand, model_array, kind.category, manual_type, language, version, year, title[:500],
-                       file_name[:255], fhash, chash, rng.randint(150_000, 25_000_000), rng.randint(4, 180),
-                       f"manuals/{fhash[:2]}/{fhash}.pdf", "pypdf", "ready", True, False, ts(processed),
-                       m.uploaded_by, ts(m.created_at), ts(processed))
+            yield line(
+                mid,
+                brand,
+                model_array,
+                kind.category,
+                manual_type,
+                language,
+                version,
+                year,
+                title[:500],
+                file_name[:255],
+                fhash,
+                chash,
+                rng.randint(150_000, 25_000_000),
+                rng.randint(4, 180),
+                f"manuals/{fhash[:2]}/{fhash}.pdf",
+                "pypdf",
+                "ready",
+                True,
+                False,
+                ts(processed),
+                m.uploaded_by,
+                ts(m.created_at),
+                ts(processed),
+            )
 
     def device_manuals(self) -> Iterator[str]:
         rng = random.Random(self.args.seed * 6151 + 7)
@@ -435,14 +801,21 @@ class World:
             made = max(self.device_created[d], plan.manuals[m].created_at)
             auto = rng.random() < 0.7
             # device_id, manual_id, home_id, linked_by, auto_linked, linked_at
-            yield line(self.device_ids[d], self.manual_ids[m], self.home_ids[u], None if auto else self.user_ids[u],
-                       auto, ts(made + timedelta(seconds=rng.randint(1, 3600))))
+            yield line(
+                self.device_ids[d],
+                self.manual_ids[m],
+                self.home_ids[u],
+                None if auto else self.user_ids[u],
+                auto,
+                ts(made + timedelta(seconds=rng.randint(1, 3600))),
+            )
 
 
 # --------------------------------------------------------------------------------------------------------
 # Maintenance schedules and troubleshooting sessions (seed 000 Queries 4 and 5). These steps read the
 # devices back from the database, so they also run alone on an already loaded data set (--only).
 # --------------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Task:
@@ -457,70 +830,112 @@ class Task:
 # Per category: the recurring tasks a manual or a technician would recommend. Monthly chores are scheduled
 # less often than the yearly service, which keeps the share due within any 30 days realistic (~5-10 %).
 TASKS: dict[str, tuple[Task, ...]] = {
-    "refrigerator": (Task("Replace water filter", 6, "months", 2, (30, 60), ("Water filter",)),
-                     Task("Clean condenser coils", 1, "years", 3, None),
-                     Task("Check door gaskets", 1, "years", 1, None),
-                     Task("Replace air filter", 1, "years", 1, (10, 25), ("Air filter",))),
-    "dishwasher": (Task("Clean filter", 6, "months", 2, None),
-                   Task("Run cleaning cycle with descaler", 6, "months", 1, (8, 15), ("Dishwasher cleaner",)),
-                   Task("Inspect spray arms and door seal", 1, "years", 3, None),
-                   Task("Check drain hose", 2, "years", 1.5, None)),
-    "washing_machine": (Task("Run tub clean cycle", 1, "months", 0.2, (5, 12), ("Washer cleaner",)),
-                        Task("Clean drain pump filter", 6, "months", 2, None),
-                        Task("Inspect inlet hoses", 1, "years", 3, None),
-                        Task("Replace inlet hoses", 5, "years", 2, (20, 45), ("Inlet hose set",))),
-    "dryer": (Task("Clean dryer vent duct", 1, "years", 3, (100, 180)),
-              Task("Deep-clean lint trap housing", 1, "years", 2, None),
-              Task("Inspect exterior vent flap", 2, "years", 1, None)),
-    "range": (Task("Clean oven (self-clean cycle)", 1, "years", 2, None),
-              Task("Check burner igniters and gas connections", 1, "years", 2, (0, 120)),
-              Task("Clean cooktop burner caps", 6, "months", 1, None)),
-    "microwave": (Task("Replace charcoal filter", 1, "years", 2, (15, 35), ("Charcoal filter",)),
-                  Task("Clean grease filters", 6, "months", 1.5, None),
-                  Task("Check door seal", 1, "years", 1, None)),
-    "range_hood": (Task("Clean grease filters", 6, "months", 2, None),
-                   Task("Replace charcoal filter", 1, "years", 3, (20, 50), ("Charcoal filter",)),
-                   Task("Check fan and light", 1, "years", 1, None)),
-    "garbage_disposal": (Task("Clean and deodorize", 3, "months", 0.5, None),
-                         Task("Inspect for leaks", 1, "years", 2, None),
-                         Task("Sharpen impellers (ice cycle)", 1, "years", 1, None)),
-    "water_heater": (Task("Flush tank sediment", 1, "years", 3, (0, 150)),
-                     Task("Test T&P relief valve", 1, "years", 2, None),
-                     Task("Inspect anode rod", 3, "years", 2, (40, 250), ("Anode rod",)),
-                     Task("Descale heat exchanger", 1, "years", 1, (20, 200), ("Descaling solution",))),
-    "furnace": (Task("Replace air filter", 3, "months", 1, (15, 40), ("Air filter",)),
-                Task("Annual furnace tune-up", 1, "years", 3, (90, 200)),
-                Task("Inspect flue and vent pipe", 2, "years", 2, None)),
-    "air_conditioner": (Task("Professional AC tune-up", 1, "years", 3, (90, 180)),
-                        Task("Clean outdoor condenser coil", 1, "years", 2, None),
-                        Task("Replace return air filter", 3, "months", 1, (15, 40), ("Air filter",))),
-    "heat_pump": (Task("Clean indoor unit filters", 3, "months", 0.7, None),
-                  Task("Annual heat pump service", 1, "years", 3, (100, 220)),
-                  Task("Clear debris around outdoor unit", 1, "years", 1.5, None)),
-    "thermostat": (Task("Replace batteries", 1, "years", 3, (5, 10), ("AA batteries",)),
-                   Task("Review heating/cooling schedule", 1, "years", 1.5, None),
-                   Task("Check firmware update", 1, "years", 0.5, None)),
-    "smoke_detector": (Task("Test alarm", 1, "months", 0.3, None),
-                       Task("Replace battery", 1, "years", 3, (5, 12), ("9V battery",)),
-                       Task("Replace detector (end of life)", 10, "years", 3, (20, 60), ("Smoke alarm",))),
-    "co_detector": (Task("Test alarm", 1, "months", 0.3, None),
-                    Task("Replace battery", 1, "years", 3, (5, 12), ("AA batteries",)),
-                    Task("Replace detector (end of life)", 7, "years", 3, (25, 60), ("CO alarm",))),
-    "garage_door_opener": (Task("Lubricate rollers, hinges and chain", 1, "years", 3, (8, 15), ("Garage lubricant",)),
-                           Task("Test auto-reverse safety", 6, "months", 1, None),
-                           Task("Replace remote batteries", 2, "years", 2, (5, 10), ("Coin cell battery",))),
-    "dehumidifier": (Task("Clean air filter", 2, "weeks", 0.3, None),
-                     Task("Clean bucket and float", 6, "months", 2, None),
-                     Task("Clean coils", 1, "years", 2, None)),
-    "sump_pump": (Task("Test pump (pour water into pit)", 6, "months", 2, None),
-                  Task("Clean intake screen", 1, "years", 2, None),
-                  Task("Replace backup battery", 3, "years", 2, (150, 300), ("Backup battery",))),
-    "water_softener": (Task("Add salt", 3, "months", 1, (10, 25), ("Softener salt",)),
-                       Task("Clean brine tank", 1, "years", 2, None),
-                       Task("Add resin cleaner", 1, "years", 1.5, (10, 20), ("Resin cleaner",))),
+    "refrigerator": (
+        Task("Replace water filter", 6, "months", 2, (30, 60), ("Water filter",)),
+        Task("Clean condenser coils", 1, "years", 3, None),
+        Task("Check door gaskets", 1, "years", 1, None),
+        Task("Replace air filter", 1, "years", 1, (10, 25), ("Air filter",)),
+    ),
+    "dishwasher": (
+        Task("Clean filter", 6, "months", 2, None),
+        Task("Run cleaning cycle with descaler", 6, "months", 1, (8, 15), ("Dishwasher cleaner",)),
+        Task("Inspect spray arms and door seal", 1, "years", 3, None),
+        Task("Check drain hose", 2, "years", 1.5, None),
+    ),
+    "washing_machine": (
+        Task("Run tub clean cycle", 1, "months", 0.2, (5, 12), ("Washer cleaner",)),
+        Task("Clean drain pump filter", 6, "months", 2, None),
+        Task("Inspect inlet hoses", 1, "years", 3, None),
+        Task("Replace inlet hoses", 5, "years", 2, (20, 45), ("Inlet hose set",)),
+    ),
+    "dryer": (
+        Task("Clean dryer vent duct", 1, "years", 3, (100, 180)),
+        Task("Deep-clean lint trap housing", 1, "years", 2, None),
+        Task("Inspect exterior vent flap", 2, "years", 1, None),
+    ),
+    "range": (
+        Task("Clean oven (self-clean cycle)", 1, "years", 2, None),
+        Task("Check burner igniters and gas connections", 1, "years", 2, (0, 120)),
+        Task("Clean cooktop burner caps", 6, "months", 1, None),
+    ),
+    "microwave": (
+        Task("Replace charcoal filter", 1, "years", 2, (15, 35), ("Charcoal filter",)),
+        Task("Clean grease filters", 6, "months", 1.5, None),
+        Task("Check door seal", 1, "years", 1, None),
+    ),
+    "range_hood": (
+        Task("Clean grease filters", 6, "months", 2, None),
+        Task("Replace charcoal filter", 1, "years", 3, (20, 50), ("Charcoal filter",)),
+        Task("Check fan and light", 1, "years", 1, None),
+    ),
+    "garbage_disposal": (
+        Task("Clean and deodorize", 3, "months", 0.5, None),
+        Task("Inspect for leaks", 1, "years", 2, None),
+        Task("Sharpen impellers (ice cycle)", 1, "years", 1, None),
+    ),
+    "water_heater": (
+        Task("Flush tank sediment", 1, "years", 3, (0, 150)),
+        Task("Test T&P relief valve", 1, "years", 2, None),
+        Task("Inspect anode rod", 3, "years", 2, (40, 250), ("Anode rod",)),
+        Task("Descale heat exchanger", 1, "years", 1, (20, 200), ("Descaling solution",)),
+    ),
+    "furnace": (
+        Task("Replace air filter", 3, "months", 1, (15, 40), ("Air filter",)),
+        Task("Annual furnace tune-up", 1, "years", 3, (90, 200)),
+        Task("Inspect flue and vent pipe", 2, "years", 2, None),
+    ),
+    "air_conditioner": (
+        Task("Professional AC tune-up", 1, "years", 3, (90, 180)),
+        Task("Clean outdoor condenser coil", 1, "years", 2, None),
+        Task("Replace return air filter", 3, "months", 1, (15, 40), ("Air filter",)),
+    ),
+    "heat_pump": (
+        Task("Clean indoor unit filters", 3, "months", 0.7, None),
+        Task("Annual heat pump service", 1, "years", 3, (100, 220)),
+        Task("Clear debris around outdoor unit", 1, "years", 1.5, None),
+    ),
+    "thermostat": (
+        Task("Replace batteries", 1, "years", 3, (5, 10), ("AA batteries",)),
+        Task("Review heating/cooling schedule", 1, "years", 1.5, None),
+        Task("Check firmware update", 1, "years", 0.5, None),
+    ),
+    "smoke_detector": (
+        Task("Test alarm", 1, "months", 0.3, None),
+        Task("Replace battery", 1, "years", 3, (5, 12), ("9V battery",)),
+        Task("Replace detector (end of life)", 10, "years", 3, (20, 60), ("Smoke alarm",)),
+    ),
+    "co_detector": (
+        Task("Test alarm", 1, "months", 0.3, None),
+        Task("Replace battery", 1, "years", 3, (5, 12), ("AA batteries",)),
+        Task("Replace detector (end of life)", 7, "years", 3, (25, 60), ("CO alarm",)),
+    ),
+    "garage_door_opener": (
+        Task("Lubricate rollers, hinges and chain", 1, "years", 3, (8, 15), ("Garage lubricant",)),
+        Task("Test auto-reverse safety", 6, "months", 1, None),
+        Task("Replace remote batteries", 2, "years", 2, (5, 10), ("Coin cell battery",)),
+    ),
+    "dehumidifier": (
+        Task("Clean air filter", 2, "weeks", 0.3, None),
+        Task("Clean bucket and float", 6, "months", 2, None),
+        Task("Clean coils", 1, "years", 2, None),
+    ),
+    "sump_pump": (
+        Task("Test pump (pour water into pit)", 6, "months", 2, None),
+        Task("Clean intake screen", 1, "years", 2, None),
+        Task("Replace backup battery", 3, "years", 2, (150, 300), ("Backup battery",)),
+    ),
+    "water_softener": (
+        Task("Add salt", 3, "months", 1, (10, 25), ("Softener salt",)),
+        Task("Clean brine tank", 1, "years", 2, None),
+        Task("Add resin cleaner", 1, "years", 1.5, (10, 20), ("Resin cleaner",)),
+    ),
 }
-TASK_DESCRIPTIONS = ("See the manual's maintenance section.", "Recommended by the installer.",
-                     "Set up from the manufacturer's schedule.", "Reminder for the technician visit.")
+TASK_DESCRIPTIONS = (
+    "See the manual's maintenance section.",
+    "Recommended by the installer.",
+    "Set up from the manufacturer's schedule.",
+    "Reminder for the technician visit.",
+)
 UNIT_DAYS = {"days": 1, "weeks": 7, "months": 30.4, "years": 365.25}
 SCHEDULE_OVERDUE = 0.07  # share of schedules that were not done on time (next_due in the past)
 
@@ -532,10 +947,36 @@ GENERIC_SYMPTOM_DELAY = 6
 SYMPTOMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("not turning on", ("*",)),
     ("making loud noise", ("*",)),
-    ("leaking water", ("refrigerator", "dishwasher", "washing_machine", "water_heater", "air_conditioner",
-                       "dehumidifier", "water_softener", "garbage_disposal", "heat_pump")),
-    ("error code displayed", ("refrigerator", "dishwasher", "washing_machine", "dryer", "range", "microwave",
-                              "water_heater", "furnace", "air_conditioner", "heat_pump", "thermostat")),
+    (
+        "leaking water",
+        (
+            "refrigerator",
+            "dishwasher",
+            "washing_machine",
+            "water_heater",
+            "air_conditioner",
+            "dehumidifier",
+            "water_softener",
+            "garbage_disposal",
+            "heat_pump",
+        ),
+    ),
+    (
+        "error code displayed",
+        (
+            "refrigerator",
+            "dishwasher",
+            "washing_machine",
+            "dryer",
+            "range",
+            "microwave",
+            "water_heater",
+            "furnace",
+            "air_conditioner",
+            "heat_pump",
+            "thermostat",
+        ),
+    ),
     ("not cooling", ("refrigerator", "air_conditioner", "heat_pump")),
     ("not heating", ("dryer", "range", "microwave", "furnace", "heat_pump", "water_heater")),
     ("not draining", ("dishwasher", "washing_machine")),
@@ -549,8 +990,19 @@ SYMPTOMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("takes too long to dry", ("dryer",)),
     ("blowing cold air", ("furnace", "heat_pump")),
     ("short cycling", ("furnace", "air_conditioner", "heat_pump")),
-    ("display not working", ("refrigerator", "dishwasher", "washing_machine", "dryer", "range", "microwave",
-                             "thermostat", "dehumidifier")),
+    (
+        "display not working",
+        (
+            "refrigerator",
+            "dishwasher",
+            "washing_machine",
+            "dryer",
+            "range",
+            "microwave",
+            "thermostat",
+            "dehumidifier",
+        ),
+    ),
     ("vibrating excessively", ("washing_machine", "dryer", "refrigerator", "air_conditioner")),
     ("burning smell", ("*",)),
     ("door won't close", ("garage_door_opener", "dishwasher", "refrigerator")),
@@ -564,8 +1016,18 @@ SYMPTOMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("jammed", ("garbage_disposal",)),
     ("freezer too cold", ("refrigerator",)),
     ("not enough hot water", ("water_heater",)),
-    ("wifi not connecting", ("refrigerator", "dishwasher", "washing_machine", "dryer", "thermostat",
-                             "garage_door_opener", "smoke_detector")),
+    (
+        "wifi not connecting",
+        (
+            "refrigerator",
+            "dishwasher",
+            "washing_machine",
+            "dryer",
+            "thermostat",
+            "garage_door_opener",
+            "smoke_detector",
+        ),
+    ),
     ("frost buildup", ("refrigerator",)),
     ("door won't unlock", ("washing_machine",)),
     ("burner won't light", ("range",)),
@@ -597,15 +1059,59 @@ SYMPTOMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("float switch stuck", ("sump_pump",)),
     ("running constantly", ("refrigerator", "air_conditioner", "dehumidifier")),
 )
-ERROR_CODES = ("E1", "E2", "E4", "E15", "E24", "F21", "F5E1", "OE", "LE", "UE", "DE", "5E", "IE", "ERFF", "22E",
-               "H2O", "PF", "CL", "DOOR", "SUD", "F9E1", "E03", "C9", "LC", "FL", "33", "13", "LO")
-SUMMARY_SUFFIXES = ("", "", "", " since yesterday", " after a power outage", " intermittently", " again",
-                    " since the last service", " for a week")
-RESOLUTIONS = ("Reset the appliance (power off for 5 minutes)", "Cleaned the filter",
-               "Followed the manual's troubleshooting table", "Replaced a part ordered online",
-               "Technician visit fixed it",
-               "Reset the breaker", "Cleared a blockage in the drain hose", "Updated the firmware",
-               "Replaced the batteries", "Re-leveled the appliance")
+ERROR_CODES = (
+    "E1",
+    "E2",
+    "E4",
+    "E15",
+    "E24",
+    "F21",
+    "F5E1",
+    "OE",
+    "LE",
+    "UE",
+    "DE",
+    "5E",
+    "IE",
+    "ERFF",
+    "22E",
+    "H2O",
+    "PF",
+    "CL",
+    "DOOR",
+    "SUD",
+    "F9E1",
+    "E03",
+    "C9",
+    "LC",
+    "FL",
+    "33",
+    "13",
+    "LO",
+)
+SUMMARY_SUFFIXES = (
+    "",
+    "",
+    "",
+    " since yesterday",
+    " after a power outage",
+    " intermittently",
+    " again",
+    " since the last service",
+    " for a week",
+)
+RESOLUTIONS = (
+    "Reset the appliance (power off for 5 minutes)",
+    "Cleaned the filter",
+    "Followed the manual's troubleshooting table",
+    "Replaced a part ordered online",
+    "Technician visit fixed it",
+    "Reset the breaker",
+    "Cleared a blockage in the drain hose",
+    "Updated the firmware",
+    "Replaced the batteries",
+    "Re-leveled the appliance",
+)
 SESSION_STATUSES = (("resolved", 0.58), ("abandoned", 0.22), ("escalated", 0.10), ("open", 0.10))
 SATISFACTION = ((5, 0.40), (4, 0.30), (3, 0.15), (2, 0.08), (1, 0.07))
 SYMPTOM_COUNTS = ((1, 0.38), (2, 0.34), (3, 0.19), (4, 0.09))
@@ -645,8 +1151,11 @@ class History:
         # reports "not cooling" before "not turning on"), with Zipf weights by that rank.
         self.symptoms_for: dict[str, tuple[list[str], list[float]]] = {}
         for category in TASKS:
-            ranked = sorted((rank + (GENERIC_SYMPTOM_DELAY if "*" in cats else 0), s)
-                            for rank, (s, cats) in enumerate(SYMPTOMS) if "*" in cats or category in cats)
+            ranked = sorted(
+                (rank + (GENERIC_SYMPTOM_DELAY if "*" in cats else 0), s)
+                for rank, (s, cats) in enumerate(SYMPTOMS)
+                if "*" in cats or category in cats
+            )
             names = [s for _, s in ranked]
             weights = [1 / (i + 1) ** SYMPTOM_ZIPF for i in range(len(names))]
             self.symptoms_for[category] = (names, list(accumulate(weights)))
@@ -658,7 +1167,8 @@ class History:
             "SELECT d.id::text, d.home_id::text, h.owner_id::text, d.category_code, d.nickname, "
             "d.status = 'active', d.created_at FROM devices d JOIN homes h ON h.id = d.home_id "
             "JOIN users u ON u.id = h.owner_id WHERE lower(u.email) LIKE %s "
-            "ORDER BY h.owner_id, d.created_at, d.id", (f"%@{BENCH_DOMAIN}",),
+            "ORDER BY h.owner_id, d.created_at, d.id",
+            (f"%@{BENCH_DOMAIN}",),
         ).fetchall()
         return History(args, now, [DeviceRow(*r) for r in rows])
 
@@ -724,14 +1234,19 @@ class History:
                     else:
                         last_performed = series_start
                     next_due = nth_due(series_start, occurrence, task.interval, unit)
-                end_date = next_due + timedelta(days=rng.randint(365, 5 * 365)) if rng.random() < 0.03 else None
+                end_date = (
+                    next_due + timedelta(days=rng.randint(365, 5 * 365)) if rng.random() < 0.03 else None
+                )
                 reminder = rng.random() < 0.9
                 active = rng.random() < (0.97 if d.active else 0.2)
                 cost = f"{rng.uniform(*task.cost):.2f}" if task.cost and rng.random() < 0.85 else None
                 parts = json.dumps([{"name": p, "quantity": 1} for p in task.parts])
                 created = min(self.now, d.created + timedelta(minutes=rng.randint(1, 60 * 24 * 30)))
-                updated = max(created, datetime.combine(last_performed, datetime.min.time(), UTC)) \
-                    if last_performed else created
+                updated = (
+                    max(created, datetime.combine(last_performed, datetime.min.time(), UTC))
+                    if last_performed
+                    else created
+                )
                 updated = min(updated, self.now)
                 st["due_30"] += today <= next_due <= horizon
                 st["overdue"] += next_due < today
@@ -741,11 +1256,28 @@ class History:
                 # id, device_id, home_id, task_name, description, interval, interval_unit, anchor, series_start,
                 # occurrence, next_due, last_performed, lead_days, end_date, parts_needed, estimated_cost,
                 # reminder_enabled, is_active, created_at, updated_at
-                yield line(new_uuid(rng), d.id, d.home_id, task.name,
-                           rng.choice(TASK_DESCRIPTIONS) if rng.random() < 0.3 else None, task.interval,
-                           task.unit, anchor, series_start, occurrence, next_due, last_performed,
-                           rng.choice((7, 7, 7, 3, 14)), end_date, parts, cost, reminder, active, ts(created),
-                           ts(updated))
+                yield line(
+                    new_uuid(rng),
+                    d.id,
+                    d.home_id,
+                    task.name,
+                    rng.choice(TASK_DESCRIPTIONS) if rng.random() < 0.3 else None,
+                    task.interval,
+                    task.unit,
+                    anchor,
+                    series_start,
+                    occurrence,
+                    next_due,
+                    last_performed,
+                    rng.choice((7, 7, 7, 3, 14)),
+                    end_date,
+                    parts,
+                    cost,
+                    reminder,
+                    active,
+                    ts(created),
+                    ts(updated),
+                )
 
     # ---- troubleshooting_sessions -------------------------------------------------------------------
     def troubleshooting_sessions(self, counts: list[int]) -> Iterator[str]:
@@ -774,10 +1306,14 @@ class History:
                 if "error code displayed" in symptoms or rng.random() < 0.12:
                     codes = rng.sample(ERROR_CODES, 2 if rng.random() < 0.15 else 1)
                 begin = max(start, d.created)
-                created = begin + timedelta(seconds=rng.random() * max(60.0, (self.now - begin).total_seconds()))
+                created = begin + timedelta(
+                    seconds=rng.random() * max(60.0, (self.now - begin).total_seconds())
+                )
                 created = min(created, self.now)
                 recent = (self.now - created).days < 3
-                status = "open" if recent and rng.random() < 0.5 else rng.choices(statuses, weights=status_w)[0]
+                status = (
+                    "open" if recent and rng.random() < 0.5 else rng.choices(statuses, weights=status_w)[0]
+                )
                 resolved_at = resolution = satisfaction = None
                 if status == "resolved":
                     resolved_at = min(self.now, created + timedelta(minutes=rng.randint(3, 60 * 24 * 5)))
@@ -796,9 +1332,21 @@ class History:
                     hits[s] = hits.get(s, 0) + 1
                 # id, user_id, device_id, home_id, issue_summary, symptoms, error_codes, status, resolution,
                 # resolved_at, user_satisfaction, created_at, updated_at
-                yield line(new_uuid(rng), d.owner_id, d.id, d.home_id, summary, json.dumps(symptoms),
-                           json.dumps(codes), status, resolution, ts(resolved_at) if resolved_at else None,
-                           satisfaction, ts(created), ts(updated))
+                yield line(
+                    new_uuid(rng),
+                    d.owner_id,
+                    d.id,
+                    d.home_id,
+                    summary,
+                    json.dumps(symptoms),
+                    json.dumps(codes),
+                    status,
+                    resolution,
+                    ts(resolved_at) if resolved_at else None,
+                    satisfaction,
+                    ts(created),
+                    ts(updated),
+                )
 
 
 COLUMNS = {
@@ -806,17 +1354,17 @@ COLUMNS = {
     "homes": "id, owner_id, name, address, timezone, created_at, updated_at",
     "home_members": "id, home_id, user_id, role, created_at",
     "devices": "id, home_id, added_by, manufacturer_name, model_number, category_code, nickname, location_detail, "
-               "purchase_date, purchase_price, installation_date, warranty_start, warranty_end, status, created_at, "
-               "updated_at",
+    "purchase_date, purchase_price, installation_date, warranty_start, warranty_end, status, created_at, "
+    "updated_at",
     "manuals": "id, brand, model_numbers, category_code, manual_type, language, version, year, title, file_name, "
-               "file_hash, content_hash, file_size, page_count, storage_key, processor, status, indexed, embedded, "
-               "processed_at, uploaded_by, created_at, updated_at",
+    "file_hash, content_hash, file_size, page_count, storage_key, processor, status, indexed, embedded, "
+    "processed_at, uploaded_by, created_at, updated_at",
     "device_manuals": "device_id, manual_id, home_id, linked_by, auto_linked, linked_at",
     "maintenance_schedules": "id, device_id, home_id, task_name, description, interval, interval_unit, anchor, "
-                             "series_start, occurrence, next_due, last_performed, lead_days, end_date, "
-                             "parts_needed, estimated_cost, reminder_enabled, is_active, created_at, updated_at",
+    "series_start, occurrence, next_due, last_performed, lead_days, end_date, "
+    "parts_needed, estimated_cost, reminder_enabled, is_active, created_at, updated_at",
     "troubleshooting_sessions": "id, user_id, device_id, home_id, issue_summary, symptoms, error_codes, status, "
-                                "resolution, resolved_at, user_satisfaction, created_at, updated_at",
+    "resolution, resolved_at, user_satisfaction, created_at, updated_at",
 }
 
 
@@ -824,7 +1372,10 @@ COLUMNS = {
 # Loading
 # --------------------------------------------------------------------------------------------------------
 
-def copy_rows(conn: psycopg.Connection, table: str, rows: Iterator[str], progress: Progress, task: object) -> int:
+
+def copy_rows(
+    conn: psycopg.Connection, table: str, rows: Iterator[str], progress: Progress, task: object
+) -> int:
     n = 0
     with conn.cursor() as cur, cur.copy(f"COPY {table} ({COLUMNS[table]}) FROM STDIN") as copy:
         buf: list[str] = []
@@ -843,7 +1394,9 @@ def copy_rows(conn: psycopg.Connection, table: str, rows: Iterator[str], progres
 
 
 def existing_bench_users(conn: psycopg.Connection) -> int:
-    row = conn.execute("SELECT count(*) FROM users WHERE lower(email) LIKE %s", (f"%@{BENCH_DOMAIN}",)).fetchone()
+    row = conn.execute(
+        "SELECT count(*) FROM users WHERE lower(email) LIKE %s", (f"%@{BENCH_DOMAIN}",)
+    ).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -868,7 +1421,9 @@ def reset(conn: psycopg.Connection) -> None:
         # homes/devices/manuals (rooms, groups, chunks, links, schedules, sessions ...) is bench data here,
         # checked above.
         conn.execute("TRUNCATE device_manuals, manuals, devices, home_members, homes CASCADE")
-        deleted = conn.execute("DELETE FROM users WHERE lower(email) LIKE %s", (f"%@{BENCH_DOMAIN}",)).rowcount
+        deleted = conn.execute(
+            "DELETE FROM users WHERE lower(email) LIKE %s", (f"%@{BENCH_DOMAIN}",)
+        ).rowcount
     conn.execute("VACUUM users")  # the reload reuses the deleted rows' space instead of growing the table
     for note in notices:
         console.print(f"  [dim]{note}[/dim]")
@@ -888,27 +1443,50 @@ def reset_table(conn: psycopg.Connection, table: str) -> None:
 
 
 STEPS = ("core", "maintenance", "troubleshooting")
-STEP_TABLES = {"core": BENCH_TABLES, "maintenance": ("maintenance_schedules",),
-               "troubleshooting": ("troubleshooting_sessions",)}
+STEP_TABLES = {
+    "core": BENCH_TABLES,
+    "maintenance": ("maintenance_schedules",),
+    "troubleshooting": ("troubleshooting_sessions",),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--users", type=int, default=100_000)
-    parser.add_argument("--devices-per-user", type=float, default=5, help="mean; the distribution has a long tail")
+    parser.add_argument(
+        "--devices-per-user", type=float, default=5, help="mean; the distribution has a long tail"
+    )
     parser.add_argument("--links-per-device", type=int, default=3)
-    parser.add_argument("--reuse", type=float, default=0.8, help="share of links pointing at an already-used manual")
-    parser.add_argument("--schedules-per-device", type=int, default=2,
-                        help="maintenance schedules per device (distinct tasks of its category)")
-    parser.add_argument("--sessions-per-user", type=float, default=20,
-                        help="troubleshooting sessions per user: mean; the distribution has a long tail")
-    parser.add_argument("--only", default=",".join(STEPS),
-                        help="comma-separated steps to run: core (users ... device_manuals), maintenance, "
-                             "troubleshooting. A step whose data is present is skipped unless --reset")
+    parser.add_argument(
+        "--reuse", type=float, default=0.8, help="share of links pointing at an already-used manual"
+    )
+    parser.add_argument(
+        "--schedules-per-device",
+        type=int,
+        default=2,
+        help="maintenance schedules per device (distinct tasks of its category)",
+    )
+    parser.add_argument(
+        "--sessions-per-user",
+        type=float,
+        default=20,
+        help="troubleshooting sessions per user: mean; the distribution has a long tail",
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(STEPS),
+        help="comma-separated steps to run: core (users ... device_manuals), maintenance, "
+        "troubleshooting. A step whose data is present is skipped unless --reset",
+    )
     parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parent / ".data")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--reset", action="store_true",
-                        help="empty the selected steps' tables first (bench-only databases) and reload them")
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="empty the selected steps' tables first (bench-only databases) and reload them",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.reuse < 1:
         parser.error("--reuse must be in [0, 1)")
@@ -934,8 +1512,10 @@ def main(argv: list[str] | None = None) -> int:
             conn.execute("SET synchronous_commit = off")
             conn.commit()
             version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
-            console.print(f"PostgreSQL {version} ({where}); owner role: {urls.owner.username}; "
-                          f"steps: {', '.join(steps)}")
+            console.print(
+                f"PostgreSQL {version} ({where}); owner role: {urls.owner.username}; "
+                f"steps: {', '.join(steps)}"
+            )
             todo = [s for s in STEPS if s in steps]
             conn.rollback()
             conn.autocommit = True
@@ -943,8 +1523,10 @@ def main(argv: list[str] | None = None) -> int:
                 if args.reset:
                     reset(conn)  # its CASCADE empties maintenance_schedules and troubleshooting_sessions too
                 else:
-                    console.print(f"[yellow]{existing} bench users already exist[/yellow]: step core skipped "
-                                  "(--reset to reload it)")
+                    console.print(
+                        f"[yellow]{existing} bench users already exist[/yellow]: step core skipped "
+                        "(--reset to reload it)"
+                    )
                     todo.remove("core")
             for step in ("maintenance", "troubleshooting"):
                 table = STEP_TABLES[step][0]
@@ -955,8 +1537,10 @@ def main(argv: list[str] | None = None) -> int:
                         reset_table(conn, table)
                     else:
                         n = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
-                        console.print(f"[yellow]{table} already holds {n:,} rows[/yellow]: step {step} skipped "
-                                      "(--reset to reload it)")
+                        console.print(
+                            f"[yellow]{table} already holds {n:,} rows[/yellow]: step {step} skipped "
+                            "(--reset to reload it)"
+                        )
                         todo.remove(step)
             conn.autocommit = False
             if not todo:
@@ -967,19 +1551,29 @@ def main(argv: list[str] | None = None) -> int:
             if "core" in todo:
                 t = time.perf_counter()
                 password_hash = hash_password(BENCH_PASSWORD, settings.bcrypt_rounds)
-                console.print(f"bcrypt hash ({settings.bcrypt_rounds} rounds) computed once in "
-                              f"{time.perf_counter() - t:.2f}s")
+                console.print(
+                    f"bcrypt hash ({settings.bcrypt_rounds} rounds) computed once in "
+                    f"{time.perf_counter() - t:.2f}s"
+                )
                 world = World(args, now, random.Random(args.seed), password_hash)
                 n_devices = world.draw_device_counts()
                 n_links = n_devices * args.links_per_device
                 world.size_catalog(n_links)
-                console.print(f"plan: {args.users:,} users/homes, {n_devices:,} devices, {n_links:,} links, "
-                              f"~{int(n_links * (1 - args.reuse)):,} manuals (reuse {args.reuse:.0%}); "
-                              f"{world.catalog.per_brand} model numbers per brand and category")
+                console.print(
+                    f"plan: {args.users:,} users/homes, {n_devices:,} devices, {n_links:,} links, "
+                    f"~{int(n_links * (1 - args.reuse)):,} manuals (reuse {args.reuse:.0%}); "
+                    f"{world.catalog.per_brand} model numbers per brand and category"
+                )
 
-            progress = Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                                console=console)
+            progress = Progress(
+                TextColumn("{task.description:<24}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+            )
 
             def load(table: str, rows: Callable[[], Iterator[str]], total: int) -> None:
                 task = progress.add_task(table, total=total, rate="")
@@ -1027,8 +1621,11 @@ def main(argv: list[str] | None = None) -> int:
                         load("maintenance_schedules", history.maintenance_schedules, history.n_schedules())
                     if "troubleshooting" in todo:
                         counts = history.session_counts()
-                        load("troubleshooting_sessions", lambda: history.troubleshooting_sessions(counts),
-                             sum(counts))
+                        load(
+                            "troubleshooting_sessions",
+                            lambda: history.troubleshooting_sessions(counts),
+                            sum(counts),
+                        )
 
             conn.autocommit = True
             conn.execute("SET maintenance_work_mem = '512MB'")
@@ -1044,49 +1641,65 @@ def main(argv: list[str] | None = None) -> int:
                 "SELECT count(*) FROM homes h WHERE NOT EXISTS (SELECT 1 FROM home_members m WHERE "
                 "m.home_id = h.id AND m.user_id = h.owner_id AND m.role = 'owner')"
             ).fetchone()[0]  # type: ignore[index]
-            citus = conn.execute("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')").fetchone()[0]  # type: ignore[index]
+            citus = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')"
+            ).fetchone()[0]  # type: ignore[index]
             if citus:
                 # On a cluster the rows live on the workers' shards: citus_total_relation_size sums them.
                 sizes = conn.execute(
                     "SELECT logicalrelid::text, pg_size_pretty(citus_total_relation_size(logicalrelid)) "
-                    "FROM pg_dist_partition WHERE logicalrelid::text = ANY(%s)", (loaded,)
+                    "FROM pg_dist_partition WHERE logicalrelid::text = ANY(%s)",
+                    (loaded,),
                 ).fetchall()
                 kinds = conn.execute(
                     "SELECT p.logicalrelid::text, p.partmethod, column_to_column_name(p.logicalrelid, p.partkey), "
                     "(SELECT count(*) FROM pg_dist_shard s WHERE s.logicalrelid = p.logicalrelid) "
-                    "FROM pg_dist_partition p WHERE p.logicalrelid::text = ANY(%s) ORDER BY 1", (loaded,)
+                    "FROM pg_dist_partition p WHERE p.logicalrelid::text = ANY(%s) ORDER BY 1",
+                    (loaded,),
                 ).fetchall()
-                nodes = conn.execute("SELECT count(*) FROM pg_dist_node WHERE noderole = 'primary'").fetchone()[0]  # type: ignore[index]
+                nodes = conn.execute(
+                    "SELECT count(*) FROM pg_dist_node WHERE noderole = 'primary'"
+                ).fetchone()[0]  # type: ignore[index]
                 placement = f"Citus, {nodes} nodes: " + ", ".join(
                     f"{name} " + ("reference" if method == "n" else f"by {column} ({shards} shards)")
                     for name, method, column, shards in kinds
                 )
-                db_size = "(coordinator only) " + conn.execute(
-                    "SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]  # type: ignore[index]
+                db_size = (
+                    "(coordinator only) "
+                    + conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[
+                        0
+                    ]
+                )  # type: ignore[index]
             else:
                 sizes = conn.execute(
                     "SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) FROM pg_class "
-                    "WHERE relname = ANY(%s) AND relkind = 'r'", (loaded,)
+                    "WHERE relname = ANY(%s) AND relkind = 'r'",
+                    (loaded,),
                 ).fetchall()
                 placement = "one server"
-                db_size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]  # type: ignore[index]
+                db_size = conn.execute(
+                    "SELECT pg_size_pretty(pg_database_size(current_database()))"
+                ).fetchone()[0]  # type: ignore[index]
     finally:
         urls.stop()
 
     table = Table("table / step", "rows", "seconds", "rows/s", "size", title="Load summary")
     size_of = dict(sizes)
     for name, n, secs in timings:
-        table.add_row(name, f"{n:,}" if n else "", f"{secs:.1f}", f"{n / secs:,.0f}" if n else "",
-                      size_of.get(name, ""))
+        table.add_row(
+            name, f"{n:,}" if n else "", f"{secs:.1f}", f"{n / secs:,.0f}" if n else "", size_of.get(name, "")
+        )
     console.print(table)
     if world is not None:
         plan = world.plan
         reused = len(plan.link_device) - len(plan.manuals)
-        console.print(f"manuals: {len(plan.manuals):,} unique for {len(plan.link_device):,} links → "
-                      f"{reused / max(1, len(plan.link_device)):.1%} of links reuse an already-used manual "
-                      f"({plan.forced_new:,} created although the reuse quota was met, because the device's model "
-                      f"had no manual left to reuse); models with manuals: {len(plan.pools):,}, "
-                      f"model numbers per brand and category: {world.catalog.per_brand}")
+        console.print(
+            f"manuals: {len(plan.manuals):,} unique for {len(plan.link_device):,} links → "
+            f"{reused / max(1, len(plan.link_device)):.1%} of links reuse an already-used manual "
+            f"({plan.forced_new:,} created although the reuse quota was met, because the device's model "
+            f"had no manual left to reuse); models with manuals: {len(plan.pools):,}, "
+            f"model numbers per brand and category: {world.catalog.per_brand}"
+        )
     if history is not None:
         st = history.stats
         if "maintenance" in todo:
@@ -1095,7 +1708,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"maintenance_schedules: {n:,} for {len(history.devices):,} devices; next_due within 30 days "
                 f"{st['due_30'] / n:.1%}, overdue {st['overdue'] / n:.1%}, reminder_enabled {st['reminder'] / n:.1%}, "
                 f"is_active {st['active'] / n:.1%}; what Query 4 lists (active schedule, reminder on, active "
-                f"device, due within 30 days): {st['q4_30']:,} = {st['q4_30'] / n:.1%}")
+                f"device, due within 30 days): {st['q4_30']:,} = {st['q4_30'] / n:.1%}"
+            )
         if "troubleshooting" in todo:
             n = max(1, st["sessions"])
             top = sorted(history.symptom_hits.items(), key=lambda kv: -kv[1])
@@ -1106,10 +1720,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"troubleshooting_sessions: {n:,} for {len(counts):,} owners (mean {n / max(1, len(counts)):.1f}, "
                 f"max {max(counts, default=0)}, ≥ 60: {sum(c >= 60 for c in counts):,} owners); "
                 f"{st['symptoms'] / n:.2f} symptoms per session, {len(top)} distinct symptoms; status: {mix}; "
-                f"most common (share of sessions): {common}; rarest: {rarest}")
-    console.print(f"homes without their owner's membership: {ownerless:,}; {placement}; database size {db_size}")
-    console.print(f"[bold]total {time.perf_counter() - t_all:.1f}s[/bold] (password for every bench user: "
-                  f"{BENCH_PASSWORD!r}, emails bench-<n>@{BENCH_DOMAIN})")
+                f"most common (share of sessions): {common}; rarest: {rarest}"
+            )
+    console.print(
+        f"homes without their owner's membership: {ownerless:,}; {placement}; database size {db_size}"
+    )
+    console.print(
+        f"[bold]total {time.perf_counter() - t_all:.1f}s[/bold] (password for every bench user: "
+        f"{BENCH_PASSWORD!r}, emails bench-<n>@{BENCH_DOMAIN})"
+    )
     return 0
 
 

@@ -1,6 +1,9 @@
 """Time seed 000's "Common Queries" against the data set made by benchmarks/generate.py.
 
-    python benchmarks/queries.py [--samples 500] [--data-dir benchmarks/.data] [--http]
+    python benchmarks/queries.py [--samples 500] [--data-dir benchmarks/.data] [--http] [--tag NAME]
+                                 [--explain-only] [--explain-options "ANALYZE, VERBOSE"]
+
+The database: the embedded server in --data-dir, or HOMEOPS_DATABASE_URL (e.g. a Citus coordinator).
 
 (a) SQL: the exact statements the application emits - captured from the repositories
     (``DeviceRepository.search`` for Query 1, ``LinkRepository.device_manuals`` for Query 2,
@@ -124,6 +127,20 @@ class Captured:
         return params
 
 
+# What homeops_identity_apply sets (the identity migration's SETTINGS).
+IDENTITY_SETTINGS = (
+    "uid",
+    "role",
+    "staff",
+    "homes_read",
+    "homes_write",
+    "homes_admin",
+    "homes_owner",
+    "orgs_read",
+    "orgs_write",
+    "orgs_admin",
+    "orgs_owner",
+)
 IDENTITY_SQL = "SELECT homeops_sign_in(%s, %s)"  # the row-security identity, set by the database (not timed)
 
 
@@ -136,8 +153,14 @@ def establish(cur: psycopg.Cursor[Any], user_id: uuid.UUID, password_hash: str) 
 
 
 async def capture(
-    app_url: URL, user_id: uuid.UUID, password_hash: str, name: str,
-    call: Callable[[AsyncSession], Awaitable[Any]], sentinels: dict[str, Any], *, rollback: bool = False,
+    app_url: URL,
+    user_id: uuid.UUID,
+    password_hash: str,
+    name: str,
+    call: Callable[[AsyncSession], Awaitable[Any]],
+    sentinels: dict[str, Any],
+    *,
+    rollback: bool = False,
 ) -> Captured:
     """Runs ``call`` (a repository method) as the API role, signed in as ``user_id``, and records the statement
     it sends to psycopg.
@@ -149,7 +172,9 @@ async def capture(
     engine = create_async_engine(app_url, poolclass=NullPool)
     seen: list[tuple[str, Any]] = []
 
-    def hook(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+    def hook(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> None:
         seen.append((statement, parameters))
 
     event.listen(engine.sync_engine, "before_cursor_execute", hook)
@@ -199,39 +224,78 @@ async def capture_all(app_url: URL, owner_dsn: str, password_hash: str) -> dict[
         ).fetchone()
     assert row is not None
     uid = row[0]
-    s_uid, s_home, s_dev = (uuid.UUID(int=0xBE7C4, version=4), uuid.UUID(int=0x40FE, version=4),
-                            uuid.UUID(int=0xDE71CE, version=4))
+    s_uid, s_home, s_dev = (
+        uuid.UUID(int=0xBE7C4, version=4),
+        uuid.UUID(int=0x40FE, version=4),
+        uuid.UUID(int=0xDE71CE, version=4),
+    )
     limit = PageParams().limit  # the API's default page size (the repository asks for limit + 1)
     out = {}
     # Query 1 (GET /devices?status=active): DeviceService.search passes the caller's home ids.
     out["q1"] = await capture(
-        app_url, uid, password_hash, "Query 1",
-        lambda s: DeviceRepository(s).search(home_ids=[s_home], status=DeviceStatus.active, category=None,
-                                             serial_index=None, room_id=None, limit=limit, after=None),
+        app_url,
+        uid,
+        password_hash,
+        "Query 1",
+        lambda s: DeviceRepository(s).search(
+            home_ids=[s_home],
+            status=DeviceStatus.active,
+            category=None,
+            serial_index=None,
+            room_id=None,
+            limit=limit,
+            after=None,
+        ),
         {"home_id": s_home},
     )
     # Query 2 (GET /devices/{id}/manuals): DeviceManualService.manuals → device_manuals(device, caller's homes).
     out["q2"] = await capture(
-        app_url, uid, password_hash, "Query 2",
+        app_url,
+        uid,
+        password_hash,
+        "Query 2",
         lambda s: LinkRepository(s).device_manuals(s_dev, [s_home]),
         {"device_id": s_dev, "home_id": s_home},
     )
-    out["l1"] = await capture(app_url, uid, password_hash, "Query 3 L1",
-                              lambda s: ManualRepository(s).by_file_hash("f" * 64), {"file_hash": "f" * 64})
-    out["l2"] = await capture(app_url, uid, password_hash, "Query 3 L2",
-                              lambda s: ManualRepository(s).by_content_hash("c" * 64), {"content_hash": "c" * 64})
+    out["l1"] = await capture(
+        app_url,
+        uid,
+        password_hash,
+        "Query 3 L1",
+        lambda s: ManualRepository(s).by_file_hash("f" * 64),
+        {"file_hash": "f" * 64},
+    )
+    out["l2"] = await capture(
+        app_url,
+        uid,
+        password_hash,
+        "Query 3 L2",
+        lambda s: ManualRepository(s).by_content_hash("c" * 64),
+        {"content_hash": "c" * 64},
+    )
     out["l3"] = await capture(
-        app_url, uid, password_hash, "Query 3 L3",
-        lambda s: ManualRepository(s).by_composite("  Bench-Brand ", ["BENCH-MODEL-1"], ManualType.warranty,
-                                                   "bench-version"),
-        {"brand": "  Bench-Brand ", "model_numbers": ["BENCH-MODEL-1"], "manual_type": ManualType.warranty,
-         "version": "bench-version"},
+        app_url,
+        uid,
+        password_hash,
+        "Query 3 L3",
+        lambda s: ManualRepository(s).by_composite(
+            "  Bench-Brand ", ["BENCH-MODEL-1"], ManualType.warranty, "bench-version"
+        ),
+        {
+            "brand": "  Bench-Brand ",
+            "model_numbers": ["BENCH-MODEL-1"],
+            "manual_type": ManualType.warranty,
+            "version": "bench-version",
+        },
     )
     # Query 4 (GET /maintenance/upcoming?days=30): MaintenanceService.upcoming → due(caller's homes, clock now,
     # days, limit). ``now`` also gives the constant bounds (UTC date ± 1); the homes appear twice.
     s_now = datetime(2099, 1, 2, 12, 34, 56, tzinfo=UTC)
     out["q4"] = await capture(
-        app_url, uid, password_hash, "Query 4",
+        app_url,
+        uid,
+        password_hash,
+        "Query 4",
         lambda s: ScheduleRepository(s).due([s_home], s_now, UPCOMING_DAYS, UPCOMING_LIMIT),
         {"home_id": s_home, "now": s_now},
     )
@@ -239,15 +303,27 @@ async def capture_all(app_url: URL, owner_dsn: str, password_hash: str) -> dict[
     # and ``home_filter`` (the caller's homes). The API normalises the symptoms (schemas.normalise_symptoms)
     # before the repository; the samples are stored, i.e. normalised, values.
     out["q5"] = await capture(
-        app_url, uid, password_hash, "Query 5",
-        lambda s: SessionRepository(s).search(user_id=s_uid, homes=TroubleshootingSession.home_id == s_home,
-                                              symptoms=["bench symptom"], status=None, device_id=None,
-                                              limit=limit, after=None),
+        app_url,
+        uid,
+        password_hash,
+        "Query 5",
+        lambda s: SessionRepository(s).search(
+            user_id=s_uid,
+            homes=TroubleshootingSession.home_id == s_home,
+            symptoms=["bench symptom"],
+            status=None,
+            device_id=None,
+            limit=limit,
+            after=None,
+        ),
         {"user_id": s_uid, "home_id": s_home, "symptoms": ["bench symptom"]},
     )
     # Device creation's manual auto-link (INSERT ... SELECT): captured in a rolled-back transaction.
     out["autolink"] = await capture(
-        app_url, uid, password_hash, "auto_link_device",
+        app_url,
+        uid,
+        password_hash,
+        "auto_link_device",
         lambda s: LinkRepository(s).auto_link_device(s_dev, s_home, "  Bench-Brand ", " bench-model-1 "),
         {"device_id": s_dev, "home_id": s_home, "brand": "  Bench-Brand ", "model_number": " bench-model-1 "},
         rollback=True,
@@ -258,6 +334,7 @@ async def capture_all(app_url: URL, owner_dsn: str, password_hash: str) -> dict[
 # --------------------------------------------------------------------------------------------------------
 # Timing
 # --------------------------------------------------------------------------------------------------------
+
 
 def percentile(values: Sequence[float], p: float) -> float:
     """Nearest-rank percentile."""
@@ -296,8 +373,14 @@ EXPLAIN_OPTIONS = DEFAULT_EXPLAIN_OPTIONS  # --explain-options
 BENCH_HASH = ""  # the bench users' one bcrypt hash (read once as the owner): homeops_sign_in checks it
 
 
-def run_sql(conn: psycopg.Connection, stmt: Statement, samples: list[tuple[uuid.UUID, dict[str, Any]]],
-            result: Result, *, rollback: bool = False) -> None:
+def run_sql(
+    conn: psycopg.Connection,
+    stmt: Statement,
+    samples: list[tuple[uuid.UUID, dict[str, Any]]],
+    result: Result,
+    *,
+    rollback: bool = False,
+) -> None:
     """Each sample: its own transaction (``conn`` is in autocommit mode: BEGIN … COMMIT, never a savepoint),
     the identity established by ``homeops_sign_in`` (not timed), then the timed statement (execute + fetch).
     ``rollback``: undo each sample (for writes). Stops after SQL_BUDGET_S."""
@@ -321,19 +404,42 @@ def run_sql(conn: psycopg.Connection, stmt: Statement, samples: list[tuple[uuid.
 
 def results_table(title: str, results: list[Result]) -> Table:
     cpu = any(r.server_cpu_ms is not None for r in results)
-    table = Table("query", "n", "rows/sample (mean)", "p50 ms", "p99 ms", "max ms", "target ms", "p99/target",
-                  "pass", *(["API CPU ms/req", "API log p50/p99 ms"] if cpu else []), title=title)
+    table = Table(
+        "query",
+        "n",
+        "rows/sample (mean)",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "target ms",
+        "p99/target",
+        "pass",
+        *(["API CPU ms/req", "API log p50/p99 ms"] if cpu else []),
+        title=title,
+    )
     for r in results:
         ok = r.target_ms is None or r.p99 < r.target_ms
-        extra = [
-            f"{r.server_cpu_ms:.2f}" if r.server_cpu_ms is not None else "",
-            f"{percentile(r.server_ms, 50):.0f} / {percentile(r.server_ms, 99):.0f}" if r.server_ms else "",
-        ] if cpu else []
+        extra = (
+            [
+                f"{r.server_cpu_ms:.2f}" if r.server_cpu_ms is not None else "",
+                f"{percentile(r.server_ms, 50):.0f} / {percentile(r.server_ms, 99):.0f}"
+                if r.server_ms
+                else "",
+            ]
+            if cpu
+            else []
+        )
         table.add_row(
-            r.name, str(len(r.times_ms)), f"{sum(r.rows) / max(1, len(r.rows)):.1f}", f"{r.p50:.3f}",
-            f"{r.p99:.3f}", f"{max(r.times_ms):.3f}", f"< {r.target_ms:g}" if r.target_ms else "-",
+            r.name,
+            str(len(r.times_ms)),
+            f"{sum(r.rows) / max(1, len(r.rows)):.1f}",
+            f"{r.p50:.3f}",
+            f"{r.p99:.3f}",
+            f"{max(r.times_ms):.3f}",
+            f"< {r.target_ms:g}" if r.target_ms else "-",
             f"{r.p99 / r.target_ms:.2f}" if r.target_ms else "-",
-            "-" if r.target_ms is None else "[green]PASS[/green]" if ok else "[red]FAIL[/red]", *extra,
+            "-" if r.target_ms is None else "[green]PASS[/green]" if ok else "[red]FAIL[/red]",
+            *extra,
         )
     return table
 
@@ -345,15 +451,83 @@ def results_table(title: str, results: list[Result]) -> Table:
 _PARAM = re.compile(r"%\((\w+)\)s")
 
 
-def explain(conn: psycopg.Connection, cap: Captured, user_id: uuid.UUID, args: dict[str, Any],
-            generic: bool) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) as the API role with RLS. ``generic``: the plan PostgreSQL caches for a
-    prepared statement (psycopg prepares a query after 5 executions on a connection), forced."""
-    params = cap.bind(**args)
-    with conn.transaction(force_rollback=True), conn.cursor() as cur:  # EXPLAIN ANALYZE runs writes: undo
+LOCAL_EXECUTION_CONFLICT = "local execution has accessed a placement"
+NO_ANALYZE = "EXPLAIN ANALYZE is currently not supported"
+
+
+def explain(
+    conn: psycopg.Connection, cap: Captured, user_id: uuid.UUID, args: dict[str, Any], generic: bool
+) -> str:
+    """EXPLAIN (``--explain-options``) as the API role with RLS, after the identity statement in the same
+    transaction. ``generic``: the plan PostgreSQL caches for a prepared statement (psycopg prepares a query
+    after 5 executions on a connection), forced.
+
+    Two Citus refusals are worked around, and the output says so:
+
+    * EXPLAIN ANALYZE after the identity function executed locally on the coordinator (it reads the
+      coordinator's reference-table placements users and home_members) fails with "cannot execute command
+      because a local execution has accessed a placement in the transaction" — the statement itself runs fine
+      after it (the API does exactly that). Then the identity is set with ``SET LOCAL`` of the very values the
+      function set (read back from a first transaction): what the function does, minus its table reads.
+    * "EXPLAIN ANALYZE is currently not supported for INSERT ... SELECT commands via coordinator": EXPLAIN
+      without ANALYZE."""
+    notes: list[str] = []
+    identity, options = "function", EXPLAIN_OPTIONS
+    for _ in range(3):
+        try:
+            return "".join(notes) + _explain(conn, cap, user_id, args, generic, identity, options)
+        except psycopg.errors.InternalError_ as exc:
+            message = exc.diag.message_primary or str(exc)
+            if LOCAL_EXECUTION_CONFLICT in message and identity == "function":
+                identity = "set local"
+                notes.append(
+                    f"-- Citus: {message} (the identity function executed locally first). Identity set "
+                    "instead with SET LOCAL homeops.* = the values homeops_sign_in set for this user.\n"
+                )
+            elif NO_ANALYZE in message and "ANALYZE" in options.upper():
+                options = ", ".join(o for o in options.split(",") if o.strip().upper() != "ANALYZE")
+                notes.append(f"-- Citus: {message}. Plain EXPLAIN ({options}).\n")
+            else:
+                raise
+        finally:
+            _drop_generic(conn)
+    raise RuntimeError(f"EXPLAIN of {cap.name}: gave up")
+
+
+def _drop_generic(conn: psycopg.Connection) -> None:
+    if conn.execute("SELECT 1 FROM pg_prepared_statements WHERE name = 'bench_generic'").fetchone():
+        conn.execute("DEALLOCATE bench_generic")  # PREPARE outlives a rolled-back transaction
+
+
+def identity_settings(conn: psycopg.Connection, user_id: uuid.UUID) -> list[tuple[str, str]]:
+    """The ``homeops.*`` settings ``homeops_sign_in`` makes for ``user_id`` (read in a rolled-back transaction)."""
+    with conn.transaction(force_rollback=True), conn.cursor() as cur:
         establish(cur, user_id, BENCH_HASH)
+        names = [f"homeops.{n}" for n in IDENTITY_SETTINGS]
+        row = cur.execute("SELECT " + ", ".join(f"current_setting('{n}', true)" for n in names)).fetchone()
+        assert row is not None
+        return list(zip(names, row, strict=True))
+
+
+def _explain(
+    conn: psycopg.Connection,
+    cap: Captured,
+    user_id: uuid.UUID,
+    args: dict[str, Any],
+    generic: bool,
+    identity: str,
+    options: str,
+) -> str:
+    params = cap.bind(**args)
+    settings = identity_settings(conn, user_id) if identity == "set local" else []
+    with conn.transaction(force_rollback=True), conn.cursor() as cur:  # EXPLAIN ANALYZE runs writes: undo
+        if identity == "function":
+            establish(cur, user_id, BENCH_HASH)
+        else:
+            for name, value in settings:
+                cur.execute(pgsql.SQL("SET LOCAL {} = {}").format(pgsql.SQL(name), pgsql.Literal(value)))
         if not generic:
-            cur.execute(f"EXPLAIN ({EXPLAIN_OPTIONS}) " + cap.sql, params)
+            cur.execute(f"EXPLAIN ({options}) " + cap.sql, params)
             return "\n".join(r[0] for r in cur.fetchall())
         order: list[str] = []
 
@@ -365,84 +539,15 @@ def explain(conn: psycopg.Connection, cap: Captured, user_id: uuid.UUID, args: d
         statement = _PARAM.sub(number, cap.sql).replace("%%", "%")
         cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
         cur.execute(f"PREPARE bench_generic AS {statement}")
-        try:
-            literals = pgsql.SQL(", ").join(pgsql.Literal(params[name]) for name in order)
-            cur.execute(pgsql.SQL(f"EXPLAIN ({EXPLAIN_OPTIONS}) EXECUTE bench_generic ({{}})").format(literals))
-            return "\n".join(r[0] for r in cur.fetchall())
-        finally:
-            cur.execute("DEALLOCATE bench_generic")
-
-
-# --------------------------------------------------------------------------------------------------------
-# What if: the proposed fixes for the level-3 lookup (and the auto-link), measured without changing anything
-# --------------------------------------------------------------------------------------------------------
-
-COMPOSITE_FN = """
-CREATE FUNCTION homeops_manual_by_composite(p_brand text, p_model_numbers varchar[], p_type manual_type,
-                                            p_version text)
-RETURNS SETOF manuals LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp ROWS 1 AS
-$$ SELECT m.* FROM manuals m
-   WHERE homeops_uid() IS NOT NULL
-     AND lower(m.brand) = lower(btrim(p_brand)) AND m.model_numbers && p_model_numbers
-     AND m.manual_type = p_type AND m.version = p_version
-   ORDER BY m.created_at LIMIT 1 $$
-"""
-
-
-def what_if(owner_dsn: str, captured: dict[str, Captured], manuals: list[Any],
-            autolink_samples: list[tuple[uuid.UUID, dict[str, Any]]], any_user: uuid.UUID,
-            rng: random.Random) -> list[Result]:
-    l3 = [(any_user, {"brand": m[2], "model_numbers": [rng.choice(m[3])], "manual_type": ManualType(m[4]),
-                      "version": m[5]}) for m in manuals]
-    variants: list[tuple[str, list[str], list[tuple[str, Statement, list[Any], bool, float | None]]]] = [
-        ("as the repository emits it now", [], [
-            ("Q3 L3 (hit)", captured["l3"], l3[:60], False, TARGET_L3),
-            ("auto_link_device", captured["autolink"], autolink_samples[:30], True, None),
-        ]),
-        ("SECURITY DEFINER homeops_manual_by_composite()", [
-            COMPOSITE_FN,
-            ("GRANT EXECUTE ON FUNCTION homeops_manual_by_composite(text, varchar[], manual_type, text) "
-             "TO homeops_app"),
-        ], [
-            ("Q3 L3 (hit)", lambda a: ("SELECT * FROM homeops_manual_by_composite(%s, %s, %s::manual_type, %s)",
-                                       (a["brand"], a["model_numbers"], a["manual_type"].value, a["version"])),
-             l3, False, TARGET_L3),
-        ]),
-        # ANALYZE inside the transaction: its statistics (incl. those of expression indexes, which a
-        # CREATE INDEX does not gather) are rolled back with it.
-        ("ANALYZE manuals only (RLS as is)", ["ANALYZE manuals"], [
-            ("Q3 L3 (hit)", captured["l3"], l3[:40], False, TARGET_L3),
-        ]),
-        ("policy manuals_select USING (true)", ["ALTER POLICY manuals_select ON manuals USING (true)"], [
-            ("Q3 L3 (hit)", captured["l3"], l3[:60], False, TARGET_L3),
-            ("auto_link_device", captured["autolink"], autolink_samples, True, None),
-        ]),
-        ("policy USING (true) + ANALYZE manuals", [
-            "ALTER POLICY manuals_select ON manuals USING (true)", "ANALYZE manuals",
-        ], [
-            ("Q3 L3 (hit)", captured["l3"], l3, False, TARGET_L3),
-            ("Q3 L3 (miss)", captured["l3"], [(u, {**a, "model_numbers": [a["model_numbers"][0] + "-X"]})
-                                              for u, a in l3], False, TARGET_L3),
-        ]),
-    ]
-    out: list[Result] = []
-    with psycopg.connect(owner_dsn) as conn:
-        for label, setup, runs in variants:
-            with conn.transaction(force_rollback=True):
-                for statement in setup:
-                    conn.execute(statement)
-                conn.execute("SET LOCAL ROLE homeops_app")
-                for name, stmt, samples, rollback, target in runs:
-                    result = Result(f"{name} — {label}", target)
-                    with console.status(result.name):
-                        run_sql(conn, stmt, samples, result, rollback=rollback)
-                    out.append(result)
-    return out
+        literals = pgsql.SQL(", ").join(pgsql.Literal(params[name]) for name in order)
+        cur.execute(pgsql.SQL(f"EXPLAIN ({options}) EXECUTE bench_generic ({{}})").format(literals))
+        return "\n".join(r[0] for r in cur.fetchall())
 
 
 # --------------------------------------------------------------------------------------------------------
 # HTTP
 # --------------------------------------------------------------------------------------------------------
+
 
 def serve(port: int) -> None:
     """Subprocess entry: the API on 127.0.0.1:port (database URLs come from the parent's environment)."""
@@ -457,7 +562,9 @@ def serve(port: int) -> None:
     if os.environ.get("BENCH_TRACE_SQL"):
         trace_sql(Path(os.environ["BENCH_TRACE_SQL"]))
     urls = resolve_urls(settings, start_embedded=False)
-    uvicorn.run(create_app(settings, urls.app), host="127.0.0.1", port=port, log_level="warning", log_config=None)
+    uvicorn.run(
+        create_app(settings, urls.app), host="127.0.0.1", port=port, log_level="warning", log_config=None
+    )
 
 
 def trace_sql(path: Path) -> None:
@@ -476,6 +583,10 @@ def trace_sql(path: Path) -> None:
         out.write(f"{time.time():.6f}\t{ms:.3f}\t{' '.join(statement.split())[:200]}\n")
 
 
+def output_name(stem: str, tag: str, ext: str = "txt") -> str:
+    return f"{stem}-{tag}.{ext}" if tag else f"{stem}.{ext}"
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -489,27 +600,33 @@ def http_bench(args: argparse.Namespace, urls: Any, owner_dsn: str) -> list[Resu
         heavy = conn.execute(
             "SELECT u.email FROM users u JOIN homes h ON h.owner_id = u.id JOIN devices d ON d.home_id = h.id "
             "WHERE d.status = 'active' AND u.email LIKE %s GROUP BY u.email HAVING count(*) >= %s "
-            "ORDER BY md5(u.email) LIMIT %s", (f"%@{BENCH_DOMAIN}", HEAVY_DEVICES, args.http_users),
+            "ORDER BY md5(u.email) LIMIT %s",
+            (f"%@{BENCH_DOMAIN}", HEAVY_DEVICES, args.http_users),
         ).fetchall()
         typical = conn.execute(
             "SELECT email FROM users WHERE email LIKE %s ORDER BY md5(email || 'typical') LIMIT %s",
             (f"%@{BENCH_DOMAIN}", args.http_users),
         ).fetchall()
         # Query 5 over HTTP: the typical users' own symptoms (hits) and symptoms they never reported (misses).
-        typical_ids = {e: u for e, u in conn.execute(
-            "SELECT email, id FROM users WHERE email = ANY(%s)", ([e for (e,) in typical],)
-        ).fetchall()}
+        typical_ids = {
+            e: u
+            for e, u in conn.execute(
+                "SELECT email, id FROM users WHERE email = ANY(%s)", ([e for (e,) in typical],)
+            ).fetchall()
+        }
         symptoms_of = session_symptoms(conn, list(typical_ids.values()))
     port = free_port()
     env = dict(os.environ)
-    env.update({
-        "HOMEOPS_DATABASE_URL": urls.owner.render_as_string(hide_password=False),
-        "HOMEOPS_APP_DATABASE_URL": urls.app.render_as_string(hide_password=False),
-        "HOMEOPS_DATA_DIR": str(Path(args.data_dir).resolve()),
-        "HOMEOPS_LOG_LEVEL": "WARNING",
-        "HOMEOPS_RUN_WORKER": "false",
-    })
-    log = (RESULTS / "http-server.log").open("w")
+    env.update(
+        {
+            "HOMEOPS_DATABASE_URL": urls.owner.render_as_string(hide_password=False),
+            "HOMEOPS_APP_DATABASE_URL": urls.app.render_as_string(hide_password=False),
+            "HOMEOPS_DATA_DIR": str(Path(args.data_dir).resolve()),
+            "HOMEOPS_LOG_LEVEL": "WARNING",
+            "HOMEOPS_RUN_WORKER": "false",
+        }
+    )
+    log = (RESULTS / output_name("http-server", args.tag, "log")).open("w")
     proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     results: list[Result] = []
@@ -536,8 +653,10 @@ def http_bench(args: argparse.Namespace, urls: Any, owner_dsn: str) -> list[Resu
 
             start = time.perf_counter()
             groups = {"heavy": [login(e) for (e,) in heavy], "typical": [login(e) for (e,) in typical]}
-            console.print(f"logged in {sum(map(len, groups.values()))} bench users in "
-                          f"{time.perf_counter() - start:.1f}s (bcrypt)")
+            console.print(
+                f"logged in {sum(map(len, groups.values()))} bench users in "
+                f"{time.perf_counter() - start:.1f}s (bcrypt)"
+            )
             device_ids: list[tuple[dict[str, str], str]] = []
 
             def process_cpu_s(pid: int) -> float:
@@ -557,8 +676,13 @@ def http_bench(args: argparse.Namespace, urls: Any, owner_dsn: str) -> list[Resu
                     elapsed = (time.perf_counter() - t0) * 1000
                     r.raise_for_status()
                     body = r.json()
-                    n = len(body["items"]) if isinstance(body, dict) and "items" in body else \
-                        len(body) if isinstance(body, list) else 1
+                    n = (
+                        len(body["items"])
+                        if isinstance(body, dict) and "items" in body
+                        else len(body)
+                        if isinstance(body, list)
+                        else 1
+                    )
                     if collect:
                         device_ids.extend((headers, d["id"]) for d in body["items"])
                     if i >= WARMUP:
@@ -590,8 +714,11 @@ def http_bench(args: argparse.Namespace, urls: Any, owner_dsn: str) -> list[Resu
             for group in ("heavy", "typical"):
                 label = f"≥{HEAVY_DEVICES} active devices" if group == "heavy" else "random users"
                 res = Result(f"GET /api/v1/maintenance/upcoming?days={UPCOMING_DAYS} ({label})", TARGET_Q4)
-                timed(res, [(f"/api/v1/maintenance/upcoming?days={UPCOMING_DAYS}", h) for h in groups[group]],
-                      collect=False)
+                timed(
+                    res,
+                    [(f"/api/v1/maintenance/upcoming?days={UPCOMING_DAYS}", h) for h in groups[group]],
+                    collect=False,
+                )
                 results.append(res)
             # Query 5: per logged-in user, 25 filters drawn from their own sessions (1 or 2 symptoms of one
             # session: at least that session matches) and 25 symptoms they never reported (no match).
@@ -603,17 +730,28 @@ def http_bench(args: argparse.Namespace, urls: Any, owner_dsn: str) -> list[Resu
                 had = {x for ss in lists for x in ss}
                 for kind, k in (("one", 1), ("two", 2)):
                     pool = [ss for ss in lists if len(ss) >= k]
-                    calls[kind] += [(rng.sample(rng.choice(pool), k), headers_of[email]) for _ in range(25) if pool]
+                    calls[kind] += [
+                        (rng.sample(rng.choice(pool), k), headers_of[email]) for _ in range(25) if pool
+                    ]
                 unused = [x for x in vocabulary if x not in had]
                 calls["miss"] += [([rng.choice(unused)], headers_of[email]) for _ in range(25) if unused]
-            for kind, label in (("one", "1 own symptom"), ("two", "2 symptoms of one own session"),
-                                ("miss", "1 symptom never reported")):
+            for kind, label in (
+                ("one", "1 own symptom"),
+                ("two", "2 symptoms of one own session"),
+                ("miss", "1 symptom never reported"),
+            ):
                 if not calls[kind]:
                     continue
                 rng.shuffle(calls[kind])
                 res = Result(f"GET /api/v1/troubleshooting-sessions?symptoms=… ({label})", TARGET_Q5)
-                timed(res, [("/api/v1/troubleshooting-sessions?" + urlencode([("symptoms", x) for x in sx]), h)
-                            for sx, h in calls[kind]], collect=False)
+                timed(
+                    res,
+                    [
+                        ("/api/v1/troubleshooting-sessions?" + urlencode([("symptoms", x) for x in sx]), h)
+                        for sx, h in calls[kind]
+                    ],
+                    collect=False,
+                )
                 results.append(res)
     finally:
         proc.terminate()
@@ -624,7 +762,7 @@ def http_bench(args: argparse.Namespace, urls: Any, owner_dsn: str) -> list[Resu
         log.close()
     # The API's own view: duration_ms of each timed request (whole milliseconds), matched by X-Request-ID.
     durations: dict[str, int] = {}
-    log_path = RESULTS / "http-server.log"
+    log_path = RESULTS / output_name("http-server", args.tag, "log")
     for line in log_path.read_text().splitlines():
         try:
             entry = json.loads(line)
@@ -641,19 +779,26 @@ def http_bench(args: argparse.Namespace, urls: Any, owner_dsn: str) -> list[Resu
 
 # --------------------------------------------------------------------------------------------------------
 
+
 def session_symptoms(conn: psycopg.Connection, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[list[str]]]:
     """Each user's sessions' symptoms (as stored, i.e. normalised), oldest first."""
     out: dict[uuid.UUID, list[list[str]]] = {}
     for user_id, symptoms in conn.execute(
         "SELECT user_id, symptoms FROM troubleshooting_sessions WHERE user_id = ANY(%s) "
-        "ORDER BY user_id, created_at, id", (user_ids,)
+        "ORDER BY user_id, created_at, id",
+        (user_ids,),
     ):
         out.setdefault(user_id, []).append(symptoms)
     return out
 
 
-def symptom_samples(by_user: dict[uuid.UUID, list[list[str]]], user_ids: list[uuid.UUID], k: int,
-                    rng: random.Random, home: dict[uuid.UUID, uuid.UUID]) -> list[tuple[uuid.UUID, dict[str, Any]]]:
+def symptom_samples(
+    by_user: dict[uuid.UUID, list[list[str]]],
+    user_ids: list[uuid.UUID],
+    k: int,
+    rng: random.Random,
+    home: dict[uuid.UUID, uuid.UUID],
+) -> list[tuple[uuid.UUID, dict[str, Any]]]:
     """Per user: ``k`` symptoms of one of their own sessions (so the search finds at least that session), with
     the user's home (what ``home_filter`` adds). Users without a session of ``k`` symptoms are left out."""
     out = []
@@ -675,6 +820,13 @@ def homes_of(conn: psycopg.Connection, user_ids: set[uuid.UUID]) -> dict[uuid.UU
     return out
 
 
+def citus_nodes(conn: psycopg.Connection) -> str:
+    rows = conn.execute(
+        "SELECT nodename, nodeport, groupid FROM pg_dist_node WHERE noderole = 'primary' ORDER BY groupid"
+    ).fetchall()
+    return ", ".join(f"{'coordinator' if g == 0 else 'worker'} {h}:{p}" for h, p, g in rows)
+
+
 def environment(conn: psycopg.Connection) -> list[str]:
     rows = conn.execute(
         "SELECT name, setting, unit FROM pg_settings WHERE name IN ('server_version', 'shared_buffers', "
@@ -690,16 +842,29 @@ def environment(conn: psycopg.Connection) -> list[str]:
     ).fetchone()
     cpu = platform.processor() or ""
     try:
-        cpu = next(ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                   if ln.startswith("model name"))
+        cpu = next(
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"]
     try:
-        head = subprocess.run(["git", "-C", str(HERE), "log", "-1", "--format=%h %s"], capture_output=True,
-                              check=False, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(HERE), "status", "--porcelain", "--", "../src"],
-                               capture_output=True, check=False, text=True, timeout=10).stdout.count("\n")
+        head = subprocess.run(
+            ["git", "-C", str(HERE), "log", "-1", "--format=%h %s"],
+            capture_output=True,
+            check=False,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(HERE), "status", "--porcelain", "--", "../src"],
+            capture_output=True,
+            check=False,
+            text=True,
+            timeout=10,
+        ).stdout.count("\n")
     except (OSError, subprocess.SubprocessError):
         head, dirty = "?", 0
     return [
@@ -715,28 +880,49 @@ def environment(conn: psycopg.Connection) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--samples", type=int, default=500, help="timed executions per query (after warm-up)")
     parser.add_argument("--data-dir", type=Path, default=HERE / ".data")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--sql-seconds", type=float, default=60.0, help="time budget per SQL query")
-    parser.add_argument("--slow-samples", type=int, default=50,
-                        help="timed executions of the device-creation auto-link (each rolled back)")
-    parser.add_argument("--what-if", action="store_true",
-                        help="also time the proposed Query 3 level-3 / auto-link fixes, in rolled-back transactions")
+    parser.add_argument(
+        "--slow-samples",
+        type=int,
+        default=50,
+        help="timed executions of the device-creation auto-link (each rolled back)",
+    )
     parser.add_argument("--http", action="store_true", help="also time the API over HTTP")
-    parser.add_argument("--explain-only", action="store_true",
-                        help="capture the statements and write explain.txt (and captured-sql.txt) only; no timing")
-    parser.add_argument("--explain-options", default=DEFAULT_EXPLAIN_OPTIONS,
-                        help="the EXPLAIN options (e.g. 'ANALYZE, VERBOSE' on a Citus coordinator)")
-    parser.add_argument("--explain-file", default="explain.txt", help="file name under --results")
+    parser.add_argument(
+        "--explain-only",
+        action="store_true",
+        help="capture the statements and write explain.txt (and captured-sql.txt) only; no timing",
+    )
+    parser.add_argument(
+        "--explain-options",
+        default=DEFAULT_EXPLAIN_OPTIONS,
+        help="the EXPLAIN options (e.g. 'ANALYZE, VERBOSE' on a Citus coordinator)",
+    )
+    parser.add_argument(
+        "--tag",
+        default="",
+        help="suffix of the output files: explain-TAG.txt, captured-sql-TAG.txt, http-server-TAG.log",
+    )
     parser.add_argument("--http-users", type=int, default=4, help="users logged in per group")
     parser.add_argument("--http-requests", type=int, default=300, help="timed requests per endpoint")
     parser.add_argument("--http-seconds", type=float, default=60, help="time budget per endpoint")
-    parser.add_argument("--keep-server-log", action="store_true",
-                        help="keep the API's JSON request log (results/http-server.log, ~0.5 MB)")
-    parser.add_argument("--results", type=Path, default=HERE / "results",
-                        help="where explain.txt, captured-sql.txt and http-server.log go")
+    parser.add_argument(
+        "--keep-server-log",
+        action="store_true",
+        help="keep the API's JSON request log (results/http-server.log, ~0.5 MB)",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=HERE / "results",
+        help="where explain.txt, captured-sql.txt and http-server.log go",
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -754,44 +940,70 @@ def main(argv: list[str] | None = None) -> int:
         owner_dsn, app_dsn = libpq_dsn(urls.owner), libpq_dsn(urls.app)
         n = args.samples + WARMUP
         with psycopg.connect(owner_dsn) as conn:
-            if not conn.execute("SELECT 1 FROM users WHERE email LIKE %s LIMIT 1", (f"%@{BENCH_DOMAIN}",)).fetchone():
+            if not conn.execute(
+                "SELECT 1 FROM users WHERE email LIKE %s LIMIT 1", (f"%@{BENCH_DOMAIN}",)
+            ).fetchone():
                 console.print("[red]No bench data[/red]: run benchmarks/generate.py first.")
                 return 2
             for line in environment(conn):
                 console.print(line)
             conn.execute("SELECT setseed(%s)", (1 / (args.seed + 1),))
-            users = [r[0] for r in conn.execute(
-                "SELECT id FROM users WHERE email LIKE %s ORDER BY random() LIMIT %s", (f"%@{BENCH_DOMAIN}", n)
-            ).fetchall()]
-            heavy = [r[0] for r in conn.execute(
-                "SELECT h.owner_id FROM devices d JOIN homes h ON h.id = d.home_id WHERE d.status = 'active' "
-                "GROUP BY h.owner_id HAVING count(*) >= %s ORDER BY random() LIMIT %s", (HEAVY_DEVICES, n)
-            ).fetchall()]
+            users = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM users WHERE email LIKE %s ORDER BY random() LIMIT %s",
+                    (f"%@{BENCH_DOMAIN}", n),
+                ).fetchall()
+            ]
+            heavy = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT h.owner_id FROM devices d JOIN homes h ON h.id = d.home_id WHERE d.status = 'active' "
+                    "GROUP BY h.owner_id HAVING count(*) >= %s ORDER BY random() LIMIT %s",
+                    (HEAVY_DEVICES, n),
+                ).fetchall()
+            ]
             devices = conn.execute(
                 "SELECT d.id, d.home_id, h.owner_id FROM devices d JOIN homes h ON h.id = d.home_id "
-                "ORDER BY random() LIMIT %s", (n,)
+                "ORDER BY random() LIMIT %s",
+                (n,),
             ).fetchall()
             manuals = conn.execute(
                 "SELECT file_hash, content_hash, brand, model_numbers, manual_type::text, version FROM manuals "
-                "ORDER BY random() LIMIT %s", (n,)
+                "ORDER BY random() LIMIT %s",
+                (n,),
             ).fetchall()
             new_devices = conn.execute(
                 "SELECT d.id, d.home_id, h.owner_id, d.manufacturer_name, d.model_number FROM devices d "
-                "JOIN homes h ON h.id = d.home_id ORDER BY random() LIMIT %s", (args.slow_samples + WARMUP,)
+                "JOIN homes h ON h.id = d.home_id ORDER BY random() LIMIT %s",
+                (args.slow_samples + WARMUP,),
             ).fetchall()
             # Query 5: every session's symptoms of the sampled users, to draw realistic filters from.
-            heavy_session_users = [r[0] for r in conn.execute(
-                "SELECT user_id FROM troubleshooting_sessions GROUP BY user_id HAVING count(*) >= %s "
-                "ORDER BY random() LIMIT %s", (HEAVY_SESSIONS, n)
-            ).fetchall()]
+            heavy_session_users = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT user_id FROM troubleshooting_sessions GROUP BY user_id HAVING count(*) >= %s "
+                    "ORDER BY random() LIMIT %s",
+                    (HEAVY_SESSIONS, n),
+                ).fetchall()
+            ]
             user_symptoms = session_symptoms(conn, users)
             heavy_symptoms = session_symptoms(conn, heavy_session_users)
             # What the actor carries: each caller's home ids (homeops_sign_in / homeops_begin report them).
-            homes = homes_of(conn, {*users, *heavy, *heavy_session_users, *(o for _, _, o in devices),
-                                    *(o for _, _, o, _, _ in new_devices)})
+            homes = homes_of(
+                conn,
+                {
+                    *users,
+                    *heavy,
+                    *heavy_session_users,
+                    *(o for _, _, o in devices),
+                    *(o for _, _, o, _, _ in new_devices),
+                },
+            )
             global BENCH_HASH
-            hashes = conn.execute("SELECT DISTINCT password_hash FROM users WHERE email LIKE %s",
-                                  (f"%@{BENCH_DOMAIN}",)).fetchall()
+            hashes = conn.execute(
+                "SELECT DISTINCT password_hash FROM users WHERE email LIKE %s", (f"%@{BENCH_DOMAIN}",)
+            ).fetchall()
             if len(hashes) != 1:
                 raise SystemExit(f"expected one bcrypt hash for every bench user, found {len(hashes)}")
             BENCH_HASH = hashes[0][0]
@@ -799,10 +1011,12 @@ def main(argv: list[str] | None = None) -> int:
         if several:  # the captured statements are the one-home shape (home_id = :id)
             raise SystemExit(f"{len(several)} sampled users do not have exactly one home (e.g. {several[0]})")
         home = {u: hs[0] for u, hs in homes.items()}
-        console.print(f"samples: {len(users)} random users, {len(heavy)} distinct users with ≥{HEAVY_DEVICES} "
-                      f"active devices, {len(devices)} devices, {len(manuals)} manuals, "
-                      f"{len(heavy_session_users)} users with ≥{HEAVY_SESSIONS} troubleshooting sessions "
-                      f"(first {WARMUP} executions of each query are warm-up, not timed)")
+        console.print(
+            f"samples: {len(users)} random users, {len(heavy)} distinct users with ≥{HEAVY_DEVICES} "
+            f"active devices, {len(devices)} devices, {len(manuals)} manuals, "
+            f"{len(heavy_session_users)} users with ≥{HEAVY_SESSIONS} troubleshooting sessions "
+            f"(first {WARMUP} executions of each query are warm-up, not timed)"
+        )
         heavy_samples = [heavy[i % len(heavy)] for i in range(n)] if heavy else []
         rng.shuffle(heavy_samples)
         now = datetime.now(UTC)  # Query 4's clock instant (the service passes uow.now())
@@ -818,9 +1032,13 @@ def main(argv: list[str] | None = None) -> int:
                 q5_miss.append((u, {"user_id": u, "home_id": home[u], "symptoms": [rng.choice(unused)]}))
 
         captured = asyncio.run(capture_all(urls.app, owner_dsn, BENCH_HASH))
-        with (RESULTS / "captured-sql.txt").open("w") as f:
+        explain_path = RESULTS / output_name("explain", args.tag)
+        captured_path = RESULTS / output_name("captured-sql", args.tag)
+        with captured_path.open("w") as f:
             for cap in captured.values():
-                f.write(f"-- {cap.name}  (parameters: {cap.params!r}; per-sample: {cap.slots})\n{cap.sql};\n\n")
+                f.write(
+                    f"-- {cap.name}  (parameters: {cap.params!r}; per-sample: {cap.slots})\n{cap.sql};\n\n"
+                )
 
         def missing_hash() -> str:
             return hashlib.sha256(f"missing:{rng.random()}".encode()).hexdigest()
@@ -829,38 +1047,108 @@ def main(argv: list[str] | None = None) -> int:
         with psycopg.connect(app_dsn, autocommit=True) as conn:
             any_user = users[0]
             plan = [
-                (Result("Q1 devices+manual summary (random users)", TARGET_Q1), captured["q1"],
-                 [(u, {"home_id": home[u]}) for u in users]),
-                (Result(f"Q1 devices+manual summary (≥{HEAVY_DEVICES} active devices)", TARGET_Q1), captured["q1"],
-                 [(u, {"home_id": home[u]}) for u in heavy_samples]),
-                (Result("Q2 manuals for a device", TARGET_Q2), captured["q2"],
-                 [(owner, {"device_id": d, "home_id": home[owner]}) for d, _, owner in devices]),
-                (Result("Q3 L1 file_hash (hit)", TARGET_L1), captured["l1"],
-                 [(any_user, {"file_hash": m[0]}) for m in manuals]),
-                (Result("Q3 L1 file_hash (miss)", TARGET_L1), captured["l1"],
-                 [(any_user, {"file_hash": missing_hash()}) for _ in manuals]),
-                (Result("Q3 L2 content_hash (hit)", TARGET_L2), captured["l2"],
-                 [(any_user, {"content_hash": m[1]}) for m in manuals]),
-                (Result("Q3 L2 content_hash (miss)", TARGET_L2), captured["l2"],
-                 [(any_user, {"content_hash": missing_hash()}) for _ in manuals]),
-                (Result("Q3 L3 brand+model+type+version (hit)", TARGET_L3), captured["l3"],
-                 [(any_user, {"brand": m[2], "model_numbers": [rng.choice(m[3])],
-                              "manual_type": ManualType(m[4]), "version": m[5]}) for m in manuals]),
-                (Result("Q3 L3 brand+model+type+version (miss)", TARGET_L3), captured["l3"],
-                 [(any_user, {"brand": m[2], "model_numbers": [rng.choice(m[3]) + "-X"],
-                              "manual_type": ManualType(m[4]), "version": m[5]}) for m in manuals]),
-                (Result(f"Q4 upcoming maintenance, {UPCOMING_DAYS} days (random users)", TARGET_Q4), captured["q4"],
-                 [(u, {"home_id": home[u], "now": now}) for u in users]),
-                (Result(f"Q4 upcoming maintenance, {UPCOMING_DAYS} days (≥{HEAVY_DEVICES} active devices)",
-                        TARGET_Q4), captured["q4"],
-                 [(u, {"home_id": home[u], "now": now}) for u in heavy_samples]),
-                (Result("Q5 sessions by symptom: 1 own symptom (random users)", TARGET_Q5), captured["q5"], q5_one),
-                (Result("Q5 sessions by symptom: 2 symptoms of one own session (random users)", TARGET_Q5),
-                 captured["q5"], q5_two),
-                (Result("Q5 sessions by symptom: 1 symptom never reported (miss, random users)", TARGET_Q5),
-                 captured["q5"], q5_miss),
-                (Result(f"Q5 sessions by symptom: 1 own symptom (≥{HEAVY_SESSIONS} sessions)", TARGET_Q5),
-                 captured["q5"], q5_heavy),
+                (
+                    Result("Q1 devices+manual summary (random users)", TARGET_Q1),
+                    captured["q1"],
+                    [(u, {"home_id": home[u]}) for u in users],
+                ),
+                (
+                    Result(f"Q1 devices+manual summary (≥{HEAVY_DEVICES} active devices)", TARGET_Q1),
+                    captured["q1"],
+                    [(u, {"home_id": home[u]}) for u in heavy_samples],
+                ),
+                (
+                    Result("Q2 manuals for a device", TARGET_Q2),
+                    captured["q2"],
+                    [(owner, {"device_id": d, "home_id": home[owner]}) for d, _, owner in devices],
+                ),
+                (
+                    Result("Q3 L1 file_hash (hit)", TARGET_L1),
+                    captured["l1"],
+                    [(any_user, {"file_hash": m[0]}) for m in manuals],
+                ),
+                (
+                    Result("Q3 L1 file_hash (miss)", TARGET_L1),
+                    captured["l1"],
+                    [(any_user, {"file_hash": missing_hash()}) for _ in manuals],
+                ),
+                (
+                    Result("Q3 L2 content_hash (hit)", TARGET_L2),
+                    captured["l2"],
+                    [(any_user, {"content_hash": m[1]}) for m in manuals],
+                ),
+                (
+                    Result("Q3 L2 content_hash (miss)", TARGET_L2),
+                    captured["l2"],
+                    [(any_user, {"content_hash": missing_hash()}) for _ in manuals],
+                ),
+                (
+                    Result("Q3 L3 brand+model+type+version (hit)", TARGET_L3),
+                    captured["l3"],
+                    [
+                        (
+                            any_user,
+                            {
+                                "brand": m[2],
+                                "model_numbers": [rng.choice(m[3])],
+                                "manual_type": ManualType(m[4]),
+                                "version": m[5],
+                            },
+                        )
+                        for m in manuals
+                    ],
+                ),
+                (
+                    Result("Q3 L3 brand+model+type+version (miss)", TARGET_L3),
+                    captured["l3"],
+                    [
+                        (
+                            any_user,
+                            {
+                                "brand": m[2],
+                                "model_numbers": [rng.choice(m[3]) + "-X"],
+                                "manual_type": ManualType(m[4]),
+                                "version": m[5],
+                            },
+                        )
+                        for m in manuals
+                    ],
+                ),
+                (
+                    Result(f"Q4 upcoming maintenance, {UPCOMING_DAYS} days (random users)", TARGET_Q4),
+                    captured["q4"],
+                    [(u, {"home_id": home[u], "now": now}) for u in users],
+                ),
+                (
+                    Result(
+                        f"Q4 upcoming maintenance, {UPCOMING_DAYS} days (≥{HEAVY_DEVICES} active devices)",
+                        TARGET_Q4,
+                    ),
+                    captured["q4"],
+                    [(u, {"home_id": home[u], "now": now}) for u in heavy_samples],
+                ),
+                (
+                    Result("Q5 sessions by symptom: 1 own symptom (random users)", TARGET_Q5),
+                    captured["q5"],
+                    q5_one,
+                ),
+                (
+                    Result("Q5 sessions by symptom: 2 symptoms of one own session (random users)", TARGET_Q5),
+                    captured["q5"],
+                    q5_two,
+                ),
+                (
+                    Result(
+                        "Q5 sessions by symptom: 1 symptom never reported (miss, random users)", TARGET_Q5
+                    ),
+                    captured["q5"],
+                    q5_miss,
+                ),
+                (
+                    Result(f"Q5 sessions by symptom: 1 own symptom (≥{HEAVY_SESSIONS} sessions)", TARGET_Q5),
+                    captured["q5"],
+                    q5_heavy,
+                ),
             ]
             for result, cap, samples in [] if args.explain_only else plan:
                 if not samples:
@@ -872,8 +1160,10 @@ def main(argv: list[str] | None = None) -> int:
             # Not a seed query, but the same manuals lookup shape: what POST /homes/{id}/devices runs to link
             # matching manuals (the links it makes are rolled back). No seed target.
             slow = Result("device create: auto_link_device INSERT…SELECT (rolled back)", None)
-            autolink_samples = [(owner, {"device_id": d, "home_id": h, "brand": brand, "model_number": model})
-                                for d, h, owner, brand, model in new_devices]
+            autolink_samples = [
+                (owner, {"device_id": d, "home_id": h, "brand": brand, "model_number": model})
+                for d, h, owner, brand, model in new_devices
+            ]
             if not args.explain_only:
                 with console.status(f"{slow.name}…"):
                     run_sql(conn, captured["autolink"], autolink_samples, slow, rollback=True)
@@ -887,64 +1177,134 @@ def main(argv: list[str] | None = None) -> int:
             # EXPLAIN one execution of each query (Query 1 and 4 for a ≥20-device user), custom and generic plans.
             who = heavy_samples[0] if heavy_samples else users[0]
             dev, _, dev_owner = devices[0]
-            with (RESULTS / args.explain_file).open("w") as f:
-                f.write(f"EXPLAIN ({EXPLAIN_OPTIONS}) as homeops_app with RLS "
-                        f"(identity set by {IDENTITY_SQL!r} in the same transaction), "
-                        f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n")
+            citus = bool(
+                conn.execute("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')").fetchone()[
+                    0
+                ]
+            )  # type: ignore[index]
+            with explain_path.open("w") as f:
+                f.write(
+                    f"EXPLAIN ({EXPLAIN_OPTIONS}) as homeops_app with RLS "
+                    f"(identity set by {IDENTITY_SQL!r} in the same transaction), "
+                    f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n"
+                )
                 for line in environment(conn):
                     f.write(f"{line}\n")
+                if citus:
+                    f.write(
+                        f"Citus coordinator ({citus_nodes(conn)}): custom plans only. Under plan_cache_mode = auto "
+                        "Citus keeps re-planning these statements with their parameters (a forced generic plan "
+                        "fails: 'could not create distributed plan').\n"
+                    )
                 m = manuals[0]
-                l3_args = {"brand": m[2], "model_numbers": [m[3][0]], "manual_type": ManualType(m[4]),
-                           "version": m[5]}
+                l3_args = {
+                    "brand": m[2],
+                    "model_numbers": [m[3][0]],
+                    "manual_type": ManualType(m[4]),
+                    "version": m[5],
+                }
                 for title, cap, uid, a, modes in (
                     (f"Query 1 (user {who})", captured["q1"], who, {"home_id": home[who]}, (False, True)),
-                    (f"Query 2 (device {dev})", captured["q2"], dev_owner,
-                     {"device_id": dev, "home_id": home[dev_owner]}, (False, True)),
+                    (
+                        f"Query 2 (device {dev})",
+                        captured["q2"],
+                        dev_owner,
+                        {"device_id": dev, "home_id": home[dev_owner]},
+                        (False, True),
+                    ),
+                    (
+                        f"Query 3 level 1 (file_hash {m[0]})",
+                        captured["l1"],
+                        any_user,
+                        {"file_hash": m[0]},
+                        (False,),
+                    ),
+                    (
+                        f"Query 3 level 2 (content_hash {m[1]})",
+                        captured["l2"],
+                        any_user,
+                        {"content_hash": m[1]},
+                        (False,),
+                    ),
                     (f"Query 3 level 3 ({l3_args})", captured["l3"], any_user, l3_args, (False, True)),
-                    (f"auto_link_device (device {new_devices[0][0]}, rolled back)", captured["autolink"],
-                     autolink_samples[0][0], autolink_samples[0][1], (False,)),
-                    (f"Query 4, {UPCOMING_DAYS} days (user {who}, ≥{HEAVY_DEVICES} active devices)", captured["q4"],
-                     who, {"home_id": home[who], "now": now}, (False, True)),
-                    *((f"Query 5, 1 own symptom (user {u}, {len(user_symptoms.get(u, []))} sessions)", captured["q5"],
-                       u, a, (False, True)) for u, a in q5_one[:1]),
-                    *((f"Query 5, 2 symptoms (user {u})", captured["q5"], u, a, (False,)) for u, a in q5_two[:1]),
-                    *((f"Query 5, 1 own symptom (user {u}, {len(heavy_symptoms.get(u, []))} sessions)",
-                       captured["q5"], u, a, (False, True)) for u, a in q5_heavy[:1]),
+                    (
+                        f"auto_link_device (device {new_devices[0][0]}, rolled back)",
+                        captured["autolink"],
+                        autolink_samples[0][0],
+                        autolink_samples[0][1],
+                        (False,),
+                    ),
+                    (
+                        f"Query 4, {UPCOMING_DAYS} days (user {who}, ≥{HEAVY_DEVICES} active devices)",
+                        captured["q4"],
+                        who,
+                        {"home_id": home[who], "now": now},
+                        (False, True),
+                    ),
+                    *(
+                        (
+                            f"Query 5, 1 own symptom (user {u}, {len(user_symptoms.get(u, []))} sessions)",
+                            captured["q5"],
+                            u,
+                            a,
+                            (False, True),
+                        )
+                        for u, a in q5_one[:1]
+                    ),
+                    *(
+                        (f"Query 5, 2 symptoms (user {u})", captured["q5"], u, a, (False,))
+                        for u, a in q5_two[:1]
+                    ),
+                    *(
+                        (
+                            f"Query 5, 1 own symptom (user {u}, {len(heavy_symptoms.get(u, []))} sessions)",
+                            captured["q5"],
+                            u,
+                            a,
+                            (False, True),
+                        )
+                        for u, a in q5_heavy[:1]
+                    ),
                 ):
-                    for generic in modes:
-                        kind = ("generic plan (what a prepared statement uses after psycopg's 5th execution, "
-                                "forced with plan_cache_mode)" if generic else "custom plan (parameters known)")
-                        f.write(f"\n==== {title}: {kind}\n-- SQL (as emitted by the application):\n{cap.sql}\n"
-                                f"-- parameters: {cap.bind(**a)!r}\n\n")
+                    for generic in modes if not citus else (False,):
+                        kind = (
+                            "generic plan (what a prepared statement uses after psycopg's 5th execution, "
+                            "forced with plan_cache_mode)"
+                            if generic
+                            else "custom plan (parameters known)"
+                        )
+                        f.write(
+                            f"\n==== {title}: {kind}\n-- SQL (as emitted by the application):\n{cap.sql}\n"
+                            f"-- parameters: {cap.bind(**a)!r}\n\n"
+                        )
                         f.write(explain(conn, cap, uid, a, generic) + "\n")
         if results:
-            console.print(results_table(f"SQL as homeops_app with RLS — {args.samples} samples each "
-                                        f"(auto-link: {args.slow_samples})", results))
+            console.print(
+                results_table(
+                    f"SQL as homeops_app with RLS — {args.samples} samples each "
+                    f"(auto-link: {args.slow_samples})",
+                    results,
+                )
+            )
         for r in results:
             if r.note:
                 console.print(f"note: {r.name}: {r.note}")
-        console.print(f"EXPLAIN output: {RESULTS / args.explain_file}; captured SQL: {RESULTS / 'captured-sql.txt'}")
-        if args.what_if:
-            what = what_if(owner_dsn, captured, manuals, autolink_samples, users[0], rng)
-            console.print(results_table(
-                "What if (each variant in a rolled-back transaction on the owner connection, then SET LOCAL ROLE "
-                "homeops_app: RLS applies as in the API)", what,
-            ))
-            for r in what:
-                if r.note:
-                    console.print(f"note: {r.name}: {r.note}")
-
+        console.print(f"EXPLAIN output: {explain_path}; captured SQL: {captured_path}")
         if args.http:
             http_results = http_bench(args, urls, owner_dsn)
-            console.print(results_table(
-                f"HTTP (uvicorn subprocess, sequential httpx requests, ≤{args.http_requests} per endpoint)",
-                http_results,
-            ))
+            console.print(
+                results_table(
+                    f"HTTP (uvicorn subprocess, sequential httpx requests, ≤{args.http_requests} per endpoint)",
+                    http_results,
+                )
+            )
             for r in http_results:
                 if r.note:
                     console.print(f"{r.name}: {r.note}")
         load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"]
-        console.print(f"load average (1/5/15 min) at the end: {' '.join(load)}; finished {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
+        console.print(
+            f"load average (1/5/15 min) at the end: {' '.join(load)}; finished {time.strftime('%Y-%m-%d %H:%M:%S %Z')}"
+        )
     finally:
         urls.stop()
     return 0

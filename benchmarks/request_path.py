@@ -66,13 +66,27 @@ def serve_main(port: int, workers: int) -> None:
     if workers > 1:
         os.environ["HOMEOPS_DATABASE_URL"] = urls.owner.render_as_string(hide_password=False)
         os.environ["HOMEOPS_APP_DATABASE_URL"] = urls.app.render_as_string(hide_password=False)
-        uvicorn.run("homeops.app:app_from_environment", factory=True, host="127.0.0.1", port=port,
-                    workers=workers, log_level="warning", log_config=None, access_log=False)
+        uvicorn.run(
+            "homeops.app:app_from_environment",
+            factory=True,
+            host="127.0.0.1",
+            port=port,
+            workers=workers,
+            log_level="warning",
+            log_config=None,
+            access_log=False,
+        )
     else:
         from homeops.app import create_app
 
-        uvicorn.run(create_app(settings, urls.app), host="127.0.0.1", port=port, log_level="warning",
-                    log_config=None, access_log=False)
+        uvicorn.run(
+            create_app(settings, urls.app),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            log_config=None,
+            access_log=False,
+        )
 
 
 def process_tree_cpu(pid: int) -> float:
@@ -103,29 +117,55 @@ def run_wrk(url: str, seconds: int, connections: int, headers: dict[str, str]) -
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
 
     def lat(label: str) -> float:
-        m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)", out, re.M)
+        m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)", out, re.MULTILINE)
         if not m:
             return float("nan")
         value, unit = float(m.group(1)), m.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     total = re.search(r"(\d+) requests in", out)
-    return {"rps": rps, "p50": lat("50"), "p99": lat("99"), "requests": float(total.group(1)) if total else 0,
-            "errors": float(non2xx.group(1)) if non2xx else 0.0}
+    return {
+        "rps": rps,
+        "p50": lat("50"),
+        "p99": lat("99"),
+        "requests": float(total.group(1)) if total else 0,
+        "errors": float(non2xx.group(1)) if non2xx else 0.0,
+    }
 
 
 def run_pgbench(server_dsn: dict[str, str], seconds: int, connections: int) -> dict[str, float]:
-    env = {**os.environ, "PGHOST": server_dsn["host"], "PGPORT": server_dsn["port"], "PGUSER": server_dsn["user"]}
+    env = {
+        **os.environ,
+        "PGHOST": server_dsn["host"],
+        "PGPORT": server_dsn["port"],
+        "PGUSER": server_dsn["user"],
+    }
     if server_dsn.get("password"):
         env["PGPASSWORD"] = server_dsn["password"]
-    exists = subprocess.run(["psql", "-d", "postgres", "-Atc", "SELECT 1 FROM pg_database WHERE datname='pgbench'"],
-                            env=env, capture_output=True, text=True, check=True).stdout.strip()
+    exists = subprocess.run(
+        ["psql", "-d", "postgres", "-Atc", "SELECT 1 FROM pg_database WHERE datname='pgbench'"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     if not exists:
-        subprocess.run(["psql", "-d", "postgres", "-c", "CREATE DATABASE pgbench"], env=env, check=True,
-                       capture_output=True)
-        subprocess.run(["pgbench", "-i", "-q", "-s", "10", "pgbench"], env=env, check=True, capture_output=True)
-    out = subprocess.run(["pgbench", "-S", "-M", "prepared", "-c", str(connections), "-j", "2", "-T", str(seconds),
-                          "pgbench"], env=env, capture_output=True, text=True, check=True).stdout
+        subprocess.run(
+            ["psql", "-d", "postgres", "-c", "CREATE DATABASE pgbench"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            ["pgbench", "-i", "-q", "-s", "10", "pgbench"], env=env, check=True, capture_output=True
+        )
+    out = subprocess.run(
+        ["pgbench", "-S", "-M", "prepared", "-c", str(connections), "-j", "2", "-T", str(seconds), "pgbench"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
     latency = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))  # type: ignore[union-attr]
     return {"tps": tps, "latency_avg_ms": latency}
@@ -159,13 +199,20 @@ def healthz_under_logins(base: str, emails: list[str], seconds: float) -> dict[s
     stop.set()
     for th in threads:
         th.join(timeout=10)
-    return {"n": len(samples), "p50": percentile(samples, 50), "p99": percentile(samples, 99),
-            "max": max(samples) if samples else float("nan"), "logins": len(logins),
-            "login_p50_ms": statistics.median(logins) * 1000 if logins else float("nan")}
+    return {
+        "n": len(samples),
+        "p50": percentile(samples, 50),
+        "p99": percentile(samples, 99),
+        "max": max(samples) if samples else float("nan"),
+        "logins": len(logins),
+        "login_p50_ms": statistics.median(logins) * 1000 if logins else float("nan"),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", default=str(HERE / ".data"))
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seconds", type=int, default=15)
@@ -191,19 +238,37 @@ def main(argv: list[str] | None = None) -> int:
     urls = prepare_database(settings)  # starts the embedded server; migrates
     server = make_url(urls.owner)
     query = dict(server.query)
-    dsn = {"host": str(query.get("host") or server.host or "127.0.0.1"), "port": str(server.port or 5432),
-           "user": server.username or "postgres", "password": server.password or ""}
+    dsn = {
+        "host": str(query.get("host") or server.host or "127.0.0.1"),
+        "port": str(server.port or 5432),
+        "user": server.username or "postgres",
+        "password": server.password or "",
+    }
     import homeops
 
     code_dir = Path(homeops.__file__).resolve().parents[2]
-    head = subprocess.run(["git", "-C", str(code_dir), "log", "-1", "--format=%h"], capture_output=True,
-                          text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "-C", str(code_dir), "log", "-1", "--format=%h"], check=False, capture_output=True, text=True
+    ).stdout.strip()
     print(f"code {code_dir} @ {head}; data {args.data_dir}; {os.cpu_count()} CPUs; load {os.getloadavg()}")
 
     port = free_port()
     log = open(Path(args.data_dir) / "platform-bench-server.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--workers", str(args.workers),
-                             "--data-dir", args.data_dir], stdout=log, stderr=log, env=os.environ.copy())
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--data-dir",
+            args.data_dir,
+        ],
+        stdout=log,
+        stderr=log,
+        env=os.environ.copy(),
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -213,8 +278,9 @@ def main(argv: list[str] | None = None) -> int:
             except httpx.HTTPError:
                 time.sleep(0.2)
         emails = [f"bench-{n}@bench.homeops.org" for n in range(1, args.logins + 1)]
-        token = httpx.post(f"{base}/api/v1/auth/login", json={"email": emails[0], "password": BENCH_PASSWORD},
-                           timeout=30).json()["access_token"]
+        token = httpx.post(
+            f"{base}/api/v1/auth/login", json={"email": emails[0], "password": BENCH_PASSWORD}, timeout=30
+        ).json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
         results: dict[str, Any] = {"code": head, "workers": args.workers, "connections": args.connections}
 
@@ -234,17 +300,30 @@ def main(argv: list[str] | None = None) -> int:
             proc.kill()
         urls.stop()
 
-    pg, me, hz, hl = results["pgbench"], results["users_me"], results["healthz"], results["healthz_during_logins"]
+    pg, me, hz, hl = (
+        results["pgbench"],
+        results["users_me"],
+        results["healthz"],
+        results["healthz_during_logins"],
+    )
     ratio = me["rps"] / pg["tps"] * 100
-    print(f"pgbench -S -M prepared -c {args.connections}: {pg['tps']:.0f} TPS (latency avg {pg['latency_avg_ms']:.3f} ms)")
-    print(f"GET /healthz           : {hz['rps']:.0f} req/s  p50 {hz['p50']:.2f} ms  p99 {hz['p99']:.2f} ms  "
-          f"API CPU {hz['api_cpu_ms_per_req']:.2f} ms/req  non-2xx {hz['errors']:.0f}")
-    print(f"GET /api/v1/users/me   : {me['rps']:.0f} req/s  p50 {me['p50']:.2f} ms  p99 {me['p99']:.2f} ms  "
-          f"API CPU {me['api_cpu_ms_per_req']:.2f} ms/req  non-2xx {me['errors']:.0f}")
+    print(
+        f"pgbench -S -M prepared -c {args.connections}: {pg['tps']:.0f} TPS (latency avg {pg['latency_avg_ms']:.3f} ms)"
+    )
+    print(
+        f"GET /healthz           : {hz['rps']:.0f} req/s  p50 {hz['p50']:.2f} ms  p99 {hz['p99']:.2f} ms  "
+        f"API CPU {hz['api_cpu_ms_per_req']:.2f} ms/req  non-2xx {hz['errors']:.0f}"
+    )
+    print(
+        f"GET /api/v1/users/me   : {me['rps']:.0f} req/s  p50 {me['p50']:.2f} ms  p99 {me['p99']:.2f} ms  "
+        f"API CPU {me['api_cpu_ms_per_req']:.2f} ms/req  non-2xx {me['errors']:.0f}"
+    )
     print(f"users/me : pgbench -S  = {ratio:.2f} %   (target ≥ 5 %, p99 < 10 ms)")
-    print(f"GET /healthz during {args.logins} concurrent logins: p50 {hl['p50']:.2f} ms  p99 {hl['p99']:.2f} ms  "
-          f"max {hl['max']:.1f} ms over {hl['n']} requests ({hl['logins']} logins, p50 {hl['login_p50_ms']:.0f} ms)"
-          "   (target p99 < 20 ms)")
+    print(
+        f"GET /healthz during {args.logins} concurrent logins: p50 {hl['p50']:.2f} ms  p99 {hl['p99']:.2f} ms  "
+        f"max {hl['max']:.1f} ms over {hl['n']} requests ({hl['logins']} logins, p50 {hl['login_p50_ms']:.0f} ms)"
+        "   (target p99 < 20 ms)"
+    )
     results["ratio_percent"] = ratio
     if args.results:
         with open(args.results, "a") as fh:
