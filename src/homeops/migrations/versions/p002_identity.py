@@ -194,9 +194,17 @@ def _identity_functions() -> None:
     # database time in all). Runs as its caller (the SECURITY DEFINER identity functions); not executable by
     # the API or worker roles themselves.
     values = (
-        "p_user", "p_role",
+        "p_user",
+        "p_role",
         "CASE WHEN p_role IN ('support', 'technician', 'manager', 'admin') THEN 'on' ELSE 'off' END",
-        "h_ids", "h_write", "h_admin", "h_owner", "o_ids", "o_write", "o_admin", "o_owner",
+        "h_ids",
+        "h_write",
+        "h_admin",
+        "h_owner",
+        "o_ids",
+        "o_write",
+        "o_admin",
+        "o_owner",
     )
     sets = "\n".join(
         f"          EXECUTE format('SET LOCAL homeops.{name} = %L', {value});"
