@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from homeops.identity.deps import AnonymousUow, Uow
+from homeops.identity.deps import AnonymousUow, OwnProfile, Uow
 from homeops.identity.schemas import (
     LoginIn,
     PasswordChangeIn,
@@ -92,8 +92,9 @@ async def logout(uow: Uow) -> None:
 
 
 @users_router.get("/me", response_model=UserOut)
-async def get_me(uow: Uow) -> UserOut:
-    return await IdentityService(uow).my_profile()
+async def get_me(read: OwnProfile) -> UserOut:
+    """The signed-in user's profile (one round trip to the database: identity and row in one message)."""
+    return await IdentityService.own_profile(read.driver, read.session_id, read.user_id)
 
 
 @users_router.patch("/me", response_model=UserOut)

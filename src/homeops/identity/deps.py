@@ -8,9 +8,12 @@ transaction's row-security identity. Everything after runs under that identity.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
+import psycopg
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
@@ -74,6 +77,37 @@ class _BearerUnitOfWork(OAuth2PasswordBearer):
 
 
 get_uow = _BearerUnitOfWork(tokenUrl="/api/v1/auth/login", auto_error=False)
+
+
+class _BearerProfile(OAuth2PasswordBearer):
+    """The same bearer scheme for ``GET /users/me``, which reads the caller's row in the identity's own message
+    (``own_profile_in_one_message``): the verified claims and the request's connection, no transaction yet."""
+
+    async def __call__(self, request: Request) -> OwnProfileRead:  # type: ignore[override]
+        authorization = request.headers.get("authorization")
+        scheme, _, token = (authorization or "").partition(" ")
+        if not token or scheme.lower() != "bearer":
+            raise InvalidToken("Sign in: this endpoint needs a bearer token.", code="unauthorized")
+        try:
+            claims = decode_access_token(request.app.state.settings, token)
+        except TokenError as exc:
+            raise InvalidToken("The access token is invalid or expired.") from exc
+        driver = await open_connection(request, begin=False)
+        ctx = get_context(request)
+        ctx.user_id, ctx.session_id = claims.user_id, claims.session_id
+        return OwnProfileRead(driver, claims.session_id, claims.user_id)
+
+
+@dataclass(frozen=True)
+class OwnProfileRead:
+    driver: psycopg.AsyncConnection[Any]
+    session_id: uuid.UUID
+    user_id: uuid.UUID
+
+
+OwnProfile = Annotated[
+    OwnProfileRead, Depends(_BearerProfile(tokenUrl="/api/v1/auth/login", auto_error=False))
+]
 
 
 async def current_actor(uow: Annotated[UnitOfWork, Depends(get_uow)]) -> Actor:

@@ -157,6 +157,34 @@ async def establish_identity(
     )
 
 
+_OWN_PROFILE = (
+    "BEGIN; SELECT role FROM homeops_begin('{session}'::uuid, '{user}'::uuid); "
+    "SELECT {columns} FROM users WHERE id = '{user}'::uuid AND deleted_at IS NULL; ROLLBACK"
+)
+
+
+async def own_profile_in_one_message(
+    driver: psycopg.AsyncConnection[Any], session_id: uuid.UUID, user_id: uuid.UUID, columns: tuple[str, ...]
+) -> dict[str, Any] | None:
+    """The hottest authenticated read, ``GET /users/me``, as ONE message: open the transaction, establish the
+    identity, read the caller's row under row security, end the transaction — one round trip. The ids are
+    uuid.UUID values and the columns the table's own names: no user text reaches the SQL. None when the session
+    is not live (no identity: the row is not visible either)."""
+    if not isinstance(session_id, uuid.UUID) or not isinstance(user_id, uuid.UUID):
+        raise TypeError("session and user ids must be uuid.UUID")
+    from psycopg.rows import dict_row
+
+    names = ", ".join(User.__table__.c[c].name for c in columns)
+    statement = _OWN_PROFILE.format(session=session_id, user=user_id, columns=names)
+    cursor = driver.cursor(row_factory=dict_row)
+    await cursor.execute(statement.encode())
+    cursor.nextset()  # BEGIN → the identity
+    if await cursor.fetchone() is None:
+        return None
+    cursor.nextset()  # → the row
+    return await cursor.fetchone()
+
+
 async def sign_in(session: AsyncSession, user_id: uuid.UUID, password_hash: str | None) -> UserRole | None:
     """The transaction acts for this user (after the API verified the password against ``password_hash``)."""
     role = await session.scalar(

@@ -9,7 +9,9 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from functools import cached_property
+from typing import Any
 
+import psycopg
 from anyio import CapacityLimiter, to_thread
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +36,7 @@ from homeops.identity.repository import (
     UserRepository,
     claim_new_user,
     establish_identity,
+    own_profile_in_one_message,
     sign_in,
     user_profile,
 )
@@ -220,6 +223,16 @@ class IdentityService:
         row = await user_profile(await self.uow.driver(), self.uow.actor.require_user_id(), _PROFILE_COLUMNS)
         if row is None:
             raise InvalidToken("The account no longer exists.")
+        return UserOut.model_validate(row)
+
+    @staticmethod
+    async def own_profile(
+        driver: psycopg.AsyncConnection[Any], session_id: uuid.UUID, user_id: uuid.UUID
+    ) -> UserOut:
+        """``my_profile`` before any unit of work exists: the identity and the row in one message."""
+        row = await own_profile_in_one_message(driver, session_id, user_id, _PROFILE_COLUMNS)
+        if row is None:
+            raise InvalidToken("The session has ended. Sign in again.")
         return UserOut.model_validate(row)
 
     async def me(self) -> User:
