@@ -26,7 +26,6 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
-from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 
 from homeops import domains
@@ -322,18 +321,24 @@ def make_home(client: TestClient) -> Callable[..., dict]:
 
 @contextmanager
 def captured_sql(client: TestClient) -> Iterator[list[str]]:
-    """The SQL statements the app's engine sends while the block runs (to prove "one statement" claims)."""
+    """The SQL statements the app sends while the block runs (to prove "one statement" claims), seen where every
+    statement passes — the driver's cursor — whether it came through SQLAlchemy or straight through psycopg.
+    The transaction's identity statement (sent with BEGIN on authentication) is left out: the claims are about
+    the route's own statements."""
     statements: list[str] = []
+    original = psycopg.AsyncCursor.execute
 
-    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        statements.append(statement)
+    async def record(self, query, params=None, **kwargs):  # type: ignore[no-untyped-def]
+        text_ = query.decode() if isinstance(query, bytes) else str(query)
+        if "homeops_begin(" not in text_:
+            statements.append(text_)
+        return await original(self, query, params, **kwargs)
 
-    engine = client.app.state.engine.sync_engine  # type: ignore[attr-defined]
-    event.listen(engine, "before_cursor_execute", record)
+    psycopg.AsyncCursor.execute = record  # type: ignore[method-assign]
     try:
         yield statements
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        psycopg.AsyncCursor.execute = original  # type: ignore[method-assign]
 
 
 def make_url_str(url: URL) -> str:

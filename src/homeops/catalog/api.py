@@ -28,11 +28,11 @@ router = APIRouter(prefix="/api/v1", tags=["catalog"])
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
-def _svc(uow: Uow) -> CatalogService:
+async def _svc(uow: Uow) -> CatalogService:
     return CatalogService(uow)
 
 
-def _admin_svc(uow: AdminUow) -> CatalogService:
+async def _admin_svc(uow: AdminUow) -> CatalogService:
     return CatalogService(uow)
 
 

@@ -41,19 +41,19 @@ manuals_router = APIRouter(prefix="/api/v1", tags=["manuals"])
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
-def _svc(uow: Uow) -> DeviceService:
+async def _svc(uow: Uow) -> DeviceService:
     return DeviceService(uow)
 
 
-def _groups(uow: Uow) -> GroupService:
+async def _groups(uow: Uow) -> GroupService:
     return GroupService(uow)
 
 
-def _links(uow: Uow) -> DeviceManualService:
+async def _links(uow: Uow) -> DeviceManualService:
     return DeviceManualService(uow)
 
 
-def _library(uow: Uow) -> ManualService:
+async def _library(uow: Uow) -> ManualService:
     return ManualService(uow)
 
 

@@ -12,10 +12,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, literal, select
+from sqlalchemy import ARRAY, UUID, and_, any_, bindparam, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from homeops.core.database import rows_affected
+from homeops.core.database import CompiledQuery, driver_connection, rows_affected
 from homeops.core.repository import Repository
 from homeops.devices.models import Device, DeviceManual
 from homeops.devices.repository import in_homes
@@ -24,6 +24,29 @@ from homeops.manuals.repository import MANUAL_OUT_COLUMNS, MANUAL_TYPE_ORDER, no
 
 _CONFLICT = ["home_id", "device_id", "manual_id"]  # the primary key (distribution column first)
 _LINK_OF_DEVICE = and_(DeviceManual.home_id == Device.home_id, DeviceManual.device_id == Device.id)
+
+
+def _query_2(narrow: Any = None) -> CompiledQuery:
+    stmt = (
+        select(
+            Device.home_id.label("device_home_id"),
+            *MANUAL_OUT_COLUMNS,
+            DeviceManual.auto_linked,
+            DeviceManual.linked_at,
+        )
+        .select_from(Device)
+        .outerjoin(DeviceManual, _LINK_OF_DEVICE)
+        .outerjoin(Manual, Manual.id == DeviceManual.manual_id)
+        .where(Device.id == bindparam("device_id", type_=UUID(as_uuid=True)))
+        .order_by(MANUAL_TYPE_ORDER, Manual.created_at)
+    )
+    return CompiledQuery(stmt.where(narrow) if narrow is not None else stmt)
+
+
+# One home (a single-shard query), several homes (= ANY of an array), or any home (platform admins).
+_QUERY_2_ONE_HOME = _query_2(Device.home_id == bindparam("home_id", type_=UUID(as_uuid=True)))
+_QUERY_2_HOMES = _query_2(Device.home_id == any_(bindparam("home_ids", type_=ARRAY(UUID(as_uuid=True)))))
+_QUERY_2_ANY_HOME = _query_2()
 
 
 class LinkRepository(Repository[DeviceManual]):
@@ -62,27 +85,18 @@ class LinkRepository(Repository[DeviceManual]):
 
     async def device_manuals(
         self, device_id: uuid.UUID, home_ids: Sequence[uuid.UUID] | None
-    ) -> list[Row[Any]] | None:
+    ) -> list[dict[str, Any]] | None:
         """Seed 000 Query 2 with the device's visibility in the same statement: the device's home
         (``device_home_id``) and, per linked manual, the ``ManualOut`` columns plus ``auto_linked`` and
         ``linked_at`` in Query 2's order. A device without manuals gives one row of nulls; None when the
-        device is not in ``home_ids`` (None: any home row security shows)."""
-        stmt = (
-            select(
-                Device.home_id.label("device_home_id"),
-                *MANUAL_OUT_COLUMNS,
-                DeviceManual.auto_linked,
-                DeviceManual.linked_at,
-            )
-            .select_from(Device)
-            .outerjoin(DeviceManual, _LINK_OF_DEVICE)
-            .outerjoin(Manual, Manual.id == DeviceManual.manual_id)
-            .where(Device.id == device_id)
-            .order_by(MANUAL_TYPE_ORDER, Manual.created_at)
-        )
-        if (narrowed := in_homes(Device.home_id, home_ids)) is not None:
-            stmt = stmt.where(narrowed)
-        rows = list((await self.session.execute(stmt)).all())
+        device is not in ``home_ids`` (None: any home row security shows). Compiled once (a hot read)."""
+        driver = await driver_connection(self.session)
+        if home_ids is None:
+            rows = await _QUERY_2_ANY_HOME.all(driver, device_id=device_id)
+        elif len(home_ids) == 1:
+            rows = await _QUERY_2_ONE_HOME.all(driver, device_id=device_id, home_id=home_ids[0])
+        else:
+            rows = await _QUERY_2_HOMES.all(driver, device_id=device_id, home_ids=list(home_ids))
         return rows or None
 
     async def device_scope(

@@ -9,14 +9,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
+    UUID,
     ColumnElement,
+    DateTime,
+    Integer,
     Row,
     Select,
+    Text,
     and_,
+    any_,
+    bindparam,
     case,
+    cast,
     delete,
     distinct,
     func,
@@ -28,7 +37,7 @@ from sqlalchemy import (
     update,
 )
 
-from homeops.core.database import rows_affected
+from homeops.core.database import CompiledQuery, driver_connection, rows_affected
 from homeops.core.repository import Repository
 from homeops.devices.models import Device, DeviceGroup, DeviceGroupMember, DeviceManual, DeviceStatus
 from homeops.homes.models import Home, Room
@@ -66,6 +75,55 @@ def _with_manual_summary() -> Select[Any]:
         .outerjoin(Manual, Manual.id == DeviceManual.manual_id)
         .group_by(Device.home_id, Device.id)
     )
+
+
+_UUID = UUID(as_uuid=True)
+
+
+@lru_cache(maxsize=128)
+def _query_1(
+    one_home: bool, status: bool, category: bool, serial: bool, room: bool, after: bool
+) -> CompiledQuery:
+    """Query 1 for one combination of filters (the manual types as text[]: the driver reads them directly)."""
+    types = func.coalesce(
+        func.array_agg(distinct(cast(Manual.manual_type, Text))).filter(Manual.id.is_not(None)),
+        literal_column("'{}'::text[]"),
+    )
+    stmt = (
+        select(
+            *_DEVICE_COLUMNS,
+            func.count(DeviceManual.manual_id).label("manual_count"),
+            types.label("manual_types"),
+        )
+        .select_from(Device)
+        .outerjoin(
+            DeviceManual, and_(DeviceManual.home_id == Device.home_id, DeviceManual.device_id == Device.id)
+        )
+        .outerjoin(Manual, Manual.id == DeviceManual.manual_id)
+        .group_by(Device.home_id, Device.id)
+        .order_by(Device.created_at.desc(), Device.id.desc())
+        .limit(bindparam("limit", type_=Integer))
+    )
+    if one_home:
+        stmt = stmt.where(Device.home_id == bindparam("home_id", type_=_UUID))
+    else:
+        stmt = stmt.where(Device.home_id == any_(bindparam("home_ids", type_=ARRAY(_UUID))))
+    if status:
+        stmt = stmt.where(Device.status == bindparam("status"))
+    if category:
+        stmt = stmt.where(Device.category_code == bindparam("category", type_=Text))
+    if serial:
+        stmt = stmt.where(Device.serial_number_index == bindparam("serial_index", type_=Text))
+    if room:
+        stmt = stmt.where(Device.room_id == bindparam("room_id", type_=_UUID))
+    if after:
+        stmt = stmt.where(
+            tuple_(Device.created_at, Device.id)
+            < tuple_(
+                bindparam("after_created", type_=DateTime(timezone=True)), bindparam("after_id", type_=_UUID)
+            )
+        )
+    return CompiledQuery(stmt)
 
 
 class DeviceRepository(Repository[Device]):
@@ -146,25 +204,29 @@ class DeviceRepository(Repository[Device]):
         room_id: uuid.UUID | None,
         limit: int,
         after: tuple[datetime, uuid.UUID] | None,
-    ) -> list[Row[Any]]:
-        """Seed 000 Query 1: devices of ``home_ids``, newest first, ``limit + 1`` rows."""
-        stmt = (
-            _with_manual_summary()
-            .where(in_homes(Device.home_id, home_ids))  # type: ignore[arg-type]
-            .order_by(Device.created_at.desc(), Device.id.desc())
-            .limit(limit + 1)
+    ) -> list[dict[str, Any]]:
+        """Seed 000 Query 1: devices of ``home_ids``, newest first, ``limit + 1`` rows. A hot read: compiled once
+        per combination of filters, run straight through the driver."""
+        ids = list(home_ids)
+        query = _query_1(
+            len(ids) == 1,
+            status is not None,
+            bool(category),
+            bool(serial_index),
+            room_id is not None,
+            after is not None,
         )
-        if status is not None:
-            stmt = stmt.where(Device.status == status)
-        if category:
-            stmt = stmt.where(Device.category_code == category)
-        if serial_index:
-            stmt = stmt.where(Device.serial_number_index == serial_index)
-        if room_id is not None:
-            stmt = stmt.where(Device.room_id == room_id)
+        params: dict[str, Any] = {
+            "limit": limit + 1,
+            "status": status,
+            "category": category,
+            "serial_index": serial_index,
+            "room_id": room_id,
+        }
+        params.update({"home_id": ids[0]} if len(ids) == 1 else {"home_ids": ids})
         if after is not None:
-            stmt = stmt.where(tuple_(Device.created_at, Device.id) < tuple_(*after))
-        return list((await self.session.execute(stmt)).all())
+            params.update(after_created=after[0], after_id=after[1])
+        return await query.all(await driver_connection(self.session), **params)
 
     async def warranty_window(self, home_ids: Sequence[uuid.UUID], first: date, last: date) -> list[Row[Any]]:
         """Active devices of ``home_ids`` whose warranty ends between ``first`` and ``last``, with their home's

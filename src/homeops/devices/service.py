@@ -9,6 +9,7 @@ the schedules of the model's templates); a manual that became ready is linked to
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -83,9 +84,9 @@ class DeviceService:
             return None  # clear serials only for members of the device's home
         return self.cipher.decrypt(encrypted, device_id.bytes)
 
-    def out(self, row: Row[Any], role: HomeRole | None) -> DeviceOut:
+    def out(self, row: Row[Any] | Mapping[str, Any], role: HomeRole | None) -> DeviceOut:
         """A ``DeviceRepository`` summary row (device columns, manual_count, manual_types) as DeviceOut."""
-        m = row._mapping
+        m = row if isinstance(row, Mapping) else row._mapping
         data: dict[str, Any] = {key: m[key] for key in _OUT_COLUMNS}
         data.update(
             manufacturer=m["manufacturer_name"],
@@ -275,7 +276,7 @@ class DeviceService:
             limit=page.limit,
             after=decode_cursor(page.cursor),
         )
-        items, cursor = build_page(rows, page.limit, key=lambda r: (r.created_at, r.id))
+        items, cursor = build_page(rows, page.limit, key=lambda r: (r["created_at"], r["id"]))
         # Every row comes from a home the caller is a member of.
         return [self.out(r, role or HomeRole.guest) for r in items], cursor
 
@@ -324,9 +325,9 @@ class DeviceManualService:
         rows = await self.links.device_manuals(device_id, homes) if homes != [] else None
         if rows is None:
             raise DeviceNotFound()
-        home_id = rows[0].device_home_id
+        home_id = rows[0]["device_home_id"]
         check_home_role(self.uow, home_id, self.uow.actor.home_role(home_id), HomeRole.guest)
-        return [DeviceManualOut.model_validate(r._mapping) for r in rows if r.id is not None]
+        return [DeviceManualOut.model_validate(r) for r in rows if r["id"] is not None]
 
     async def manual_scope(self, device_id: uuid.UUID) -> list[uuid.UUID]:
         """The ids of the device's manuals (404 if the caller cannot read the device), one statement."""

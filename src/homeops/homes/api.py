@@ -13,7 +13,7 @@ from homeops.identity.deps import Uow
 router = APIRouter(prefix="/api/v1", tags=["homes"])
 
 
-def _svc(uow: Uow) -> HomeService:
+async def _svc(uow: Uow) -> HomeService:
     return HomeService(uow)
 
 

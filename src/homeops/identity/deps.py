@@ -19,7 +19,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from homeops.core.actor import Actor
 from homeops.core.config import Settings
-from homeops.core.context import RequestContext, get_context, open_connection
+from homeops.core.context import get_context, open_connection
 from homeops.core.errors import Forbidden, Unauthorized
 from homeops.core.security import TokenError, decode_access_token
 from homeops.core.tenancy import UserRole
@@ -29,15 +29,6 @@ from homeops.identity.repository import establish_identity
 
 class InvalidToken(Unauthorized):
     code, title = "invalid_token", "Invalid or expired token"
-
-
-def get_settings_dep(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-Ctx = Annotated[RequestContext, Depends(get_context)]
-AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 
 
 async def _authenticate(request: Request, token: str | None) -> Actor:

@@ -24,7 +24,7 @@ from homeops.manuals.service import ManualService
 router = APIRouter(prefix="/api/v1", tags=["manuals"])
 
 
-def _svc(uow: Uow) -> ManualService:
+async def _svc(uow: Uow) -> ManualService:
     return ManualService(uow)
 
 

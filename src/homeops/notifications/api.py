@@ -13,7 +13,7 @@ from homeops.notifications.service import NotificationService
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 
 
-def _svc(uow: Uow) -> NotificationService:
+async def _svc(uow: Uow) -> NotificationService:
     return NotificationService(uow)
 
 

@@ -20,7 +20,7 @@ from homeops.organizations.service import OrganizationService
 router = APIRouter(prefix="/api/v1", tags=["organizations"])
 
 
-def _svc(uow: Uow) -> OrganizationService:
+async def _svc(uow: Uow) -> OrganizationService:
     return OrganizationService(uow)
 
 
