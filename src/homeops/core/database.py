@@ -196,7 +196,7 @@ class CompiledQuery:
     def __init__(self, statement: Any) -> None:
         from sqlalchemy.dialects.postgresql.psycopg import dialect
 
-        compiled = statement.compile(dialect=dialect())
+        compiled = statement.compile(dialect=dialect())  # type: ignore[no-untyped-call]
         self.sql: str = compiled.string
         self.defaults: dict[str, Any] = dict(compiled.params)
 
@@ -204,7 +204,7 @@ class CompiledQuery:
         from psycopg.rows import dict_row
 
         cursor = driver.cursor(row_factory=dict_row)
-        await cursor.execute(self.sql, {**self.defaults, **params})  # type: ignore[arg-type]  # compiled text
+        await cursor.execute(self.sql, {**self.defaults, **params})  # compiled once from a Core statement
         return await cursor.fetchall()
 
 
