@@ -171,13 +171,14 @@ async def capture(
     """
     engine = create_async_engine(app_url, poolclass=NullPool)
     seen: list[tuple[str, Any]] = []
+    # Seen at the driver's cursor: the hot reads bypass SQLAlchemy (compiled once, run through psycopg).
+    original = psycopg.AsyncCursor.execute
 
-    def hook(
-        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
-    ) -> None:
-        seen.append((statement, parameters))
+    async def hook(self: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        seen.append((query.decode() if isinstance(query, bytes) else str(query), params))
+        return await original(self, query, params, **kwargs)
 
-    event.listen(engine.sync_engine, "before_cursor_execute", hook)
+    psycopg.AsyncCursor.execute = hook  # type: ignore[method-assign]
     try:
         async with AsyncSession(engine) as session:
             await session.begin()
@@ -187,6 +188,7 @@ async def capture(
             await call(session)
             await (session.rollback() if rollback else session.commit())
     finally:
+        psycopg.AsyncCursor.execute = original  # type: ignore[method-assign]
         await engine.dispose()
     if len(seen) != 1:
         raise RuntimeError(f"{name}: expected one statement, captured {len(seen)}")

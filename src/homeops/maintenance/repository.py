@@ -15,14 +15,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
+    UUID,
     ColumnElement,
     Date,
     DateTime,
     Integer,
     Select,
+    any_,
     bindparam,
     cast,
     delete,
@@ -37,7 +41,7 @@ from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from homeops.core.database import rows_affected
+from homeops.core.database import CompiledQuery, driver_connection, rows_affected
 from homeops.core.repository import Repository
 from homeops.core.tenancy import OrgRole
 from homeops.devices.models import Device, DeviceStatus
@@ -69,7 +73,7 @@ def _in_homes(column: Any, home_ids: Sequence[uuid.UUID]) -> ColumnElement[bool]
     return narrowed
 
 
-def home_today(now: datetime) -> ColumnElement[date]:
+def home_today(now: datetime | None) -> ColumnElement[date]:
     """``(:now AT TIME ZONE homes.timezone)::date`` — the date it is at ``now`` in each row's home."""
     instant = bindparam("now", now, type_=DateTime(timezone=True))
     return cast(func.timezone(Home.timezone, instant), Date)
@@ -103,6 +107,36 @@ async def home_timezone(session: AsyncSession, home_id: uuid.UUID) -> str:
     return await session.scalar(select(Home.timezone).where(Home.id == home_id)) or "UTC"
 
 
+@lru_cache(maxsize=8)
+def _due_query(one_home: bool, overdue: bool) -> CompiledQuery:
+    """Query 4 (``overdue`` False) or the overdue list, compiled once (a hot read). The homes on both joined
+    tables: on a cluster a list of homes prunes each table's shards by its own condition."""
+    s = MaintenanceSchedule
+    today = home_today(None)
+    uuid_type = UUID(as_uuid=True)
+    if one_home:
+        home = bindparam("home_id", type_=uuid_type)
+        narrow = [s.home_id == home, Device.home_id == home]
+    else:
+        homes = bindparam("home_ids", type_=ARRAY(uuid_type))
+        narrow = [s.home_id == any_(homes), Device.home_id == any_(homes)]
+    stmt = _due_select(today).where(*narrow)
+    earliest = bindparam("earliest", type_=Date)
+    latest = bindparam("latest", type_=Date)
+    if overdue:
+        stmt = stmt.where(s.next_due < latest, s.next_due < today)
+    else:
+        days = bindparam("days", type_=Integer)
+        stmt = stmt.where(
+            s.next_due >= earliest,
+            s.next_due <= latest + days,
+            s.next_due >= today,
+            s.next_due <= today + days,
+            s.reminder_enabled,
+        )
+    return CompiledQuery(stmt.order_by(s.next_due, s.id).limit(bindparam("limit", type_=Integer)))
+
+
 class ScheduleRepository(Repository[MaintenanceSchedule]):
     model = MaintenanceSchedule
 
@@ -128,29 +162,21 @@ class ScheduleRepository(Repository[MaintenanceSchedule]):
         (home_id, next_due) index per home."""
         if not home_ids:
             return []
-        s = MaintenanceSchedule
-        today = home_today(now)
-        # Every home's date is the UTC date ± 1: these constant bounds keep the (home_id, next_due) index range
-        # in the scan; the per-home comparison then is exact.
+        ids = list(home_ids)
+        # Every home's date is the UTC date ± 1: the constant bounds keep the (home_id, next_due) index range in
+        # the scan; the per-home comparison then is exact.
         utc_day = now.astimezone(UTC).date()
-        earliest = bindparam("earliest", utc_day - ONE_DAY, type_=Date)
-        latest = bindparam("latest", utc_day + ONE_DAY, type_=Date)
-        # The homes on both joined tables: on a cluster a list of homes prunes each table's shards by its own
-        # condition (an equality would route by the join alone), so the devices are narrowed too.
-        stmt = _due_select(today).where(_in_homes(s.home_id, home_ids), _in_homes(Device.home_id, home_ids))
-        if within_days is None:
-            stmt = stmt.where(s.next_due < latest, s.next_due < today)
-        else:
-            days = bindparam("days", within_days, type_=Integer)
-            stmt = stmt.where(
-                s.next_due >= earliest,
-                s.next_due <= latest + days,
-                s.next_due >= today,
-                s.next_due <= today + days,
-                s.reminder_enabled,
-            )
-        stmt = stmt.order_by(s.next_due, s.id).limit(limit)
-        return [DueRow(*row) for row in (await self.session.execute(stmt)).all()]
+        params: dict[str, Any] = {
+            "now": now,
+            "earliest": utc_day - ONE_DAY,
+            "latest": utc_day + ONE_DAY,
+            "days": within_days or 0,
+            "limit": limit,
+        }
+        params.update({"home_id": ids[0]} if len(ids) == 1 else {"home_ids": ids})
+        query = _due_query(len(ids) == 1, within_days is None)
+        rows = await query.all(await driver_connection(self.session), **params)
+        return [DueRow(*row.values()) for row in rows]
 
     async def reminder_candidates(self, now: datetime) -> list[tuple[DueRow, list[uuid.UUID]]]:
         """(Worker.) Schedules in their lead time or overdue by their home's date at ``now``, with the members to
