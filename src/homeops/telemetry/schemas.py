@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from homeops.core.schemas import Out, StrictIn
+
+TokenName = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+Agg = Literal["avg", "min", "max", "sum", "count", "last"]
+Source = Literal["raw", "hourly", "daily"]
+
+
+class TokenIn(StrictIn):
+    name: TokenName = "ingest token"
+
+
+class TokenOut(Out):
+    id: uuid.UUID
+    name: str
+    home_id: uuid.UUID
+    device_id: uuid.UUID | None
+    scope: Literal["device", "home"]
+    token_hint: str = Field(description="The first characters of the token, to tell tokens apart.")
+    created_by: uuid.UUID | None
+    created_at: datetime
+    rotated_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="The secret, shown this once: send it as `Authorization: Bearer <token>`.")
+
+
+class IngestErrorOut(Out):
+    line: int
+    field: str | None = None
+    error: str
+
+
+class IngestOut(Out):
+    kind: str
+    accepted: int = Field(description="Points in the batch.")
+    written: int = Field(description="Points stored (the rest were already stored: same device, metric, ts).")
+    duplicates: int
+    late: int = Field(description="Hourly buckets before the roll-up threshold that this batch touched.")
+    devices: int
+
+
+class PointOut(Out):
+    ts: datetime
+    value: float | None
+
+
+class GapOut(Out):
+    start: datetime = Field(serialization_alias="from")
+    end: datetime = Field(serialization_alias="to")
+
+
+class SeriesOut(Out):
+    device_id: uuid.UUID
+    points: list[PointOut]
+    gaps: list[GapOut]
+
+
+class DeviceSeriesOut(Out):
+    device_id: uuid.UUID
+    home_id: uuid.UUID
+    metric: str
+    agg: Agg
+    interval: str | None
+    source: Source
+    timezone: str
+    start: datetime = Field(serialization_alias="from")
+    end: datetime = Field(serialization_alias="to")
+    points: list[PointOut]
+    gaps: list[GapOut]
+
+
+class HomeSeriesOut(Out):
+    home_id: uuid.UUID
+    metric: str
+    agg: Agg
+    interval: str | None
+    source: Source
+    timezone: str
+    start: datetime = Field(serialization_alias="from")
+    end: datetime = Field(serialization_alias="to")
+    series: list[SeriesOut]
+
+
+class MetricOut(Out):
+    metric: str
+    last_ts: datetime
+    last_value: float
+
+
+class DeviceHealthOut(Out):
+    device_id: uuid.UUID
+    nickname: str
+    is_online: bool | None
+    last_seen_at: datetime | None
+    scored_at: datetime | None
+    score: int | None
+    status: str | None
+    factors: dict[str, Any] | None
+
+
+class DashboardOut(Out):
+    """``home_dashboard_summary`` with the home's ``device_health_summary`` (seed 004)."""
+
+    home_id: uuid.UUID
+    timezone: str
+    generated_at: datetime
+    devices: dict[str, Any]
+    errors_24h: dict[str, int]
+    energy_kwh: dict[str, float | None]
+    health: dict[str, Any]
+    device_health: list[DeviceHealthOut]
+
+
+class EnergyDeviceDayOut(Out):
+    device_id: uuid.UUID
+    consumption_kwh: float
+    readings: int
+    resets: int
+    gaps: int
+    rejected: int
+    flagged: bool
+
+
+class EnergyDayOut(Out):
+    day: date
+    total_kwh: float | None
+    flagged: bool
+    devices: list[EnergyDeviceDayOut]
+
+
+class EnergyDeviceTotalOut(Out):
+    device_id: uuid.UUID
+    nickname: str | None
+    total_kwh: float
+    flagged_days: int
+
+
+class EnergyOut(Out):
+    """``energy_usage_summary`` (seed 004): energy per local day and device, from the daily roll-ups."""
+
+    home_id: uuid.UUID
+    timezone: str
+    start: date = Field(serialization_alias="from")
+    end: date = Field(serialization_alias="to")
+    total_kwh: float
+    days: list[EnergyDayOut]
+    devices: list[EnergyDeviceTotalOut]
