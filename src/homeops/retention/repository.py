@@ -20,6 +20,7 @@ from homeops.assistant.models import ChatSession, MediaFile
 from homeops.core.database import rows_affected
 from homeops.devices.models import Device, DeviceStatus
 from homeops.maintenance.models import ServiceEvent
+from homeops.marketplace.retention import RULES as MARKETPLACE_RULES
 from homeops.settings.models import SystemSetting
 from homeops.troubleshooting.models import ServiceTicket, SessionStatus, TicketStatus, TroubleshootingSession
 
@@ -63,6 +64,7 @@ RULES: dict[str, tuple[str, type[Any], Callable[[datetime], ColumnElement[bool]]
     "devices_archived": ("retention.device_inactive_days", Device, idle_devices),
     "chat_sessions_deleted": ("retention.chat_days", ChatSession, old_chats),
     "media_files_deleted": ("retention.media_days", MediaFile, old_media),
+    **MARKETPLACE_RULES,
 }
 
 

@@ -7,6 +7,8 @@
 | active devices with no service event archived | 000 | 730 days |
 | chat sessions (and their messages) deleted | 003 | 365 days |
 | media files deleted (file and row) | 003 | 182 days |
+| diagnostic images deleted (the row stays) | 002 | 90 days |
+| project chat messages deleted, counted from the project's completion | 002 | 730 days |
 
 Windows come from ``system_settings`` (``retention.*``). Each run is audited with its counts.
 """
@@ -21,6 +23,7 @@ from anyio import to_thread
 from homeops.core.audit import AuditEntry
 from homeops.core.storage import Storage
 from homeops.core.uow import UnitOfWork
+from homeops.marketplace import retention as marketplace_retention
 from homeops.retention.repository import RetentionRepository
 
 DEFAULT_DAYS = {
@@ -29,6 +32,7 @@ DEFAULT_DAYS = {
     "retention.device_inactive_days": 730,
     "retention.chat_days": 365,
     "retention.media_days": 182,
+    **marketplace_retention.DEFAULT_DAYS,
 }
 
 
@@ -65,6 +69,15 @@ async def run_retention(uow: UnitOfWork, *, dry_run: bool) -> RetentionReport:
     }
     report.storage_keys = await repo.delete_media(cut["retention.media_days"])
     report.counts["media_files_deleted"] = len(report.storage_keys)
+    images = await marketplace_retention.delete_diagnostic_images(
+        uow.session, cut[marketplace_retention.IMAGE_WINDOW], now
+    )
+    report.counts["diagnostic_images_deleted"] = len(images)
+    chats, chat_files = await marketplace_retention.delete_project_chats(
+        uow.session, cut[marketplace_retention.CHAT_WINDOW]
+    )
+    report.counts["project_chat_messages_deleted"] = chats
+    report.storage_keys += images + chat_files
     uow.record(
         AuditEntry(
             "retention_run",
