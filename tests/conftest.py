@@ -136,6 +136,9 @@ def settings(data_dir: Path, test_db: PgTestDatabase) -> Settings:
         jwt_secret="test-jwt-secret-0123456789abcdef0123456789",
         field_encryption_key="test-field-key",
         bcrypt_rounds=4,  # speed; the production default (12) is asserted in tests/core/test_security.py
+        # The suite registers hundreds of users from one client address; tests/identity/test_throttling.py
+        # lowers it where it tests the limit.
+        register_max_per_address=1_000_000,
         db_pool_size=4,
         log_json=False,
     )

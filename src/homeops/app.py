@@ -21,8 +21,12 @@ from homeops.core.context import UnitOfWorkMiddleware
 from homeops.core.database import create_app_engine, session_factory
 from homeops.core.errors import install_error_handlers, problem_response
 from homeops.core.jobs import Worker, registry
+from homeops.core.logging import install_redaction
+from homeops.core.openapi import errors, install_docs, install_openapi
+from homeops.core.routing import harden_routes
 from homeops.core.runtime import Runtime
 from homeops.core.storage import files_router
+from homeops.core.web import install_web
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +68,16 @@ def create_app(
         version=__version__,
         description=(
             "Self-hostable maintenance platform for homes, equipment and the services around them. "
-            "Errors are RFC 9457 `application/problem+json` with a stable `code`."
+            "Errors are RFC 9457 `application/problem+json` with a stable `code`; every error an operation "
+            "can answer is listed under it. Text may not contain the NUL character (`\\u0000`): PostgreSQL "
+            "cannot store it, so a request carrying one anywhere is a 422. Request bodies are limited to "
+            f"{settings.max_request_body_kb} KB unless an operation says otherwise (uploads)."
         ),
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, from installed assets
+        redoc_url=None,
     )
+    install_redaction()
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.bus = bus
@@ -78,6 +88,7 @@ def create_app(
     app.add_middleware(UnitOfWorkMiddleware, audit_writer=write_audit)
 
     @app.get("/healthz", tags=["system"])
+    @errors(503)
     async def healthz(request: Request) -> JSONResponse:
         """Liveness and database reachability."""
         try:
@@ -91,6 +102,13 @@ def create_app(
 
     for router in (*domains.routers(), files_router):
         _add_routes(app, router)
+    # The web interface: every domain's pages at ``/`` (the JSON API above stays at /api/v1).
+    web = install_web(app, settings, list(domains.pages()))
+    for router in web.routers():
+        _add_routes(app, router)
+    install_docs(app)
+    harden_routes(app, settings)  # UUID paths, body limits, NUL/media-type checks (homeops.core.routing)
+    install_openapi(app)
     return app
 
 

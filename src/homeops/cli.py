@@ -89,8 +89,13 @@ def serve(
             from homeops.app import create_app
 
             worker_url = urls.worker if settings.run_worker else None
+            # proxy_headers off: HomeOps itself believes X-Forwarded-* only from HOMEOPS_TRUSTED_PROXIES.
             uvicorn.run(
-                create_app(settings, urls.app, worker_url=worker_url), host=host, port=port, log_config=None
+                create_app(settings, urls.app, worker_url=worker_url),
+                host=host,
+                port=port,
+                log_config=None,
+                proxy_headers=False,
             )
         else:
             # The API processes connect to the server started here (they inherit its URLs); the background
@@ -106,6 +111,7 @@ def serve(
                     port=port,
                     workers=processes,
                     log_config=None,
+                    proxy_headers=False,
                 )
             finally:
                 if stop_worker is not None:

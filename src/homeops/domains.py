@@ -34,6 +34,8 @@ DOMAIN_MODULES: tuple[str, ...] = (
     "homeops.maintenance",
     "homeops.troubleshooting",
     "homeops.assistant",
+    "homeops.marketplace",
+    "homeops.telemetry",
     "homeops.retention",
 )
 
@@ -62,6 +64,12 @@ def metadata() -> MetaData:
 def routers() -> Iterator[APIRouter]:
     for domain in domains():
         yield from import_all(domain.routers)
+
+
+def pages() -> Iterator[Any]:
+    """Every domain's ``homeops.core.web.Pages``, lowest domain first."""
+    for domain in domains():
+        yield from import_all(domain.pages)
 
 
 def load_tasks() -> None:

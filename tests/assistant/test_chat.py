@@ -38,8 +38,8 @@ def _device_with_manual(client: TestClient, make_user, make_staff, make_home, dr
         headers=user.headers,
     ).json()
     title = f"{brand} heater manual"
-    manual = upload_manual(
-        client, user, make_pdf(heater_pages(brand)), brand=brand, model_number="ZX-100", title=title
+    manual = upload_manual(  # by staff: the shared library, auto-linked into the user's home
+        client, admin, make_pdf(heater_pages(brand)), brand=brand, model_number="ZX-100", title=title
     )
     drain()
     return user, device, manual, title
@@ -73,6 +73,7 @@ def test_reply_cites_the_device_manual_page_and_matching_problem(  # type: ignor
     citations = reply["metadata"]["citations"]
     assert citations[0]["manual_id"] == manual["id"] and citations[0]["page"] == 3
     assert citations[0]["title"] == title and "thermocouple" in citations[0]["snippet"]
+    assert citations[0]["source"] == "verified"
     assert "<mark>" not in reply["content"]
     problems = reply["metadata"]["problems"]
     assert [p["description"] for p in problems] == [
@@ -103,6 +104,7 @@ def test_reply_cites_the_device_manual_page_and_matching_problem(  # type: ignor
 
 def test_global_session_and_nothing_found(client: TestClient, make_user, make_home, drain) -> None:  # type: ignore[no-untyped-def]
     user, tag = make_user(), unique_brand()
+    home = make_home(user)  # the user's upload is for this home
     title = f"{tag} boiler guide"
     manual = upload_manual(
         client,
@@ -120,15 +122,17 @@ def test_global_session_and_nothing_found(client: TestClient, make_user, make_ho
         "title": title,
         "page": 2,
         "snippet": reply["metadata"]["citations"][0]["snippet"],
+        "source": "household",
     }
-    assert f"({title}, p. 2)" in reply["content"] and reply["metadata"]["problems"] == []
+    # The household's own upload is cited as such, not as the verified library.
+    assert f"({title}, p. 2; your household's upload, not verified)" in reply["content"]
+    assert reply["metadata"]["problems"] == []
 
     nothing = _ask(client, user, chat["id"], "zqxvy wrrrblt frobnicator")["assistant_message"]
     assert "could not find anything" in nothing["content"] and "troubleshooting session" in nothing["content"]
     assert nothing["metadata"] == {"citations": [], "problems": [], "responder": "library"}
 
     # A device without any linked manual: the whole library is searched, and the reply says so.
-    home = make_home(user)
     device = client.post(
         f"/api/v1/homes/{home['id']}/devices", json={"nickname": "Old kettle"}, headers=user.headers
     ).json()

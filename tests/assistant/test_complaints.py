@@ -148,8 +148,8 @@ def test_product_queries(client: TestClient, make_user, make_staff, drain) -> No
         electrical_specs={"voltage": "120 V"},
     )
     title = f"{brand} manual"
-    manual = upload_manual(
-        client, alice, make_pdf(heater_pages(brand)), brand=brand, model_number=number, title=title
+    manual = upload_manual(  # by staff: the shared library
+        client, admin, make_pdf(heater_pages(brand)), brand=brand, model_number=number, title=title
     )
     drain()
 

@@ -66,7 +66,7 @@ def test_api_role_owns_nothing_and_cannot_bypass_rls(owner_conn: psycopg.Connect
     ).fetchone()[0]
     # Only the job queue (API role: insert only) and the throttle counters (written before anyone is
     # authenticated) are outside RLS.
-    assert without_rls == ["jobs", "login_attempts"]
+    assert without_rls == ["jobs", "login_attempts", "throttle_events"]
 
 
 def test_audit_logs_are_partitioned_by_month(owner_conn: psycopg.Connection) -> None:

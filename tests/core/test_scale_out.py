@@ -31,6 +31,7 @@ PLACEMENT: dict[str, tuple[str, str | None]] = {
             "model_maintenance_templates",
             "manuals",
             "manual_chunks",
+            "manual_trusted_sources",
         )
     },
     **{
@@ -59,10 +60,22 @@ PLACEMENT: dict[str, tuple[str, str | None]] = {
             "transcriptions",
             "complaints",
             "product_queries",
+            "manual_reports",
         )
     },
     "audit_logs": ("distributed", "id"),
-    **{t: ("local", None) for t in ("jobs", "user_sessions", "login_attempts", "calendar_feeds")},
+    **{
+        t: ("local", None)
+        for t in (
+            "jobs",
+            "user_sessions",
+            "retired_refresh_tokens",
+            "login_attempts",
+            "throttle_events",
+            "account_tokens",
+            "calendar_feeds",
+        )
+    },
 }
 
 

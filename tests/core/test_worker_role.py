@@ -38,7 +38,14 @@ def test_worker_owns_nothing_and_cannot_reach_credentials(owner_conn: psycopg.Co
         "SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolname = 'homeops_worker'"
     ).fetchone()[0]
     assert owned == 0
-    for table in ("user_sessions", "login_attempts", "calendar_feeds"):
+    for table in (
+        "user_sessions",
+        "retired_refresh_tokens",
+        "login_attempts",
+        "throttle_events",
+        "account_tokens",
+        "calendar_feeds",
+    ):
         assert not owner_conn.execute(
             "SELECT has_table_privilege('homeops_worker', %s, 'SELECT')", (table,)
         ).fetchone()[0], table

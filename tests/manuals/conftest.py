@@ -18,7 +18,7 @@ def drain(make_worker: Callable[..., Worker]) -> Callable[[], int]:
 
     def _drain() -> int:
         async def run() -> int:
-            async with make_worker(tasks={manual_tasks.PROCESS_MANUAL}) as worker:
+            async with make_worker(tasks={manual_tasks.PROCESS_MANUAL}) as worker:  # processing and linking
                 return await worker.drain()
 
         return asyncio.run(run())
@@ -45,7 +45,7 @@ def upload(client: TestClient) -> Callable[..., object]:
             "model_numbers": list(model_numbers),
             "manual_type": manual_type,
             "version": version,
-            **extra,
+            **extra,  # e.g. home_id (default: the user's only home), organization_id
         }
         if title:
             data["title"] = title

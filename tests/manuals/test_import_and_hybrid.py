@@ -41,11 +41,17 @@ def test_import_directory(cli_env, tmp_path: Path, test_db: PgTestDatabase) -> N
         rows = conn.execute(
             "SELECT status, failure_reason FROM manuals WHERE brand = %s ORDER BY file_name", (brand,)
         ).fetchall()
+        trust = conn.execute(
+            "SELECT DISTINCT visibility::text, provenance::text, home_id, verified_at IS NOT NULL FROM manuals "
+            "WHERE brand = %s",
+            (brand,),
+        ).fetchall()
         audited = conn.execute(
             "SELECT count(*) FROM audit_logs WHERE request_method = 'CLI' AND request_url LIKE %s",
             ("import:%",),
         ).fetchone()[0]
     assert sorted(rows) == [("failed", "corrupt"), ("ready", None), ("ready", None)]
+    assert trust == [("shared", "operator", None, True)]  # the operator's import: the shared library
     assert audited >= 3
 
 
@@ -55,6 +61,7 @@ def test_hybrid_search_with_an_embedder(
     runtime,
     monkeypatch,
     make_user,
+    make_home,
     upload,  # type: ignore[no-untyped-def]
     drain,
     owner_conn,
@@ -70,6 +77,7 @@ def test_hybrid_search_with_an_embedder(
     app = create_app(hybrid_settings, test_db.app, runtime=runtime)
     with TestClient(app, client=("203.0.113.9", 1)) as client:
         user = make_user()
+        make_home(user)
         brand = unique_brand()
         word = f"descaler{uuid.uuid4().hex[:6]}"
         pdf = make_pdf(
@@ -88,7 +96,12 @@ def test_hybrid_search_with_an_embedder(
         body = client.get(f"/api/v1/manuals/search?q={word} limescale", headers=user.headers).json()
         assert body["mode"] == "hybrid"
         assert body["items"][0]["manual_id"] == manual["id"] and body["items"][0]["page"] == 2
+        assert body["items"][0]["source"] == "household"
     stored = owner_conn.execute(
-        "SELECT count(*), min(model) FROM manual_chunk_embeddings WHERE manual_id = %s", (manual["id"],)
+        "SELECT count(*), min(model), min(visibility::text), min(home_id::text) FROM manual_chunk_embeddings "
+        "WHERE manual_id = %s",
+        (manual["id"],),
     ).fetchone()
+    # The vectors carry the manual's visibility and home (their row policy reads them).
     assert stored[0] >= 1 and stored[1] == "hashing:384"
+    assert stored[2] == "household" and stored[3] == manual["home_id"]

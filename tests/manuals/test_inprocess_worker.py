@@ -11,10 +11,13 @@ from tests.conftest import PgTestDatabase
 from tests.manuals.conftest import pdf_for, unique_brand
 
 
-def test_served_app_processes_uploads_in_the_background(settings, test_db: PgTestDatabase, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_served_app_processes_uploads_in_the_background(
+    settings, test_db: PgTestDatabase, make_user, make_home
+) -> None:  # type: ignore[no-untyped-def]
     app = create_app(settings, test_db.app, worker_url=test_db.worker)  # as `homeops serve`: the worker role
     with TestClient(app, client=("203.0.113.10", 1)) as client:
         user = make_user()
+        make_home(user)  # the upload is for the user's only home
         brand = unique_brand()
         r = client.post(
             "/api/v1/manuals",

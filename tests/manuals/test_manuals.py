@@ -11,27 +11,41 @@ from tests.pdf_writer import CORRUPT_PDF, make_encrypted_pdf, make_pdf
 
 
 def _count(owner_conn: psycopg.Connection, brand: str) -> int:
-    return owner_conn.execute("SELECT count(*) FROM manuals WHERE brand = %s", (brand,)).fetchone()[0]
+    return owner_conn.execute(
+        "SELECT count(*) FROM manuals WHERE lower(brand) = lower(%s)", (brand,)
+    ).fetchone()[0]
 
 
-def test_upload_process_and_download(client: TestClient, make_user, upload, drain, owner_conn) -> None:  # type: ignore[no-untyped-def]
+def test_upload_process_and_download(
+    client: TestClient, make_user, make_home, upload, drain, owner_conn
+) -> None:  # type: ignore[no-untyped-def]
     user, brand = make_user(), unique_brand()
+    home = make_home(user)
     pdf = pdf_for(brand)
     r = upload(user, pdf, brand=brand, model_numbers=["zx-100, ZX-200"], title="Heater manual")
     assert r.status_code == 201, r.text
     manual = r.json()
     assert manual["status"] == "pending" and manual["duplicate_level"] is None
     assert manual["model_numbers"] == ["ZX-100", "ZX-200"] and manual["page_count"] == 3
+    # For the user's only home: a household upload, unverified.
+    assert (manual["visibility"], manual["home_id"], manual["provenance"]) == (
+        "household",
+        home["id"],
+        "household",
+    )
+    assert manual["source"] == "household" and manual["verified_at"] is None
     assert drain() >= 1
     ready = client.get(f"/api/v1/manuals/{manual['id']}", headers=user.headers).json()
     assert ready["status"] == "ready" and ready["indexed"] is True and ready["processed_at"]
     pages = [
-        r[0]
+        (r[0], r[1], str(r[2]))
         for r in owner_conn.execute(
-            "SELECT DISTINCT page FROM manual_chunks WHERE manual_id = %s ORDER BY 1", (manual["id"],)
+            "SELECT DISTINCT page, visibility::text, home_id FROM manual_chunks WHERE manual_id = %s ORDER BY 1",
+            (manual["id"],),
         )
     ]
-    assert pages == [1, 2, 3]
+    # Each passage carries the manual's visibility and home (its row policy reads them).
+    assert pages == [(1, "household", home["id"]), (2, "household", home["id"]), (3, "household", home["id"])]
     link = client.get(f"/api/v1/manuals/{manual['id']}/download", headers=user.headers).json()
     assert link["expires_in"] == 900 and "sig=" in link["url"]
     path = link["url"].split("://", 1)[1].split("/", 1)[1]
@@ -41,8 +55,18 @@ def test_upload_process_and_download(client: TestClient, make_user, upload, drai
     assert client.get("/" + path.replace("sig=", "sig=0")).status_code == 403
 
 
-def test_three_dedup_levels_and_near_misses(client: TestClient, make_user, upload, owner_conn) -> None:  # type: ignore[no-untyped-def]
+def test_three_dedup_levels_and_near_misses(
+    client: TestClient, make_user, make_home, upload, owner_conn
+) -> None:  # type: ignore[no-untyped-def]
+    """Within what the home sees (its own uploads here): the same bytes, then the same text answer the existing
+    manual (200, nothing stored); the composite key with other content is reported and the file is kept."""
     alice, bob, brand = make_user(), make_user(), unique_brand()
+    home = make_home(alice)
+    client.post(
+        f"/api/v1/homes/{home['id']}/members",
+        json={"email": bob.email, "role": "member"},
+        headers=alice.headers,
+    )
     first = upload(alice, pdf_for(brand), brand=brand, model_numbers=["ZX-100"], version="2.0").json()
 
     same_bytes = upload(bob, pdf_for(brand), brand=brand, model_numbers=["ZX-100"], version="2.0")
@@ -60,11 +84,17 @@ def test_three_dedup_levels_and_near_misses(client: TestClient, make_user, uploa
 
     other_text = make_pdf(["Completely different wording about the ZX-100 heater."])
     r = upload(bob, other_text, brand=brand.lower(), model_numbers=["zx-100", "ZX-300"], version="2.0")
-    assert (
-        r.status_code == 200 and r.json()["id"] == first["id"] and r.json()["duplicate_level"] == "composite"
-    )
+    # Kept (nothing uploaded is lost), and the similar manual is named with its provenance.
+    assert r.status_code == 201 and r.json()["id"] != first["id"], r.text
+    assert r.json()["duplicate_level"] == "composite"
+    assert r.json()["duplicate_of"] == {
+        "id": first["id"],
+        "title": first["title"],
+        "source": "household",
+        "provenance": "household",
+    }
 
-    # Same brand and model, but another version or another type: new manuals.
+    # Same brand and model, but another version or another type: new manuals, nothing to report.
     v3 = upload(
         bob,
         make_pdf(["Version three text for the heater."]),
@@ -84,17 +114,42 @@ def test_three_dedup_levels_and_near_misses(client: TestClient, make_user, uploa
         bob, make_pdf(["A manual for another model."]), brand=brand, model_numbers=["QQ-9"], version="2.0"
     )
     assert (v3.status_code, svc.status_code, other_model.status_code) == (201, 201, 201)
-    assert _count(owner_conn, brand) == 4
+    assert {
+        v3.json()["duplicate_level"],
+        svc.json()["duplicate_level"],
+        other_model.json()["duplicate_level"],
+    } == {None}
+    assert _count(owner_conn, brand) == 5
 
 
-def test_bad_uploads(client: TestClient, make_user, upload, owner_conn) -> None:  # type: ignore[no-untyped-def]
+def test_bad_uploads(client: TestClient, make_user, make_home, upload, owner_conn) -> None:  # type: ignore[no-untyped-def]
     user, brand = make_user(), unique_brand()
-    assert_problem(upload(user, b"hello, not a pdf", brand=brand), 415, "unsupported_media_type")
-    assert_problem(upload(user, b"", brand=brand), 422, "empty_file")
-    assert_problem(upload(user, pdf_for(brand), brand=brand, manual_type="novel"), 422, "validation_error")
-    assert_problem(upload(user, pdf_for(brand), brand=brand, year="nineteen"), 422, "validation_error")
-    assert_problem(upload(user, pdf_for(brand), brand=brand, category="spaceship"), 422, "unknown_category")
-    assert_problem(upload(user, pdf_for(brand), brand=""), 422)
+    # An upload is for a home: none yet, or several and none named, is a 422 that stores nothing.
+    assert_problem(upload(user, pdf_for(brand), brand=brand), 422, "home_required")
+    make_home(user)
+    other = make_home(user, name="Cabin")
+    assert_problem(upload(user, pdf_for(brand), brand=brand), 422, "home_required")
+    stranger = make_home(make_user(), name="Not mine")
+    assert_problem(upload(user, pdf_for(brand), brand=brand, home_id=stranger["id"]), 404, "home_not_found")
+    assert_problem(
+        upload(user, pdf_for(brand), brand=brand, home_id=other["id"], organization_id=str(uuid.uuid4())),
+        422,
+        "home_or_organization",
+    )
+    assert_problem(upload(user, pdf_for(brand), brand=brand, home_id="not-a-uuid"), 422)
+    user_home = {"home_id": other["id"]}
+    assert_problem(upload(user, b"hello, not a pdf", brand=brand, **user_home), 415, "unsupported_media_type")
+    assert_problem(upload(user, b"", brand=brand, **user_home), 422, "empty_file")
+    assert_problem(
+        upload(user, pdf_for(brand), brand=brand, manual_type="novel", **user_home), 422, "validation_error"
+    )
+    assert_problem(
+        upload(user, pdf_for(brand), brand=brand, year="nineteen", **user_home), 422, "validation_error"
+    )
+    assert_problem(
+        upload(user, pdf_for(brand), brand=brand, category="spaceship", **user_home), 422, "unknown_category"
+    )
+    assert_problem(upload(user, pdf_for(brand), brand="", **user_home), 422)
     no_auth = client.post(
         "/api/v1/manuals", files={"file": ("m.pdf", pdf_for(brand), "application/pdf")}, data={"brand": brand}
     )
@@ -102,8 +157,11 @@ def test_bad_uploads(client: TestClient, make_user, upload, owner_conn) -> None:
     assert _count(owner_conn, brand) == 0
 
 
-def test_corrupt_and_encrypted_pdfs_fail_cleanly(client: TestClient, make_user, upload, drain) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_and_encrypted_pdfs_fail_cleanly(
+    client: TestClient, make_user, make_home, upload, drain
+) -> None:  # type: ignore[no-untyped-def]
     user, brand = make_user(), unique_brand()
+    make_home(user)
     corrupt = upload(user, CORRUPT_PDF + brand.encode(), brand=brand, model_numbers=["C-1"]).json()
     locked = upload(user, make_encrypted_pdf(manual_pages(brand)), brand=brand, model_numbers=["E-1"]).json()
     drain()
@@ -116,6 +174,7 @@ def test_corrupt_and_encrypted_pdfs_fail_cleanly(client: TestClient, make_user, 
 
 def test_search_finds_the_right_page(client: TestClient, make_user, make_home, upload, drain) -> None:  # type: ignore[no-untyped-def]
     user, brand = make_user(), unique_brand()
+    home = make_home(user)
     phrase = f"thermocouple{uuid.uuid4().hex[:6]}"
     pages = [
         "Introduction and safety.",
@@ -132,9 +191,9 @@ def test_search_finds_the_right_page(client: TestClient, make_user, make_home, u
     assert r.status_code == 200 and body["mode"] == "fulltext" and "embedder" in body["note"]
     assert [(h["manual_id"], h["page"], h["title"]) for h in body["items"]] == [(m["id"], 3, "Searchable")]
     assert f"<mark>{phrase}</mark>" in body["items"][0]["snippet"] and body["items"][0]["score"] > 0
+    assert body["items"][0]["source"] == "household"  # the home's own upload, not the verified library
 
     # Scoped to a device: only that device's manuals.
-    home = make_home(user)
     device = client.post(
         f"/api/v1/homes/{home['id']}/devices",
         json={"nickname": "Heater", "manufacturer": brand, "model_number": "S-2"},
@@ -212,16 +271,17 @@ def test_auto_link_both_ways_and_query2_order(
 
 
 def test_links_are_private_to_the_home(
-    client: TestClient, make_user, make_home, upload, drain, app_conn
+    client: TestClient, make_user, make_staff, make_home, upload, drain, app_conn
 ) -> None:  # type: ignore[no-untyped-def]
-    alice, bob, brand = make_user(), make_user(), unique_brand()
+    alice, bob, support, brand = make_user(), make_user(), make_staff("support"), unique_brand()
     home = make_home(alice)
     device = client.post(
         f"/api/v1/homes/{home['id']}/devices",
         json={"nickname": "Secret fridge", "manufacturer": brand, "model_number": "F-1"},
         headers=alice.headers,
     ).json()
-    m = upload(alice, pdf_for(brand), brand=brand, model_numbers=["F-1"]).json()
+    m = upload(support, pdf_for(brand), brand=brand, model_numbers=["F-1"]).json()  # the shared library
+    assert (m["visibility"], m["provenance"], m["source"]) == ("shared", "staff", "verified")
     drain()
     # Bob sees the shared manual but not Alice's device, its links or its serial.
     assert client.get(f"/api/v1/manuals/{m['id']}", headers=bob.headers).status_code == 200
@@ -244,7 +304,7 @@ def test_links_are_private_to_the_home(
         )
         assert app_conn.execute("SELECT count(*) FROM manuals WHERE id = %s", (m["id"],)).fetchone()[0] == 1
     with app_conn.transaction():
-        as_user(app_conn, None)  # not signed in: the shared library is reference data, the links stay private
+        as_user(app_conn, None)  # not signed in: the shared library is visible, the links stay private
         assert app_conn.execute("SELECT count(*) FROM manuals WHERE id = %s", (m["id"],)).fetchone()[0] == 1
         assert app_conn.execute("SELECT count(*) FROM device_manuals").fetchone()[0] == 0
 

@@ -11,8 +11,9 @@ from tests.conftest import captured_sql
 from tests.manuals.conftest import pdf_for, unique_brand
 
 
-def test_manufacturer_on_uploads_listing_and_output(client: TestClient, make_user) -> None:  # type: ignore[no-untyped-def]
+def test_manufacturer_on_uploads_listing_and_output(client: TestClient, make_user, make_home) -> None:  # type: ignore[no-untyped-def]
     user, maker = make_user(), unique_brand()
+    make_home(user)
     r = client.post(
         "/api/v1/manuals",
         files={"file": ("m.pdf", pdf_for(maker), "application/pdf")},

@@ -153,9 +153,10 @@ def test_device_without_model_gets_no_problems(
 
 
 def test_manual_passage_cited_with_its_page(
-    client: TestClient, make_user, make_device, open_session, upload, drain
+    client: TestClient, make_user, make_home, make_device, open_session, upload, drain
 ) -> None:  # type: ignore[no-untyped-def]
     user, brand = make_user(), unique("Frost")
+    home = make_home(user)
     word = f"evaporator{uuid.uuid4().hex[:6]}"
     pages = [
         "Safety instructions and warranty.",
@@ -172,7 +173,7 @@ def test_manual_passage_cited_with_its_page(
         user, make_pdf([f"Defrost drain {word} water leaking"]), brand=brand, model_numbers=["OTHER"]
     ).json()
     drain()
-    device = make_device(user, manufacturer=brand, model_number="FR-1")
+    device = make_device(user, home, manufacturer=brand, model_number="FR-1")
     assert device["manual_count"] == 1
     # A whole sentence: not every word is in the manual, the looser OR query still finds the passage.
     body = open_session(
@@ -182,9 +183,10 @@ def test_manual_passage_cited_with_its_page(
     assert passages and passages[0]["manual_id"] == manual["id"] and passages[0]["page"] == 3
     assert passages[0]["title"] == "Frost FR-1 guide" and "<mark>" in passages[0]["snippet"]
     assert unrelated["id"] not in {p["manual_id"] for p in passages}  # only the device's manuals
+    assert passages[0]["source"] == "household"  # the home's own upload, and the reply says so
     turn = body["conversation"][0]
-    assert "Frost FR-1 guide, page 3" in turn["content"]
-    assert turn["citations"][0] == {"manual_id": manual["id"], "page": 3}
+    assert "Frost FR-1 guide, page 3 (your household's upload, not verified)" in turn["content"]
+    assert turn["citations"][0] == {"manual_id": manual["id"], "page": 3, "source": "household"}
 
 
 def test_bad_input_is_rejected_and_nothing_written(

@@ -27,6 +27,7 @@ from homeops.assistant.schemas import (
     TranscriptionOut,
 )
 from homeops.core.pagination import Page, PageParams, page_params
+from homeops.core.routing import MB, body_limit
 from homeops.core.schemas import DownloadOut
 from homeops.identity.deps import Uow
 from homeops.troubleshooting.models import Priority
@@ -91,6 +92,7 @@ async def post_message(session_id: uuid.UUID, body: MessageIn, svc: Chat) -> Exc
 
 # --- documents ----------------------------------------------------------------------------------------
 @router.post(f"{PREFIX}/documents", status_code=status.HTTP_201_CREATED, response_model=DocumentOut)
+@body_limit(DOCUMENT_MAX_BYTES + MB)  # the file, plus the form around it
 async def upload_document(
     svc: Files, file: Annotated[UploadFile, File(description="PDF, DOCX, TXT, PNG or JPEG")]
 ) -> DocumentOut:
@@ -127,6 +129,7 @@ async def delete_document(document_id: uuid.UUID, svc: Files) -> None:
 
 # --- media --------------------------------------------------------------------------------------------
 @router.post(f"{PREFIX}/media", status_code=status.HTTP_201_CREATED, response_model=MediaOut)
+@body_limit(MEDIA_MAX_BYTES + MB)
 async def upload_media(
     svc: Files, file: Annotated[UploadFile, File(description="mp3, wav, m4a, ogg, mp4, webm, mov")]
 ) -> MediaOut:

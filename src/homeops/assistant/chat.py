@@ -176,12 +176,15 @@ class ChatService:
         (or when the device was deleted or is no longer visible to the caller)."""
         device = await self.chats.device(chat)
         if device is None:
-            return LibraryKnowledge(self.session, None, None), None
+            return LibraryKnowledge(self.session, None, None, homes=self.uow.actor.home_ids()), None
+        # The device's home's library only: the shared library and that home's own uploads.
+        homes = [device.home_id]
         scope = await LinkRepository(self.session).manual_ids_for_device(device.id, device.home_id)
         note = None
         if not scope:
             note = f"No manual is linked to {device.nickname} yet, so I searched the whole manual library."
-        return LibraryKnowledge(self.session, scope or None, device.model_id, note), device.nickname
+        knowledge = LibraryKnowledge(self.session, scope or None, device.model_id, note, homes=homes)
+        return knowledge, device.nickname
 
     # --- product queries ------------------------------------------------------------------------------
     async def ask_product(self, data: ProductQueryIn) -> ProductQueryOut:
@@ -195,25 +198,18 @@ class ChatService:
             if data.product_id
             else None
         )
-        knowledge = LibraryKnowledge(self.session, None, None, unknown)
+        homes = self.uow.actor.home_ids()  # the shared library and the caller's homes' own uploads
+        knowledge = LibraryKnowledge(self.session, None, None, unknown, homes=homes)
         subject = data.product_id
         if found is not None:
             model, maker = found
             subject = f"{maker} {model.model_number}"
             facts = _model_facts(model, maker)
-            manuals = await ManualRepository(self.session).search_list(
-                brand=maker,
-                model_number=model.model_number,
-                manual_type=None,
-                status=None,
-                limit=500,
-                after=None,
-            )
-            scope = [m.id for m in manuals]
+            scope = await ManualRepository(self.session).for_model(maker, model.model_number, homes)
             note = (
                 None if scope else f"No manual of the {subject} is in the library, so I searched all manuals."
             )
-            knowledge = LibraryKnowledge(self.session, scope or None, model.id, note)
+            knowledge = LibraryKnowledge(self.session, scope or None, model.id, note, homes=homes)
             snapshot = {"model_id": str(model.id), "manufacturer": maker, "model_number": model.model_number}
         reply = await self.responder.respond(ReplyContext(data.query_text, knowledge, subject))
         row = await self.queries.add(

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from homeops.catalog.models import CommonProblem, ProblemSeverity
 from homeops.catalog.repository import CatalogRepository
 from homeops.manuals.repository import ManualRepository
+from homeops.manuals.schemas import ManualSource, source_of
 
 MAX_TERMS = 30
 MAX_PASSAGES = 3
@@ -45,6 +46,12 @@ class Passage:
     page: int
     snippet: str
     score: float
+    source: ManualSource = "verified"  # the verified library, or the household's own (unverified) upload
+
+    def cite(self) -> str:
+        """``<title>, p. <page>``, saying so when the passage is a household's own unverified upload."""
+        where = f"{self.title}, p. {self.page}"
+        return where if self.source == "verified" else f"{where}; your household's upload, not verified"
 
 
 @dataclass(frozen=True)
@@ -126,8 +133,9 @@ def plain(snippet: str) -> str:
 
 # --- retrieval over the manual library and the catalog ---------------------------------------------------
 class LibraryKnowledge:
-    """Full-text search over ``manual_ids`` (``None``: the whole library), and ``model_id``'s common
-    problems."""
+    """Full-text search over ``manual_ids`` (``None``: the whole library) — the shared library's passages and
+    those of the household uploads of ``homes`` only (a device's home; the caller's homes) — and ``model_id``'s
+    common problems."""
 
     def __init__(
         self,
@@ -135,18 +143,21 @@ class LibraryKnowledge:
         manual_ids: list[uuid.UUID] | None,
         model_id: uuid.UUID | None,
         note: str | None = None,
+        *,
+        homes: list[uuid.UUID],
     ) -> None:
         self.manuals = ManualRepository(session)
         self.catalog = CatalogRepository(session)
         self.manual_ids = manual_ids
         self.model_id = model_id
         self.note = note
+        self.homes = homes
 
     async def passages(self, question: str, limit: int) -> list[Passage]:
         if self.manual_ids == []:
             return []
         for query in search_queries(question):
-            rows = await self.manuals.fulltext(query, self.manual_ids, limit * 3)
+            rows = await self.manuals.fulltext(query, self.manual_ids, self.homes, limit * 3)
             if rows:
                 return _best_per_page(rows, limit)
         return []
@@ -183,6 +194,7 @@ def _best_per_page(rows: list[dict[str, Any]], limit: int) -> list[Passage]:
                 row["page"],
                 plain(row["snippet"]),
                 float(row["score"]),
+                source_of(row["visibility"]),
             )
         )
         if len(out) == limit:
@@ -208,7 +220,8 @@ def _match(problem: CommonProblem, asked: dict[str, str], tokens: set[str]) -> P
 
 # --- the default responder --------------------------------------------------------------------------------
 class LibraryResponder:
-    """Answers from retrieved passages and problems only; cites ``(<title>, p. <page>)``."""
+    """Answers from retrieved passages and problems only; cites ``(<title>, p. <page>)`` — and says so when a
+    passage comes from the household's own unverified upload rather than the verified library."""
 
     name = "library"
 
@@ -229,7 +242,7 @@ class LibraryResponder:
             return Reply("\n".join(lines), [], [], self.name)
         if passages:
             lines.append(f"Here is what the manuals say{about}:")
-            lines.extend(f"- {p.snippet} ({p.title}, p. {p.page})" for p in passages)
+            lines.extend(f"- {p.snippet} ({p.cite()})" for p in passages)
         if problems:
             lines.append("Known problems of this model that match your description:")
             for m in problems:
@@ -242,7 +255,13 @@ class LibraryResponder:
                 lines.append(line)
         lines.append("If this does not solve it, open a troubleshooting session or a service ticket.")
         citations = [
-            {"manual_id": str(p.manual_id), "title": p.title, "page": p.page, "snippet": p.snippet}
+            {
+                "manual_id": str(p.manual_id),
+                "title": p.title,
+                "page": p.page,
+                "snippet": p.snippet,
+                "source": p.source,
+            }
             for p in passages
         ]
         found = [

@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, StringConstraints, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, StringConstraints, model_validator
 
 from homeops.assistant.models import ComplaintStatus, MediaType, MessageType, ProcessingStatus
-from homeops.core.schemas import Out, StrictIn
+from homeops.core.schemas import Out, StrictIn, at_most_one_of
 from homeops.troubleshooting.models import Priority
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)]
@@ -144,6 +144,7 @@ class ComplaintOut(Out):
 
 # --- product queries ------------------------------------------------------------------------------------
 class ProductQueryIn(StrictIn):
+    model_config = ConfigDict(json_schema_extra=at_most_one_of("model_id", "product_id"))
     query_text: MessageText
     model_id: uuid.UUID | None = None
     product_id: (

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from pydantic import EmailStr, Field, StringConstraints
 
 from homeops.catalog.models import IntervalUnit, ProblemFrequency, ProblemSeverity
-from homeops.core.schemas import Out, StrictIn
+from homeops.core.schemas import JsonList, JsonObject, Money, NonNull, Out, StrictIn
 
 Str255 = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)]
 Str500 = Annotated[str, StringConstraints(max_length=500)]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
 Year = Annotated[int, Field(ge=1850, le=2100)]
-Specs = dict[str, Any]
+Specs = JsonObject
 TextList = Annotated[
     list[Annotated[str, StringConstraints(min_length=1, max_length=200)]], Field(max_length=100)
 ]
@@ -33,16 +33,16 @@ class ManufacturerIn(StrictIn):
     support_phone: Annotated[str, StringConstraints(max_length=50)] | None = None
     support_email: EmailStr | None = None
     headquarters_location: Str500 | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
 
 class ManufacturerPatch(StrictIn):
-    name: Str255 | None = None
+    name: NonNull[Str255] = None
     website: Str500 | None = None
     support_phone: Annotated[str, StringConstraints(max_length=50)] | None = None
     support_email: EmailStr | None = None
     headquarters_location: Str500 | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
 
 
 class ManufacturerOut(Out):
@@ -79,7 +79,7 @@ class ModelIn(StrictIn):
 
 class ModelPatch(StrictIn):
     product_name: Str500 | None = None
-    category: Code | None = None
+    category: NonNull[Code] = None
     electrical_specs: Specs | None = None
     pressure_specs: Specs | None = None
     temperature_specs: Specs | None = None
@@ -129,8 +129,8 @@ class TemplateIn(StrictIn):
     task_name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     interval: Annotated[int, Field(ge=1, le=1000)]
     interval_unit: IntervalUnit
-    parts: list[Any] = Field(default_factory=list, max_length=100)
-    estimated_cost: Annotated[Decimal, Field(ge=0, le=1_000_000, decimal_places=2)] | None = None
+    parts: Annotated[JsonList, Field(max_length=100)] = Field(default_factory=list)
+    estimated_cost: Annotated[Decimal, Money(1_000_000)] | None = None
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 

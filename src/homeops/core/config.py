@@ -43,18 +43,76 @@ class Settings(BaseSettings):
     field_encryption_key: SecretStr | None = None
     access_token_minutes: int = 15
     refresh_token_days: int = 30
-    login_max_failures: int = 5
+    refresh_reuse_grace_seconds: int = Field(
+        default=10,
+        ge=0,
+        le=300,
+        description="A refresh token exchanged less than this long ago is rejected without ending the session "
+        "(a client racing itself); any other reuse of a rotated refresh token revokes the session.",
+    )
+    # Sign-in throttling (docs/security.md, "Sign-in throttling").
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failures per (email, client address) before backoff starts."
+    )
+    login_backoff_seconds: int = Field(default=30, ge=1, description="First backoff; doubles per failure.")
+    login_backoff_max_seconds: int = Field(default=900, ge=1, description="Longest backoff.")
+    login_backoff_window_hours: int = Field(
+        default=24, ge=1, description="Failures of an (email, address) pair are remembered this long."
+    )
+    login_email_max_failures: int = Field(
+        default=20,
+        ge=1,
+        description="Failures per email from all addresses within login_window_minutes before addresses that "
+        "never signed in to the account must wait.",
+    )
     login_window_minutes: int = 15
+    login_known_address_days: int = Field(
+        default=30, ge=1, description="An address that signed in to an account stays 'known' this long."
+    )
+    register_max_per_address: int = Field(
+        default=10, ge=1, description="Registrations per client address within register_window_minutes."
+    )
+    register_window_minutes: int = 60
+    email_verification_hours: int = Field(
+        default=48, ge=1, description="Validity of an e-mail verification link."
+    )
+    password_reset_minutes: int = Field(default=60, ge=5, description="Validity of a password-reset link.")
+    account_email_max: int = Field(
+        default=3,
+        ge=1,
+        description="Verification resends per account, and password-reset e-mails per address, within "
+        "account_email_window_minutes.",
+    )
+    password_reset_max_per_address: int = Field(
+        default=10, ge=1, description="Password-reset requests per client address within the window."
+    )
+    account_email_window_minutes: int = 60
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
     db_pool_size: int = 10
     db_null_pool: bool = False
     log_level: str = "INFO"
     log_json: bool = True
-    public_base_url: str = "http://127.0.0.1:8000"
+    public_base_url: str | None = Field(
+        default=None,
+        description="Base of signed download URLs, calendar links and e-mailed links. Unset: the request's own "
+        "scheme, host and port (e-mails: the server's own address; never the client's Host header).",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses/networks of reverse proxies whose X-Forwarded-For, "
+        "X-Forwarded-Proto and X-Forwarded-Host headers are believed. Empty: none.",
+    )
     embedder: str | None = Field(
         default=None, description="Manual embeddings: 'hashing:384' or 'sentence-transformers:<local path>'."
     )
     max_manual_upload_mb: int = Field(default=100, ge=1, le=2048)
+    max_request_body_kb: int = Field(
+        default=1024,
+        ge=1,
+        le=1024 * 1024,
+        description="Largest request body (JSON, forms) in KB; a larger one is a 413. Upload routes declare "
+        "their own limits (homeops.core.routing.body_limit).",
+    )
     run_worker: bool = Field(default=True, description="`homeops serve` runs the job worker in-process.")
     storage_backend: Literal["local", "s3"] = "local"
     s3_bucket: str | None = None

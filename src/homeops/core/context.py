@@ -31,6 +31,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from homeops.core import urls
 from homeops.core.audit import AuditEntry, AuditRecorder, AuditWriter
 from homeops.core.database import driver_connection
 from homeops.core.uow import DurableOp
@@ -40,6 +41,7 @@ log = logging.getLogger("homeops.request")
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_ORIGIN_HEADERS = frozenset({b"host", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
 
 
 @dataclass
@@ -125,20 +127,25 @@ class UnitOfWorkMiddleware:
             await self.app(scope, receive, send)
             return
         incoming_id, user_agent = "", None
+        where: dict[bytes, bytes] = {}
         for key, value in scope.get("headers", ()):
             if key == b"x-request-id":
                 incoming_id = value.decode("latin-1")
             elif key == b"user-agent":
-                user_agent = value.decode("latin-1")
+                user_agent = value.decode("latin-1").replace("\x00", "")
+            elif key in _ORIGIN_HEADERS:
+                where.setdefault(key, value)
         request_id = incoming_id if incoming_id and _REQUEST_ID_RE.match(incoming_id) else uuid.uuid4().hex
-        client = scope.get("client")
-        path = scope.get("path", "")
+        app_settings = getattr(scope["app"].state, "settings", None) if "app" in scope else None
+        origin = urls.resolve(scope, where, getattr(app_settings, "trusted_proxies", "") or "")
+        # The URL as the audit row and the request log keep it: a NUL (which text columns cannot hold) escaped.
+        path = scope.get("path", "").replace("\x00", "%00")
         query = scope.get("query_string", b"")
         ctx = RequestContext(
             request_id=request_id,
             method=scope["method"],
             url=path + ("?" + query.decode("latin-1") if query else ""),
-            ip=_valid_ip(client[0] if client else None),
+            ip=_valid_ip(origin.client_ip),
             user_agent=user_agent,
         )
         scope.setdefault("state", {})["ctx"] = ctx
@@ -171,6 +178,7 @@ class UnitOfWorkMiddleware:
                 message["headers"] = [*message.get("headers", ()), request_id_header]
             await send(message)
 
+        origin_tokens = urls.enter_request(origin)  # the links this request hands out (core.urls)
         try:
             await self.app(scope, receive, send_wrapper)
         except Exception:
@@ -179,6 +187,7 @@ class UnitOfWorkMiddleware:
                     await self._finish(ctx, 500, session_factory)
                 except Exception:
                     log.exception("rollback after error failed")
+            urls.leave_request(origin_tokens)
             raise
         finally:
             try:
@@ -192,12 +201,15 @@ class UnitOfWorkMiddleware:
             finally:
                 await _release(ctx)
                 _log_request(ctx, status_holder["status"])
-        if ctx.after_commit and status_holder["status"] < 400:
-            for hook in ctx.after_commit:
-                try:
-                    await hook()
-                except Exception:
-                    log.exception("after-commit hook failed", extra={"request_id": request_id})
+        try:
+            if ctx.after_commit and status_holder["status"] < 400:
+                for hook in ctx.after_commit:
+                    try:
+                        await hook()
+                    except Exception:
+                        log.exception("after-commit hook failed", extra={"request_id": request_id})
+        finally:
+            urls.leave_request(origin_tokens)
 
     async def _finish(
         self, ctx: RequestContext, status: int, session_factory: async_sessionmaker[AsyncSession] | None

@@ -149,12 +149,21 @@ def create_app_engine(app: URL, settings: Settings) -> AsyncEngine:
     """The API's engine. Its connections are in driver autocommit mode: every request opens its transaction
     explicitly (``open_session``), the authenticated ones in the same message as their identity statement, so
     ``BEGIN`` costs no round trip of its own; COMMIT/ROLLBACK are sent only when a transaction is open."""
+    # hide_parameters: a statement's error never carries its values (password hashes, tokens, serial numbers)
+    # into exception messages and so into logs.
     if settings.db_null_pool:
-        return create_async_engine(app, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        return create_async_engine(
+            app, poolclass=NullPool, isolation_level="AUTOCOMMIT", hide_parameters=True
+        )
     # No pre-ping (a round trip on every request). After a database restart the first request that meets a dead
     # connection fails, and SQLAlchemy then invalidates the whole pool, so the next ones reconnect.
     return create_async_engine(
-        app, pool_size=settings.db_pool_size, max_overflow=10, pool_recycle=1800, isolation_level="AUTOCOMMIT"
+        app,
+        pool_size=settings.db_pool_size,
+        max_overflow=10,
+        pool_recycle=1800,
+        isolation_level="AUTOCOMMIT",
+        hide_parameters=True,
     )
 
 

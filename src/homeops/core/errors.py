@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from psycopg import errors as pg_errors
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -142,12 +142,20 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
-        return problem_response(
-            request, exc.status_code, code, title, detail, headers=dict(exc.headers) if exc.headers else None
-        )
+        headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route of the path only: every route of it counts.
+            from homeops.core.routing import allowed_methods
+
+            allow = ", ".join(allowed_methods(request.app.router.routes, request.scope))
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers={"Allow": allow})
+            headers = {**(headers or {}), "Allow": allow}
+            detail = f"{request.method} is not allowed here; allowed: {allow}."
+        return problem_response(request, exc.status_code, code, title, detail, headers=headers)
 
     @app.exception_handler(DBAPIError)
     async def _db(request: Request, exc: DBAPIError) -> JSONResponse:
@@ -164,7 +172,10 @@ def install_error_handlers(app: FastAPI) -> None:
             return problem_response(
                 request, 409, "conflict", "Conflict", "A referenced record does not exist."
             )
-        if isinstance(orig, pg_errors.CheckViolation | pg_errors.StringDataRightTruncation):
+        if isinstance(orig, pg_errors.CheckViolation | pg_errors.DataError):
+            # A value the database refuses (a check, a length, a number or date out of range, text it cannot
+            # store): bad input the schemas did not catch — a 422, never a 500.
+            log.warning("database refused a value: %s", type(orig).__name__)
             return problem_response(request, 422, "validation_error", "Validation error", "Invalid value.")
         log.exception("database error", exc_info=exc)
         return problem_response(request, 500, "internal_error", "Internal server error")

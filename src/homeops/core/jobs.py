@@ -240,7 +240,9 @@ class Worker:
         self._runtime = runtime
         self.bus = bus or EventBus()
         self.audit_writer = audit_writer
-        self.engine = create_async_engine(self.url, pool_size=self.concurrency + 1, pool_pre_ping=True)
+        self.engine = create_async_engine(
+            self.url, pool_size=self.concurrency + 1, pool_pre_ping=True, hide_parameters=True
+        )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._wake = asyncio.Event()
         self._periodic_slots: dict[str, int] = {}

@@ -24,6 +24,10 @@ class Domain:
     models: Sequence[str] = ()
     # "module:attribute" of FastAPI routers, included in this order.
     routers: Sequence[str] = ()
+    # "module:attribute" of ``homeops.core.web.Pages``: the domain's HTML pages (a router of page routes, its
+    # templates folder, navigation entries, panels it adds to other domains' pages, messages for its error
+    # codes), served from the same app at ``/`` (see docs/architecture.md, "Pages").
+    pages: Sequence[str] = ()
     # Modules whose import registers tasks on ``homeops.core.jobs.registry``.
     tasks: Sequence[str] = ()
     # "module:attribute" of a mapping {EventClass: [handler, …]}.

@@ -28,7 +28,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
 from homeops.core.errors import Problem
+from homeops.core.openapi import errors
 from homeops.core.schemas import DownloadOut
+from homeops.core.urls import public_base_url
 
 if TYPE_CHECKING:
     from homeops.core.config import Settings
@@ -113,14 +115,16 @@ def _stored(key: str, data: bytes, content_type: str) -> StoredObject:
 
 
 class LocalStorage(Storage):
-    """Files under ``root/<key>`` (dirs 0700, files 0600), downloaded through :data:`files_router`."""
+    """Files under ``root/<key>`` (dirs 0700, files 0600), downloaded through :data:`files_router`.
 
-    def __init__(self, root: Path, signing_key: str, base_url: str) -> None:
+    ``base_url`` None: URLs point at the origin of the request that asks for them (``homeops.core.urls``)."""
+
+    def __init__(self, root: Path, signing_key: str, base_url: str | None = None) -> None:
         if not signing_key:
             raise ValueError("LocalStorage needs a signing key")
         self.root = root.expanduser().resolve()
         self._signing_key = signing_key.encode()
-        self._base_url = base_url.rstrip("/")
+        self._base_url = base_url.rstrip("/") if base_url else None
 
     def path(self, key: str) -> Path:
         """The file that holds ``key`` (which may not exist)."""
@@ -168,7 +172,7 @@ class LocalStorage(Storage):
         if content_type:
             params["content_type"] = content_type
         params["sig"] = self._signature(key, expires, filename, content_type)
-        return f"{self._base_url}/api/v1/files/{key}?{urlencode(params)}"
+        return f"{self._base_url or public_base_url()}/api/v1/files/{key}?{urlencode(params)}"
 
     def verify(
         self, key: str, expires: int, sig: str, filename: str | None = None, content_type: str | None = None
@@ -180,7 +184,8 @@ class LocalStorage(Storage):
         self, key: str, expires: int, sig: str, filename: str | None = None, content_type: str | None = None
     ) -> bool:
         """Whether ``sig`` signs exactly these parameters, expired or not."""
-        return hmac.compare_digest(self._signature(key, expires, filename, content_type), sig)
+        expected = self._signature(key, expires, filename, content_type).encode()
+        return hmac.compare_digest(expected, sig.encode("utf-8", "replace"))
 
     def _signature(self, key: str, expires: int, filename: str | None, content_type: str | None) -> str:
         # JSON keeps the fields unambiguous whatever characters a filename holds; "" and None are the same.
@@ -288,6 +293,7 @@ files_router = APIRouter(tags=["files"])
 
 
 @files_router.get("/api/v1/files/{key:path}", name="download_file", response_class=FileResponse)
+@errors(403, 410)
 def download_file(
     request: Request,
     key: str,
@@ -324,7 +330,8 @@ DOWNLOAD_TTL_SECONDS = 900
 async def signed_download(
     storage: Storage, key: str, *, filename: str, content_type: str, expires_in: int = DOWNLOAD_TTL_SECONDS
 ) -> DownloadOut:
-    """The download answer every domain gives: a signed URL (made off the event loop) and its expiry."""
+    """The download answer every domain gives: a signed URL (made off the event loop) and its expiry. Local
+    storage's URLs point at the origin the request was served on unless ``HOMEOPS_PUBLIC_BASE_URL`` is set."""
     url = await to_thread.run_sync(
         lambda: storage.signed_url(key, expires_in=expires_in, filename=filename, content_type=content_type)
     )

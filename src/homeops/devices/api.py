@@ -1,5 +1,7 @@
-"""The devices API: devices, device groups, a device's manuals (seed 000 Query 2) — and the manual
-search, ``GET /api/v1/manuals/search``. The last two are on ``manuals_router`` (tagged "manuals").
+"""The devices API: devices, device groups, a device's manuals (seed 000 Query 2, uploads for a device) — and
+the manual search, ``GET /api/v1/manuals/search``, and the library's moderation queue,
+``GET /api/v1/moderation/manuals`` (it counts links to devices). These are on ``manuals_router`` (tagged
+"manuals").
 
 Why the manual search route lives here: with ``device_id`` it is scoped to one device's manuals, which
 needs the device's access check and its links, both of the devices domain; the manual library
@@ -13,11 +15,12 @@ although the manuals router is included first.)
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from homeops.core.pagination import Page, PageParams, page_params
+from homeops.core.routing import MB, body_limit
 from homeops.devices.groups import GroupService
 from homeops.devices.models import DeviceStatus
 from homeops.devices.schemas import (
@@ -30,9 +33,10 @@ from homeops.devices.schemas import (
     GroupPatch,
     WarrantyOut,
 )
-from homeops.devices.service import DeviceManualService, DeviceService
+from homeops.devices.service import DeviceManualService, DeviceService, ModerationQueueService
 from homeops.identity.deps import Uow
-from homeops.manuals.schemas import DeviceManualOut, SearchOut
+from homeops.manuals.deps import ManualForm, ModeratorUow, manual_form
+from homeops.manuals.schemas import DeviceManualOut, ManualOut, QueueItem, SearchOut
 from homeops.manuals.service import ManualService
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
@@ -57,7 +61,12 @@ async def _library(uow: Uow) -> ManualService:
     return ManualService(uow)
 
 
+async def _queue(uow: ModeratorUow) -> ModerationQueueService:
+    return ModerationQueueService(uow)
+
+
 Svc = Annotated[DeviceService, Depends(_svc)]
+Queue = Annotated[ModerationQueueService, Depends(_queue)]
 Groups = Annotated[GroupService, Depends(_groups)]
 Links = Annotated[DeviceManualService, Depends(_links)]
 Library = Annotated[ManualService, Depends(_library)]
@@ -128,6 +137,29 @@ async def device_manuals(device_id: uuid.UUID, links: Links) -> list[DeviceManua
     return await links.manuals(device_id)
 
 
+@manuals_router.post(
+    "/devices/{device_id}/manuals",
+    response_model=ManualOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": ManualOut, "description": "Duplicate: the existing manual, now linked"}},
+)
+@body_limit(lambda s: s.max_manual_upload_mb * MB + MB)  # the file, plus the form around it
+async def upload_device_manual(
+    device_id: uuid.UUID,
+    response: Response,
+    links: Links,
+    form: Annotated[ManualForm, Depends(manual_form)],
+) -> ManualOut:
+    """Upload a manual for this device: it is stored for the device's home (visible to that home only) and
+    linked to the device; de-duplicated as `POST /api/v1/manuals` is (an existing manual the home can see is
+    linked instead, 200)."""
+    data, max_bytes = await form.read(links.uow)
+    uploaded = await links.upload(device_id, data, form.file_name, form.meta, max_bytes)
+    if not uploaded.created:
+        response.status_code = status.HTTP_200_OK
+    return uploaded.manual
+
+
 @manuals_router.post("/devices/{device_id}/manuals/{manual_id}", status_code=status.HTTP_201_CREATED)
 async def link_manual(
     device_id: uuid.UUID, manual_id: uuid.UUID, links: Links, response: Response
@@ -152,11 +184,28 @@ async def search_manuals(
     model_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> SearchOut:
-    """Ranked passages (manual, 1-based page, highlighted snippet, score), optionally scoped to one
-    device's manuals or one catalog model's. `mode` says whether vectors were used."""
+    """Ranked passages (manual, 1-based page, highlighted snippet, score, `source`: the verified library or
+    your household's upload) from your library, optionally scoped to one device's manuals (the shared
+    library's and that device's home's only) or one catalog model's. `mode` says whether vectors were used."""
     if device_id is not None:
-        return await library.search(q, scope=await links.manual_scope(device_id), limit=limit)
+        home_id, scope = await links.library_scope(device_id)
+        return await library.search(q, scope=scope, homes=[home_id], limit=limit)
     return await library.search(q, model_id=model_id, limit=limit)
+
+
+@manuals_router.get("/moderation/manuals", response_model=Page[QueueItem])
+async def moderation_queue(
+    queue: Queue,
+    page: Paging,
+    order: Annotated[
+        Literal["newest", "most_linked"],
+        Query(description="`newest` first, or `most_linked` first (then newest)"),
+    ] = "newest",
+) -> Page[QueueItem]:
+    """The manuals waiting for support staff: unverified household uploads and shared manuals with open
+    reports, each with its link count, open reports and latest reports. Support and admin staff only."""
+    items, cursor = await queue.queue(page, most_linked=order == "most_linked")
+    return Page(items=items, next_cursor=cursor)
 
 
 # --- groups --------------------------------------------------------------------------------------------

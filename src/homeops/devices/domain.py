@@ -5,5 +5,6 @@ domain = Domain(
     description="The device registry, groups, and each device's manuals.",
     models=("homeops.devices.models",),
     routers=("homeops.devices.api:router", "homeops.devices.api:manuals_router"),
+    pages=("homeops.devices.pages:pages",),
     subscriptions=("homeops.devices.handlers:SUBSCRIPTIONS",),
 )

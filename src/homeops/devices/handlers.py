@@ -16,12 +16,16 @@ log = logging.getLogger(__name__)
 
 
 async def on_manual_ready(uow: UnitOfWork, event: ManualReady) -> None:
-    """A manual became ready: link it to every matching device in every home (same manufacturer, one of
-    its model numbers), in the processing job's transaction (the system acts: it crosses homes)."""
+    """A manual became ready (or joined the shared library): link it to every matching device (same
+    manufacturer, one of its model numbers) of its home — a household upload — or of every home, in the
+    processing job's transaction (the system acts: it crosses homes)."""
     linked = await LinkRepository(uow.session).auto_link_manual(
-        event.manual_id, event.brand, event.model_numbers
+        event.manual_id, event.brand, event.model_numbers, event.home_id
     )
-    log.info("manual linked to devices", extra={"manual_id": str(event.manual_id), "linked": linked})
+    log.info(
+        "manual linked to devices",
+        extra={"manual_id": str(event.manual_id), "home_id": str(event.home_id), "linked": linked},
+    )
 
 
 async def on_room_removed(uow: UnitOfWork, event: RoomRemoved) -> None:

@@ -42,6 +42,7 @@ from homeops.core.repository import Repository
 from homeops.devices.models import Device, DeviceGroup, DeviceGroupMember, DeviceManual, DeviceStatus
 from homeops.homes.models import Home, Room
 from homeops.manuals.models import Manual
+from homeops.manuals.repository import in_library_of
 
 # What DeviceOut is built from: every device column but the serial's blind index.
 _DEVICE_COLUMNS = tuple(c for c in Device.__table__.c if c.key != "serial_number_index")
@@ -55,6 +56,11 @@ def in_homes(column: Any, home_ids: Sequence[uuid.UUID] | None) -> ColumnElement
     return column == ids[0] if len(ids) == 1 else column.in_(ids)  # type: ignore[no-any-return]
 
 
+# A device's manuals: its links to manuals of its home's library (shared, or that home's own upload; never a
+# hidden one). manual_count counts the manuals (row security hides what the caller may not see), not the links.
+_MANUAL_OF_LINK = and_(Manual.id == DeviceManual.manual_id, in_library_of(Device.home_id))
+
+
 def _with_manual_summary() -> Select[Any]:
     """Seed 000 Query 1's shape: each device's columns with manual_count and its distinct manual types, one
     statement."""
@@ -65,14 +71,14 @@ def _with_manual_summary() -> Select[Any]:
     return (
         select(
             *_DEVICE_COLUMNS,
-            func.count(DeviceManual.manual_id).label("manual_count"),
+            func.count(Manual.id).label("manual_count"),
             types.label("manual_types"),
         )
         .select_from(Device)
         .outerjoin(
             DeviceManual, and_(DeviceManual.home_id == Device.home_id, DeviceManual.device_id == Device.id)
         )
-        .outerjoin(Manual, Manual.id == DeviceManual.manual_id)
+        .outerjoin(Manual, _MANUAL_OF_LINK)
         .group_by(Device.home_id, Device.id)
     )
 
@@ -82,7 +88,7 @@ _UUID = UUID(as_uuid=True)
 
 @lru_cache(maxsize=128)
 def _query_1(
-    one_home: bool, status: bool, category: bool, serial: bool, room: bool, after: bool
+    one_home: bool, status: bool, category: bool, serial: bool, room: bool, after: bool, text: bool = False
 ) -> CompiledQuery:
     """Query 1 for one combination of filters (the manual types as text[]: the driver reads them directly)."""
     types = func.coalesce(
@@ -92,14 +98,14 @@ def _query_1(
     stmt = (
         select(
             *_DEVICE_COLUMNS,
-            func.count(DeviceManual.manual_id).label("manual_count"),
+            func.count(Manual.id).label("manual_count"),
             types.label("manual_types"),
         )
         .select_from(Device)
         .outerjoin(
             DeviceManual, and_(DeviceManual.home_id == Device.home_id, DeviceManual.device_id == Device.id)
         )
-        .outerjoin(Manual, Manual.id == DeviceManual.manual_id)
+        .outerjoin(Manual, _MANUAL_OF_LINK)
         .group_by(Device.home_id, Device.id)
         .order_by(Device.created_at.desc(), Device.id.desc())
         .limit(bindparam("limit", type_=Integer))
@@ -116,6 +122,15 @@ def _query_1(
         stmt = stmt.where(Device.serial_number_index == bindparam("serial_index", type_=Text))
     if room:
         stmt = stmt.where(Device.room_id == bindparam("room_id", type_=_UUID))
+    if text:
+        pattern = bindparam("text_pattern", type_=Text)
+        stmt = stmt.where(
+            or_(
+                Device.nickname.ilike(pattern, escape="\\"),
+                Device.manufacturer_name.ilike(pattern, escape="\\"),
+                Device.model_number.ilike(pattern, escape="\\"),
+            )
+        )
     if after:
         stmt = stmt.where(
             tuple_(Device.created_at, Device.id)
@@ -204,9 +219,11 @@ class DeviceRepository(Repository[Device]):
         room_id: uuid.UUID | None,
         limit: int,
         after: tuple[datetime, uuid.UUID] | None,
+        text: str | None = None,
     ) -> list[dict[str, Any]]:
         """Seed 000 Query 1: devices of ``home_ids``, newest first, ``limit + 1`` rows. A hot read: compiled once
-        per combination of filters, run straight through the driver."""
+        per combination of filters, run straight through the driver. ``text``: a part of the nickname,
+        manufacturer or model number (case-insensitive)."""
         ids = list(home_ids)
         query = _query_1(
             len(ids) == 1,
@@ -215,6 +232,7 @@ class DeviceRepository(Repository[Device]):
             bool(serial_index),
             room_id is not None,
             after is not None,
+            bool(text),
         )
         params: dict[str, Any] = {
             "limit": limit + 1,
@@ -223,6 +241,9 @@ class DeviceRepository(Repository[Device]):
             "serial_index": serial_index,
             "room_id": room_id,
         }
+        if text:
+            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params["text_pattern"] = f"%{escaped}%"
         params.update({"home_id": ids[0]} if len(ids) == 1 else {"home_ids": ids})
         if after is not None:
             params.update(after_created=after[0], after_id=after[1])

@@ -5,16 +5,24 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, StringConstraints, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, StringConstraints, model_validator
 
-from homeops.core.schemas import Out, StrictIn
+from homeops.core.schemas import (
+    JsonObject,
+    Money,
+    NonNull,
+    Out,
+    StrictIn,
+    date_order_error,
+    not_together,
+)
 from homeops.devices.models import DeviceStatus
 
 Str100 = Annotated[str, StringConstraints(max_length=100)]
 Str255 = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)]
 Nickname = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Serial = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
-Price = Annotated[Decimal, Field(ge=0, le=10_000_000, decimal_places=2)]
+Price = Annotated[Decimal, Money(10_000_000)]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
 
 
@@ -27,8 +35,8 @@ class _DeviceFields(StrictIn):
     installation_date: date | None = None
     warranty_start: date | None = None
     warranty_end: date | None = None
-    features: dict[str, Any] | None = None
-    specifications: dict[str, Any] | None = None
+    features: JsonObject | None = None
+    specifications: JsonObject | None = None
     notes: Annotated[str, StringConstraints(max_length=5000)] | None = None
     ecosystem_id: uuid.UUID | None = None
     external_id: Annotated[str, StringConstraints(max_length=255)] | None = None
@@ -37,11 +45,14 @@ class _DeviceFields(StrictIn):
     @model_validator(mode="after")
     def _warranty_order(self) -> _DeviceFields:
         if self.warranty_start and self.warranty_end and self.warranty_end < self.warranty_start:
-            raise ValueError("warranty_end is before warranty_start")
+            raise date_order_error("warranty_end is before warranty_start")
         return self
 
 
 class DeviceIn(_DeviceFields):
+    model_config = ConfigDict(
+        json_schema_extra=not_together(("model_id", "manufacturer"), ("model_id", "model_number"))
+    )
     nickname: Nickname
     category: Code | None = None
     model_id: uuid.UUID | None = None
@@ -64,10 +75,10 @@ class DeviceIn(_DeviceFields):
 
 
 class DevicePatch(_DeviceFields):
-    nickname: Nickname | None = None
+    nickname: NonNull[Nickname] = None
     category: Code | None = None
     serial_number: Serial | None = None
-    status: DeviceStatus | None = None
+    status: NonNull[DeviceStatus] = None
     is_online: bool | None = None
 
 
@@ -122,7 +133,9 @@ class GroupIn(StrictIn):
 
 
 class GroupPatch(StrictIn):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)] | None = None
+    name: NonNull[Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]] = (
+        None
+    )
     description: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 

@@ -8,9 +8,11 @@ the schedules of the model's templates); a manual that became ready is linked to
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row
@@ -20,7 +22,7 @@ from homeops.catalog.service import ModelNotFound, UnknownCategory
 from homeops.core.access import check_home_role
 from homeops.core.audit import AuditEntry
 from homeops.core.errors import NotFound, UnprocessableEntity
-from homeops.core.pagination import PageParams, build_page, decode_cursor
+from homeops.core.pagination import InvalidCursor, PageParams, build_page, decode_cursor
 from homeops.core.patch import apply_patch, reject_nulls
 from homeops.core.tenancy import HomeRole
 from homeops.core.uow import UnitOfWork
@@ -31,8 +33,9 @@ from homeops.devices.repository import DeviceRepository
 from homeops.devices.schemas import DeviceIn, DeviceOut, DevicePatch, WarrantyOut
 from homeops.homes.access import load_in_home, load_visible, require_home
 from homeops.manuals.models import Manual
-from homeops.manuals.schemas import DeviceManualOut
-from homeops.manuals.service import ManualNotFound
+from homeops.manuals.moderation import ManualModeration
+from homeops.manuals.schemas import DeviceManualOut, ManualMeta, QueueItem
+from homeops.manuals.service import ManualNotFound, ManualService, Uploaded, UploadTarget
 
 # Columns DeviceIn sets directly (the rest need rules).
 _PLAIN = (
@@ -256,8 +259,10 @@ class DeviceService:
         category: str | None = None,
         serial: str | None = None,
         room_id: uuid.UUID | None = None,
+        text: str | None = None,
     ) -> tuple[list[DeviceOut], str | None]:
-        """Seed 000 Query 1: the devices of the caller's homes (or of one), newest first, one statement."""
+        """Seed 000 Query 1: the devices of the caller's homes (or of one), newest first, one statement;
+        ``text``: a part of the nickname, manufacturer or model number."""
         role = None
         if home_id is not None:
             role = await require_home(self.uow, home_id, HomeRole.guest)
@@ -275,6 +280,7 @@ class DeviceService:
             room_id=room_id,
             limit=page.limit,
             after=decode_cursor(page.cursor),
+            text=text.strip() or None if text else None,
         )
         items, cursor = build_page(rows, page.limit, key=lambda r: (r["created_at"], r["id"]))
         # Every row comes from a home the caller is a member of.
@@ -331,23 +337,49 @@ class DeviceManualService:
 
     async def manual_scope(self, device_id: uuid.UUID) -> list[uuid.UUID]:
         """The ids of the device's manuals (404 if the caller cannot read the device), one statement."""
+        return (await self.library_scope(device_id))[1]
+
+    async def library_scope(self, device_id: uuid.UUID) -> tuple[uuid.UUID, list[uuid.UUID]]:
+        """The device's home and the ids of its manuals (404 if the caller cannot read the device), one
+        statement: a search scoped to the device shows the shared library's and that home's passages only."""
         homes = readable_homes(self.uow)
         found = await self.links.device_scope(device_id, homes) if homes != [] else None
         if found is None:
             raise DeviceNotFound()
         home_id, manual_ids = found
         check_home_role(self.uow, home_id, self.uow.actor.home_role(home_id), HomeRole.guest)
-        return manual_ids
+        return home_id, manual_ids
 
     async def link(self, device_id: uuid.UUID, manual_id: uuid.UUID) -> bool:
         home_id = await self._device_home(device_id, HomeRole.member)
         await load_visible(self.uow, Manual, manual_id, not_found=ManualNotFound)
+        if not await self.links.in_home_library(manual_id, home_id):
+            raise UnprocessableEntity(
+                "This manual is not in the device's home library (another home's upload, or hidden).",
+                code="manual_not_in_home",
+            )
         created = await self.links.link(device_id, manual_id, home_id, self.uow.actor.user_id, False)
         if created:
             self.uow.record(
                 AuditEntry("manual_linked", "device", device_id, new_values={"manual_id": str(manual_id)})
             )
         return created
+
+    async def upload(
+        self, device_id: uuid.UUID, data: bytes, file_name: str, meta: ManualMeta, max_bytes: int
+    ) -> Uploaded:
+        """Uploads a manual for the device's home (member role) and links it to the device; a duplicate the
+        home can see is linked instead."""
+        home_id = await self._device_home(device_id, HomeRole.member)
+        uploaded = await ManualService(self.uow).upload(
+            data, file_name, meta, max_bytes, UploadTarget.household(home_id)
+        )
+        manual_id = uploaded.manual.id
+        if await self.links.link(device_id, manual_id, home_id, self.uow.actor.user_id, False):
+            self.uow.record(
+                AuditEntry("manual_linked", "device", device_id, new_values={"manual_id": str(manual_id)})
+            )
+        return uploaded
 
     async def unlink(self, device_id: uuid.UUID, manual_id: uuid.UUID) -> None:
         home_id = await self._device_home(device_id, HomeRole.member)
@@ -356,3 +388,42 @@ class DeviceManualService:
         self.uow.record(
             AuditEntry("manual_unlinked", "device", device_id, old_values={"manual_id": str(manual_id)})
         )
+
+
+class ModerationQueueService:
+    """The manual library's moderation queue (support and admin staff): unverified household uploads and
+    shared manuals with open reports, newest first or most-linked first, keyset-paged. Here because it counts
+    links to devices (the library knows nothing of devices); the manuals come from ``ManualModeration``."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.links = LinkRepository(uow.session)
+
+    async def queue(self, page: PageParams, *, most_linked: bool) -> tuple[list[QueueItem], str | None]:
+        after = _decode_queue_cursor(page.cursor, most_linked)
+        rows = await self.links.moderation_queue(most_linked=most_linked, after=after, limit=page.limit)
+        items = rows[: page.limit]
+        cursor = None
+        if len(rows) > page.limit and items:
+            last = items[-1]
+            cursor = _encode_queue_cursor(last["links"], last["created_at"], last["manual_id"], most_linked)
+        return await ManualModeration(self.uow).queue_items(items), cursor
+
+
+def _encode_queue_cursor(links: int, created: datetime, manual_id: uuid.UUID, most_linked: bool) -> str:
+    raw = json.dumps(["ml" if most_linked else "n", links, created.isoformat(), str(manual_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_queue_cursor(cursor: str | None, most_linked: bool) -> tuple[int, datetime, uuid.UUID] | None:
+    if not cursor:
+        return None
+    try:
+        tag, links, created, manual_id = json.loads(
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        )
+        if tag != ("ml" if most_linked else "n") or not isinstance(links, int) or isinstance(links, bool):
+            raise ValueError("a cursor of another order")
+        return links, datetime.fromisoformat(created), uuid.UUID(manual_id)
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise InvalidCursor("The cursor is not one this API issued.") from exc

@@ -5,4 +5,5 @@ domain = Domain(
     description="Homes (a tenant), their members and rooms.",
     models=("homeops.homes.models",),
     routers=("homeops.homes.api:router",),
+    pages=("homeops.homes.pages:pages",),
 )

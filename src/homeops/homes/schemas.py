@@ -5,9 +5,9 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import available_timezones
 
-from pydantic import EmailStr, Field, StringConstraints, field_validator
+from pydantic import EmailStr, Field, StringConstraints, WithJsonSchema, field_validator
 
-from homeops.core.schemas import Out, StrictIn
+from homeops.core.schemas import NonNull, Out, StrictIn
 from homeops.homes.models import HomeRole
 
 HomeName = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
@@ -36,10 +36,20 @@ def _valid_timezone(value: str) -> str:
     return value
 
 
+# The spec lists the zones the server accepts (those of its tz database).
+TimeZoneName = Annotated[
+    str,
+    StringConstraints(max_length=64),
+    WithJsonSchema(
+        {"type": "string", "enum": sorted(_ZONES), "description": "An IANA time zone, e.g. Europe/Paris."}
+    ),
+]
+
+
 class HomeIn(StrictIn):
     name: HomeName
     address: Address = Field(default_factory=Address)
-    timezone: Annotated[str, StringConstraints(max_length=64)] = "UTC"
+    timezone: TimeZoneName = "UTC"
 
     @field_validator("timezone")
     @classmethod
@@ -48,9 +58,9 @@ class HomeIn(StrictIn):
 
 
 class HomePatch(StrictIn):
-    name: HomeName | None = None
-    address: Address | None = None
-    timezone: Annotated[str, StringConstraints(max_length=64)] | None = None
+    name: NonNull[HomeName] = None
+    address: Address | None = Field(default=None, description="null: no address")
+    timezone: NonNull[TimeZoneName] = None
 
     @field_validator("timezone")
     @classmethod
@@ -71,7 +81,11 @@ class HomeOut(Out):
 
 class MemberIn(StrictIn):
     email: Annotated[EmailStr, Field(max_length=255)]
-    role: HomeRole = HomeRole.member
+    role: HomeRole = Field(
+        default=HomeRole.member,
+        json_schema_extra={"enum": [r.value for r in HomeRole if r is not HomeRole.owner]},
+        description="Not `owner`: a home has exactly one.",
+    )
 
     @field_validator("role")
     @classmethod
@@ -97,7 +111,7 @@ class RoomIn(StrictIn):
 
 
 class RoomPatch(StrictIn):
-    name: RoomName | None = None
+    name: NonNull[RoomName] = None
     room_type: Annotated[str, StringConstraints(max_length=50)] | None = None
     floor: Annotated[int, Field(ge=-10, le=200)] | None = None
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = None

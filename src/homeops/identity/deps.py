@@ -21,6 +21,7 @@ from homeops.core.actor import Actor
 from homeops.core.config import Settings
 from homeops.core.context import get_context, open_connection
 from homeops.core.errors import Forbidden, Unauthorized
+from homeops.core.openapi import errors
 from homeops.core.security import TokenError, decode_access_token
 from homeops.core.tenancy import UserRole
 from homeops.core.uow import UnitOfWork
@@ -67,7 +68,8 @@ class _BearerUnitOfWork(OAuth2PasswordBearer):
         return _uow(request, actor)
 
 
-get_uow = _BearerUnitOfWork(tokenUrl="/api/v1/auth/login", auto_error=False)
+# One security scheme in the document for both (the same bearer token).
+get_uow = _BearerUnitOfWork(tokenUrl="/api/v1/auth/login", auto_error=False, scheme_name="BearerToken")
 
 
 class _BearerProfile(OAuth2PasswordBearer):
@@ -97,7 +99,8 @@ class OwnProfileRead:
 
 
 OwnProfile = Annotated[
-    OwnProfileRead, Depends(_BearerProfile(tokenUrl="/api/v1/auth/login", auto_error=False))
+    OwnProfileRead,
+    Depends(_BearerProfile(tokenUrl="/api/v1/auth/login", auto_error=False, scheme_name="BearerToken")),
 ]
 
 
@@ -111,12 +114,23 @@ async def get_anonymous_uow(request: Request) -> UnitOfWork:
     return _uow(request, Actor.anonymous())
 
 
+@errors(429)  # the services that use it throttle (documented on every route that depends on it)
+async def get_unbegun_anonymous_uow(request: Request) -> UnitOfWork:
+    """Like ``get_anonymous_uow``, but the request's transaction is not open yet: the service first runs its
+    throttle in short transactions of its own on the same connection (committed at once, whatever the request's
+    outcome), then opens it (``identity.repository.begin``)."""
+    await open_connection(request, begin=False)
+    return _uow(request, Actor.anonymous())
+
+
 Uow = Annotated[UnitOfWork, Depends(get_uow)]
 AnonymousUow = Annotated[UnitOfWork, Depends(get_anonymous_uow)]
+ThrottledAnonymousUow = Annotated[UnitOfWork, Depends(get_unbegun_anonymous_uow)]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
 def require_roles(*roles: UserRole) -> Callable[..., Awaitable[UnitOfWork]]:
+    @errors(403)
     async def _check(uow: Uow) -> UnitOfWork:
         if uow.actor.role not in roles:
             raise Forbidden("Your role does not allow this.", code="role_required")

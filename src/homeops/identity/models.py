@@ -1,4 +1,5 @@
-"""One ``users`` table for every seed (000, 001, 002, 003, 004), sessions (004) and login attempts."""
+"""One ``users`` table for every seed (000, 001, 002, 003, 004), sessions (004) with their retired refresh
+tokens, sign-in attempts, throttle events and e-mailed account tokens."""
 
 from __future__ import annotations
 
@@ -6,14 +7,23 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, func, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, text
 from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.orm import Mapped, mapped_column
 
 from homeops.core.models import Base, SoftDeleteMixin, TimestampMixin, pg_enum, uuid_pk
 from homeops.core.tenancy import UserRole
 
-__all__ = ["LoginAttempt", "User", "UserRole", "UserSession", "user_role_enum"]
+__all__ = [
+    "AccountToken",
+    "LoginAttempt",
+    "RetiredRefreshToken",
+    "ThrottleEvent",
+    "User",
+    "UserRole",
+    "UserSession",
+    "user_role_enum",
+]
 
 
 user_role_enum = pg_enum(UserRole, "user_role")
@@ -56,7 +66,8 @@ class User(TimestampMixin, SoftDeleteMixin, Base):
 
 
 class UserSession(Base):
-    """Seed 004 ``user_sessions``: one row per login; the refresh token is stored only as its SHA-256."""
+    """Seed 004 ``user_sessions``: one row per login — a refresh-token *family*: each refresh replaces the token
+    (stored only as its SHA-256); the replaced ones are kept in ``retired_refresh_tokens``."""
 
     __tablename__ = "user_sessions"
     __table_args__ = (Index("ix_user_sessions_user_id", "user_id"),)
@@ -64,6 +75,8 @@ class UserSession(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     refresh_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    previous_token_hash: Mapped[str | None] = mapped_column(String(64))
+    rotated_at: Mapped[datetime | None]
     ip_address: Mapped[str | None] = mapped_column(INET)
     user_agent: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
@@ -73,13 +86,60 @@ class UserSession(Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(50))
 
 
+class RetiredRefreshToken(Base):
+    """A refresh token its session no longer accepts (replaced by a refresh): presenting it again is reuse."""
+
+    __tablename__ = "retired_refresh_tokens"
+    __table_args__ = (Index("ix_retired_refresh_tokens_session_id", "session_id"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_sessions.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID]
+    retired_at: Mapped[datetime]
+
+
 class LoginAttempt(Base):
-    """Failed logins per email, for throttling (5 failures in 15 minutes → 429)."""
+    """One sign-in attempt per row, by email and client address, recorded before the password is checked
+    (``succeeded`` set when it was right): the throttle's memory (docs/security.md, "Sign-in throttling")."""
 
     __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_email_at", "email", "attempted_at"),)
+    __table_args__ = (
+        Index("ix_login_attempts_email_at", "email", "attempted_at"),
+        Index("ix_login_attempts_email_ip_at", "email", "ip_address", "attempted_at"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     email: Mapped[str] = mapped_column(String(255))
     ip_address: Mapped[str | None] = mapped_column(INET)
     attempted_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    succeeded: Mapped[bool] = mapped_column(server_default=text("false"))
+
+
+class ThrottleEvent(Base):
+    """One throttled action (a registration from an address, an account e-mail) for the rate limits."""
+
+    __tablename__ = "throttle_events"
+    __table_args__ = (Index("ix_throttle_events_action_subject_at", "action", "subject", "occurred_at"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(255))
+    occurred_at: Mapped[datetime]
+
+
+class AccountToken(Base):
+    """An e-mailed single-use token (e-mail verification, password reset); only its SHA-256 is stored."""
+
+    __tablename__ = "account_tokens"
+    __table_args__ = (
+        Index("ix_account_tokens_user_id", "user_id"),
+        CheckConstraint("purpose IN ('verify_email', 'password_reset')", name="purpose"),
+    )
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(20))
+    email: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

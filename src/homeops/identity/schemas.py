@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import EmailStr, Field, StringConstraints
 
-from homeops.core.schemas import Out, StrictIn
+from homeops.core.schemas import JsonObject, NonNull, Out, StrictIn
 from homeops.identity.models import UserRole
 
 MIN_PASSWORD_LENGTH = 10
@@ -32,17 +32,37 @@ class RefreshIn(StrictIn):
     refresh_token: Annotated[str, Field(min_length=16, max_length=256)]
 
 
+AccountToken = Annotated[str, Field(min_length=1, max_length=256, description="The token from the e-mail")]
+
+
+class VerifyEmailIn(StrictIn):
+    token: AccountToken
+
+
+class PasswordResetIn(StrictIn):
+    email: Annotated[str, Field(min_length=3, max_length=255)]
+
+
+class PasswordResetConfirmIn(StrictIn):
+    token: AccountToken
+    new_password: Password
+
+
+class AcceptedOut(Out):
+    detail: str
+
+
 class PasswordChangeIn(StrictIn):
     current_password: Annotated[str, Field(min_length=1, max_length=256)]
     new_password: Password
 
 
 class UserPatch(StrictIn):
-    full_name: Name | None = None
+    full_name: NonNull[Name] = None
     username: Username | None = None
     phone: Phone | None = None
     profile_picture_url: Annotated[str, Field(max_length=2000)] | None = None
-    preferences: dict[str, Any] | None = None
+    preferences: NonNull[JsonObject] = None
 
 
 class TokenOut(Out):

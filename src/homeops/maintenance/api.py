@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile, status
 
 from homeops.core.pagination import Page, PageParams, page_params
+from homeops.core.routing import MB, body_limit
 from homeops.core.schemas import DownloadOut
 from homeops.identity.deps import AnonymousUow, Uow
 from homeops.maintenance.calendar import CalendarService, render_feed
@@ -135,6 +136,7 @@ async def get_service_event(event_id: uuid.UUID, events: Events) -> ServiceEvent
     status_code=status.HTTP_201_CREATED,
     response_model=ServiceEventOut,
 )
+@body_limit(MAX_ATTACHMENT_BYTES + MB)  # the file, plus the form around it
 async def add_attachment(
     event_id: uuid.UUID,
     events: Events,

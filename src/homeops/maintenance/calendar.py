@@ -14,6 +14,7 @@ from homeops.core.audit import AuditEntry
 from homeops.core.clock import zone
 from homeops.core.errors import NotFound
 from homeops.core.uow import UnitOfWork
+from homeops.core.urls import public_base_url
 from homeops.maintenance.ics import AllDayEvent, Calendar
 from homeops.maintenance.recurrence import Recurrence
 from homeops.maintenance.repository import CalendarRepository, FeedSchedule
@@ -37,7 +38,7 @@ class CalendarService:
 
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
-        self.base_url = uow.runtime.settings.public_base_url.rstrip("/")
+        self.base_url = public_base_url(uow.runtime.settings)  # the request's origin unless configured
         self.feeds = CalendarRepository(uow.session)
 
     async def status(self) -> CalendarStatusOut:

@@ -5,6 +5,7 @@ domain = Domain(
     description="Maintenance schedules, service history, reminders, the calendar feed.",
     models=("homeops.maintenance.models",),
     routers=("homeops.maintenance.api:router",),
+    pages=("homeops.maintenance.pages:pages",),
     tasks=("homeops.maintenance.tasks",),
     subscriptions=("homeops.maintenance.handlers:SUBSCRIPTIONS",),
 )

@@ -146,6 +146,15 @@ class ServiceEvent(TimestampMixin, Base):
             "schedule_id",
             postgresql_where=text("schedule_id IS NOT NULL"),
         ),
+        Index(
+            "uq_service_events_source",
+            "home_id",
+            "device_id",
+            "source_type",
+            "source_id",
+            unique=True,
+            postgresql_where=text("source_id IS NOT NULL"),
+        ),
     )
 
     home_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -163,6 +172,9 @@ class ServiceEvent(TimestampMixin, Base):
     notes: Mapped[str | None] = mapped_column(Text)
     # [{key, file_name, content_type, size}] — files live in the storage interface.
     attachments: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
+    # Set when another domain recorded the event (``marketplace_project`` + the project's id): a link back.
+    source_type: Mapped[str | None] = mapped_column(String(50))
+    source_id: Mapped[uuid.UUID | None]
 
 
 class CalendarFeed(Base):

@@ -5,10 +5,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from homeops.catalog.models import IntervalUnit
-from homeops.core.schemas import Out, StrictIn
+from homeops.core.schemas import JsonList, Money, NonNull, Out, StrictIn, date_order_error
 from homeops.maintenance.models import OccurrenceOutcome, RecurrenceAnchor, ServiceEventType
 
 TaskName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -17,12 +17,9 @@ Text5000 = Annotated[str, StringConstraints(max_length=5000)]
 Technician = Annotated[str, StringConstraints(max_length=200)]
 Interval = Annotated[int, Field(ge=1, le=1000)]
 LeadDays = Annotated[int, Field(ge=0, le=365)]
-CENTS = Decimal("0.01")
-# Stored as numeric(…, 2): normalised here, so what a write returns (no refresh SELECT) is what is stored.
-Cost = Annotated[
-    Decimal, Field(ge=0, le=1_000_000, decimal_places=2), AfterValidator(lambda d: d.quantize(CENTS))
-]
-Parts = Annotated[list[Any], Field(max_length=100)]
+# Stored as numeric(…, 2): rounded to cents here, so what a write returns (no refresh SELECT) is what is stored.
+Cost = Annotated[Decimal, Money(1_000_000)]
+Parts = Annotated[JsonList, Field(max_length=100)]
 
 
 class ScheduleIn(StrictIn):
@@ -41,24 +38,24 @@ class ScheduleIn(StrictIn):
     @model_validator(mode="after")
     def _end_after_due(self) -> ScheduleIn:
         if self.end_date and self.next_due and self.end_date < self.next_due:
-            raise ValueError("end_date is before next_due")
+            raise date_order_error("end_date is before next_due")
         return self
 
 
 class SchedulePatch(StrictIn):
     """Changing interval, interval_unit, anchor or next_due restarts the series at the (new) next due."""
 
-    task_name: TaskName | None = None
+    task_name: NonNull[TaskName] = None
     description: Text2000 | None = None
-    interval: Interval | None = None
-    interval_unit: IntervalUnit | None = None
-    anchor: RecurrenceAnchor | None = None
-    next_due: date | None = None
-    lead_days: LeadDays | None = None
+    interval: NonNull[Interval] = None
+    interval_unit: NonNull[IntervalUnit] = None
+    anchor: NonNull[RecurrenceAnchor] = None
+    next_due: NonNull[date] = None
+    lead_days: NonNull[LeadDays] = None
     estimated_cost: Cost | None = None
-    reminder_enabled: bool | None = None
-    is_active: bool | None = None
-    parts_needed: Parts | None = None
+    reminder_enabled: NonNull[bool] = None
+    is_active: NonNull[bool] = None
+    parts_needed: NonNull[Parts] = None
     end_date: date | None = None
 
 
@@ -142,6 +139,10 @@ class ServiceEventOut(Out):
     parts_replaced: list[Any]
     notes: str | None
     attachments: list[AttachmentOut] = Field(default_factory=list)
+    source_type: str | None = Field(
+        default=None, description="Recorded by another domain (marketplace_project)"
+    )
+    source_id: uuid.UUID | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -115,7 +115,11 @@ class ServiceEventService:
         )
         return event
 
-    async def create(self, device_id: uuid.UUID, data: ServiceEventIn) -> ServiceEventOut:
+    async def create(
+        self, device_id: uuid.UUID, data: ServiceEventIn, *, source: tuple[str, uuid.UUID] | None = None
+    ) -> ServiceEventOut:
+        """``source``: (kind, id) when another domain records the event (a marketplace project), kept as a
+        link back; one event per device and source."""
         device = await self._device(device_id, HomeRole.member)
         today = self.uow.today(await home_timezone(self.uow.session, device.home_id))
         event_date = data.event_date or today
@@ -129,6 +133,8 @@ class ServiceEventService:
                 user_id=self.uow.actor.user_id,
                 **data.model_dump(exclude={"event_date"}),
                 event_date=event_date,
+                source_type=source[0] if source else None,
+                source_id=source[1] if source else None,
             )
         )
         self.uow.record(

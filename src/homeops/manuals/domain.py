@@ -5,6 +5,7 @@ domain = Domain(
     description="The shared manual library: uploads, de-duplication, processing, search.",
     models=("homeops.manuals.models",),
     routers=("homeops.manuals.api:router",),
+    pages=("homeops.manuals.pages:pages",),
     tasks=("homeops.manuals.tasks",),
     resources="homeops.manuals.tasks:resources",
     commands=(("manuals", "homeops.manuals.cli:app"),),

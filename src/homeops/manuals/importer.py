@@ -1,4 +1,5 @@
-"""``homeops manuals import DIR``: the upload path (same de-duplication) for a folder of PDFs, as the operator.
+"""``homeops manuals import DIR``: the upload path (same de-duplication) for a folder of PDFs, as the operator,
+into the shared library (a trusted source: ``provenance = 'operator'``).
 
 Each file is one transaction of its own (``homeops.core.uow.transaction``) acting as the system
 (``cli:manuals-import``), with its own audit recorder: a rejected file does not undo the others.
@@ -25,7 +26,7 @@ from homeops.core.errors import Problem
 from homeops.core.uow import transaction
 from homeops.manuals.models import ManualStatus, ManualType
 from homeops.manuals.schemas import ManualMeta
-from homeops.manuals.service import ManualService
+from homeops.manuals.service import OPERATOR_IMPORT, ManualService
 from homeops.manuals.tasks import process_manual
 
 ACTOR = Actor.system("cli:manuals-import")
@@ -64,17 +65,20 @@ async def import_directory(
                     async with transaction(
                         sessions, ACTOR, runtime, bus, audit, outcome.write, status=201
                     ) as uow:
-                        manual, duplicate = await ManualService(uow).upload(
-                            path.read_bytes(), path.name, meta, max_bytes
+                        uploaded = await ManualService(uow).upload(
+                            path.read_bytes(), path.name, meta, max_bytes, OPERATOR_IMPORT
                         )
-                        if duplicate:
+                        level = uploaded.manual.duplicate_level
+                        if not uploaded.created:
                             outcome.status = 200  # as the upload endpoint answers a duplicate
-                            counts[f"duplicate ({duplicate})"] += 1
+                            counts[f"duplicate ({level})"] += 1
                         elif process:
-                            status = await process_manual(uow, manual.id)
+                            status = await process_manual(uow, uploaded.manual.id)
                             counts["new" if status is ManualStatus.ready else "failed"] += 1
                         else:
                             counts["new (queued)"] += 1
+                        if uploaded.created and level == "composite":
+                            counts["similar to an existing manual (composite key)"] += 1
                 except Problem as exc:
                     counts[f"rejected ({exc.code})"] += 1
                 progress.advance(bar)

@@ -1,6 +1,12 @@
-"""The shared manual library (000 manuals) and its searchable passages. Vectors live in
-``manual_chunk_embeddings``, created only where pgvector exists. A device's links to manuals (000
-appliance_manuals, ``device_manuals``) belong to the devices domain: ``homeops.devices.models.DeviceManual``."""
+"""The manual library (000 manuals) and its searchable passages. Vectors live in ``manual_chunk_embeddings``,
+created only where pgvector exists. A device's links to manuals (000 appliance_manuals, ``device_manuals``)
+belong to the devices domain: ``homeops.devices.models.DeviceManual``.
+
+The trust model (see the manuals migration): a manual is a **household** upload (visible to, linked and cited
+in ``home_id`` only), part of the **shared** library (uploaded by a trusted source or verified by support/admin
+staff: linked into every matching home) or **hidden** by staff. Users report manuals (``ManualReport``);
+admins list the partner organizations whose members publish into the shared library
+(``ManualTrustedSource``)."""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Computed,
     ForeignKey,
     Index,
@@ -43,14 +50,52 @@ class ManualStatus(enum.StrEnum):
     failed = "failed"
 
 
+class ManualVisibility(enum.StrEnum):
+    household = "household"  # an upload of home_id: visible to, linked and cited in that home only
+    shared = "shared"  # the shared library: linked into every matching home, cited across households
+    hidden = "hidden"  # hidden by support/admin staff: visible to them only
+
+
+class ManualProvenance(enum.StrEnum):
+    """Who put the manual into the library."""
+
+    household = "household"  # a member of a home, for that home
+    partner = "partner"  # a member of a trusted partner organization (OEM), into the shared library
+    staff = "staff"  # support/admin staff, into the shared library
+    operator = "operator"  # the operator's import (``homeops manuals import``), into the shared library
+
+
+class ReportStatus(enum.StrEnum):
+    open = "open"
+    upheld = "upheld"  # the manual was hidden
+    dismissed = "dismissed"  # the manual was verified (kept)
+
+
 manual_type_enum = pg_enum(ManualType, "manual_type")
 manual_status_enum = pg_enum(ManualStatus, "manual_status")
+manual_visibility_enum = pg_enum(ManualVisibility, "manual_visibility")
+manual_provenance_enum = pg_enum(ManualProvenance, "manual_provenance")
+report_status_enum = pg_enum(ReportStatus, "manual_report_status")
 
 
 class Manual(TimestampMixin, Base):
     __tablename__ = "manuals"
     __table_args__ = (
-        Index("uq_manuals_file_hash", "file_hash", unique=True),
+        # The same bytes once per scope (a home, or the shared library); a hidden manual blocks no upload.
+        Index(
+            "uq_manuals_file_hash",
+            "file_hash",
+            "home_id",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+            postgresql_where=text("visibility <> 'hidden'"),
+        ),
+        Index("ix_manuals_home_id", "home_id"),
+        CheckConstraint(
+            "(visibility <> 'household' OR home_id IS NOT NULL) "
+            "AND (visibility <> 'shared' OR (home_id IS NULL AND verified_at IS NOT NULL))",
+            name="scope",
+        ),
         Index("ix_manuals_content_hash", "content_hash"),
         Index("ix_manuals_model_numbers", "model_numbers", postgresql_using="gin"),
         Index("ix_manuals_composite", func.lower(text("brand")), "manual_type", "version"),
@@ -99,6 +144,19 @@ class Manual(TimestampMixin, Base):
     embedded: Mapped[bool] = mapped_column(server_default=text("false"))
     processed_at: Mapped[datetime | None]
     uploaded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    visibility: Mapped[ManualVisibility] = mapped_column(
+        manual_visibility_enum, server_default=ManualVisibility.household.value
+    )
+    # The home of a household upload (NULL in the shared library); its uploads go with the home.
+    home_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("homes.id", ondelete="CASCADE"))
+    provenance: Mapped[ManualProvenance] = mapped_column(
+        manual_provenance_enum, server_default=ManualProvenance.household.value
+    )
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL")
+    )
+    verified_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    verified_at: Mapped[datetime | None]
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", server_default=text("'{}'::jsonb"))
 
 
@@ -117,3 +175,49 @@ class ManualChunk(Base):
     search_vector: Mapped[Any] = mapped_column(
         TSVECTOR, Computed("to_tsvector('english', content)", persisted=True)
     )
+    # The manual's visibility and home, copied (processing, moderation) for the row policy.
+    visibility: Mapped[ManualVisibility] = mapped_column(
+        pg_enum(ManualVisibility, "manual_visibility", create=False)
+    )
+    home_id: Mapped[uuid.UUID | None]
+
+
+class ManualTrustedSource(Base):
+    """A partner organization (004 OEM) whose members (technician and above) publish into the shared library,
+    listed by a platform admin: an organization's kind alone is self-declared."""
+
+    __tablename__ = "manual_trusted_sources"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    granted_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ManualReport(Base):
+    """A user's report against a manual they can see (why it is wrong, unsafe, a scam …): it puts the manual
+    into the moderation queue. The reporter's data (distributed by ``user_id`` on a cluster)."""
+
+    __tablename__ = "manual_reports"
+    __table_args__ = (
+        Index(
+            "uq_manual_reports_open",
+            "user_id",
+            "manual_id",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_manual_reports_open_manual", "manual_id", postgresql_where=text("status = 'open'")),
+        CheckConstraint("length(reason) BETWEEN 1 AND 2000", name="reason_length"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[uuid.UUID] = uuid_pk()
+    manual_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("manuals.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[ReportStatus] = mapped_column(report_status_enum, server_default=ReportStatus.open.value)
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    resolved_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -15,7 +15,11 @@ metadata = _all_metadata()
 config = context.config
 
 # Partitions are created by SQL in the migrations (and at run time); they are not models.
-_PARTITION_RE = re.compile(r"^audit_logs_(p\d{6}|default)$")
+_PARTITION_RE = re.compile(
+    r"^(audit_logs_(p\d{6}|default)"
+    r"|(device_telemetry|device_telemetry_hourly|device_telemetry_daily|device_states|energy_usage"
+    r"|energy_usage_hourly|energy_usage_daily|device_error_logs|network_metrics|device_health_history)_p\d{8})$"
+)
 
 
 # Created only when the server has pgvector; not a model.

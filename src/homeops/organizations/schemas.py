@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, EmailStr, Field, StringConstraints, field_validator
 
-from homeops.core.schemas import Out, StrictIn
+from homeops.core.schemas import NonNull, Out, StrictIn
 from homeops.homes.schemas import Address
 from homeops.organizations.models import SLUG_PATTERN, OrgKind, OrgRole
 
@@ -45,8 +45,8 @@ class OrganizationIn(StrictIn):
 class OrganizationPatch(StrictIn):
     """Fields given replace the stored value (``contact`` and ``settings`` as a whole); ``kind`` is fixed."""
 
-    name: OrgName | None = None
-    slug: Slug | None = None
+    name: NonNull[OrgName] = None
+    slug: NonNull[Slug] = None
     contact: Contact | None = None
     settings: OrgSettings | None = None
 
@@ -66,7 +66,11 @@ class OrganizationOut(Out):
 
 class MemberIn(StrictIn):
     email: Annotated[EmailStr, Field(max_length=255)]
-    role: OrgRole = OrgRole.staff
+    role: OrgRole = Field(
+        default=OrgRole.staff,
+        json_schema_extra={"enum": [r.value for r in OrgRole if r is not OrgRole.owner]},
+        description="Not `owner`: owners are not invited (an owner changes a member's role).",
+    )
 
     @field_validator("role")
     @classmethod

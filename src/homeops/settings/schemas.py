@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
-from homeops.core.schemas import Out, StrictIn
+from homeops.core.schemas import JSON_FIELD_MAX_BYTES, MaxJsonBytes, Out, StrictIn
 from homeops.settings.models import SettingType
 
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.]{1,254}$")]
 Value = bool | int | float | str | dict[str, Any] | list[Any] | None
+ValueIn = Annotated[Value, MaxJsonBytes(JSON_FIELD_MAX_BYTES)]
 
 
 class ValidationRules(StrictIn):
@@ -25,7 +26,7 @@ class ValidationRules(StrictIn):
 class SettingIn(StrictIn):
     setting_key: Key
     setting_type: SettingType
-    value: Value = None
+    value: ValueIn = None
     category: Annotated[str, StringConstraints(max_length=100)] | None = None
     description: Annotated[str, StringConstraints(max_length=2000)] | None = None
     is_public: bool = False
@@ -34,7 +35,7 @@ class SettingIn(StrictIn):
 
 
 class SettingPatch(StrictIn):
-    value: Value = None
+    value: ValueIn = None
     description: Annotated[str, StringConstraints(max_length=2000)] | None = None
     is_public: bool | None = None
 

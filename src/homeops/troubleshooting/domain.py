@@ -5,5 +5,6 @@ domain = Domain(
     description="Troubleshooting sessions with explainable suggestions, service tickets.",
     models=("homeops.troubleshooting.models",),
     routers=("homeops.troubleshooting.api:router",),
+    pages=("homeops.troubleshooting.pages:pages",),
     tasks=("homeops.troubleshooting.tasks",),
 )

@@ -10,7 +10,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, StringConstraints
 
 from homeops.catalog.models import ProblemFrequency, ProblemSeverity
-from homeops.core.schemas import Out, StrictIn
+from homeops.core.schemas import NonNull, Out, StrictIn
+from homeops.manuals.schemas import SOURCE_DESCRIPTION, ManualSource
 from homeops.troubleshooting.models import Priority, SessionStatus, TicketStatus
 
 MAX_SYMPTOMS = 20
@@ -64,7 +65,7 @@ class MessageIn(StrictIn):
 
 
 class SessionPatch(StrictIn):
-    status: SessionStatus | None = None
+    status: NonNull[SessionStatus] = None
     resolution: LongText | None = None
     user_satisfaction: Annotated[int, Field(ge=1, le=5)] | None = None
 
@@ -96,6 +97,7 @@ class PassageSuggestion(Out):
     page: int
     snippet: str
     score: float
+    source: ManualSource | None = Field(default=None, description=SOURCE_DESCRIPTION)
 
 
 class Suggestions(Out):
@@ -108,6 +110,7 @@ class Suggestions(Out):
 class Citation(Out):
     manual_id: uuid.UUID
     page: int
+    source: ManualSource | None = Field(default=None, description=SOURCE_DESCRIPTION)
 
 
 class Turn(Out):
@@ -153,8 +156,8 @@ class TicketIn(StrictIn):
 
 
 class TicketPatch(StrictIn):
-    status: TicketStatus | None = None
-    priority: Priority | None = None
+    status: NonNull[TicketStatus] = None
+    priority: NonNull[Priority] = None
     assigned_to: uuid.UUID | None = Field(
         default=None, description="A support or technician user; null unassigns"
     )

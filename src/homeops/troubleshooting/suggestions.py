@@ -10,7 +10,9 @@ Known problems of the device's catalog model are scored by overlap with what the
 
 Ties are broken by severity (critical first), then frequency (very common first). Each suggestion says
 which symptoms and codes matched and why. Manual passages come from the full-text index of the device's
-linked manuals: first every significant word must match, then any of them (OR), ranked by PostgreSQL.
+linked manuals — the shared library's and the device's own home's uploads, never another home's — first every
+significant word must match, then any of them (OR), ranked by PostgreSQL; each says its ``source`` (the
+verified library or the household's own unverified upload).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from homeops.catalog.repository import CatalogRepository
 from homeops.devices.links import LinkRepository
 from homeops.devices.models import Device
 from homeops.manuals.repository import ManualRepository
+from homeops.manuals.schemas import source_of
 from homeops.troubleshooting.schemas import (
     PassageSuggestion,
     ProblemSuggestion,
@@ -254,7 +257,7 @@ class SuggestionEngine:
             return []
         found: dict[tuple[Any, Any], dict[str, Any]] = {}
         for query in search_queries(report):
-            for row in await self.manuals.fulltext(query, manual_ids, MAX_PASSAGES):
+            for row in await self.manuals.fulltext(query, manual_ids, [home_id], MAX_PASSAGES):
                 found.setdefault((row["manual_id"], row["chunk_index"]), row)
             if len(found) >= MAX_PASSAGES:
                 break
@@ -265,6 +268,7 @@ class SuggestionEngine:
                 page=r["page"],
                 snippet=r["snippet"],
                 score=float(r["score"]),
+                source=source_of(r["visibility"]),
             )
             for r in list(found.values())[:MAX_PASSAGES]
         ]
@@ -291,7 +295,7 @@ def assistant_turn(suggestions: Suggestions, at: datetime) -> dict[str, Any]:
     else:
         lines.append("None of this model's known problems matches what you reported yet.")
     if suggestions.passages:
-        lines.append("See " + "; ".join(f"{p.title}, page {p.page}" for p in suggestions.passages[:2]) + ".")
+        lines.append("See " + "; ".join(_cite(p) for p in suggestions.passages[:2]) + ".")
     if not matched and not suggestions.passages:
         lines.append("Add symptoms or error codes, or escalate to a technician.")
     return {
@@ -299,8 +303,15 @@ def assistant_turn(suggestions: Suggestions, at: datetime) -> dict[str, Any]:
         "content": "\n".join(lines),
         "at": at.isoformat(),
         "problem_ids": [str(p.problem_id) for p in matched[:3]],
-        "citations": [{"manual_id": str(p.manual_id), "page": p.page} for p in suggestions.passages],
+        "citations": [
+            {"manual_id": str(p.manual_id), "page": p.page, "source": p.source} for p in suggestions.passages
+        ],
     }
+
+
+def _cite(passage: PassageSuggestion) -> str:
+    where = f"{passage.title}, page {passage.page}"
+    return where if passage.source == "verified" else f"{where} (your household's upload, not verified)"
 
 
 def user_turn(content: str, at: datetime) -> dict[str, Any]:

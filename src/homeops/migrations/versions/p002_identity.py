@@ -1,5 +1,6 @@
-"""identity: users (a reference table), sessions and failed-login counters (local to the coordinator), and the
-functions that establish a transaction's identity for row security
+"""identity: users (a reference table), sessions with their retired refresh tokens, sign-in attempts, throttle
+events and e-mailed account tokens (local to the coordinator), and the functions that establish a transaction's
+identity for row security
 
 ``homeops_begin(session, user)`` — the first statement of every authenticated request — checks that the session
 is live and the user active, reads the stored role and the user's homes and organizations with their roles,
@@ -60,6 +61,10 @@ _FUNCTIONS = [
     "homeops_auth_lookup(text)",
     "homeops_user_id_by_email(text)",
     "homeops_session_by_refresh(text)",
+    "homeops_revoke_reused_refresh(text)",
+    "homeops_verify_email(text)",
+    "homeops_issue_password_reset(text, text, timestamptz)",
+    "homeops_reset_password(text, text)",
 ]
 
 
@@ -68,6 +73,7 @@ def upgrade() -> None:
     _tables()
     _identity_functions()
     _lookup_functions()
+    _account_token_functions()
     _grants_and_policies()
 
 
@@ -138,6 +144,8 @@ def _tables() -> None:
         sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
         sa.Column("user_id", sa.UUID(), nullable=False),
         sa.Column("refresh_token_hash", sa.String(length=64), nullable=False),
+        sa.Column("previous_token_hash", sa.String(length=64), nullable=True),
+        sa.Column("rotated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("ip_address", postgresql.INET(), nullable=True),
         sa.Column("user_agent", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
@@ -156,6 +164,29 @@ def _tables() -> None:
     ddl.local_table("user_sessions")
     op.create_index("ix_user_sessions_user_id", "user_sessions", ["user_id"], unique=False)
 
+    # Every refresh token a session ever had, by hash: presenting one again is token reuse (the family is
+    # revoked). Found in one indexed lookup, like the current one.
+    op.create_table(
+        "retired_refresh_tokens",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("session_id", sa.UUID(), nullable=False),
+        sa.Column("user_id", sa.UUID(), nullable=False),
+        sa.Column("retired_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["user_sessions.id"],
+            name=op.f("fk_retired_refresh_tokens_session_id_user_sessions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_retired_refresh_tokens")),
+    )
+    ddl.local_table("retired_refresh_tokens")
+    op.create_index(
+        "ix_retired_refresh_tokens_session_id", "retired_refresh_tokens", ["session_id"], unique=False
+    )
+
+    # One row per sign-in attempt (recorded before the password is checked; marked when it succeeded), keyed by
+    # the email and the client address (an IPv6 client by its /64).
     op.create_table(
         "login_attempts",
         sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
@@ -164,10 +195,55 @@ def _tables() -> None:
         sa.Column(
             "attempted_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
         ),
+        sa.Column("succeeded", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_attempts")),
     )
     ddl.local_table("login_attempts")
     op.create_index("ix_login_attempts_email_at", "login_attempts", ["email", "attempted_at"], unique=False)
+    op.create_index(
+        "ix_login_attempts_email_ip_at",
+        "login_attempts",
+        ["email", "ip_address", "attempted_at"],
+        unique=False,
+    )
+
+    # Other throttled actions (registration per address, e-mails per account or address).
+    op.create_table(
+        "throttle_events",
+        sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
+        sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("subject", sa.String(length=255), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_throttle_events")),
+    )
+    ddl.local_table("throttle_events")
+    op.create_index(
+        "ix_throttle_events_action_subject_at",
+        "throttle_events",
+        ["action", "subject", "occurred_at"],
+        unique=False,
+    )
+
+    # E-mailed single-use tokens (verification, password reset): only their SHA-256 is stored.
+    op.create_table(
+        "account_tokens",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.UUID(), nullable=False),
+        sa.Column("purpose", sa.String(length=20), nullable=False),
+        sa.Column("email", sa.String(length=255), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "purpose IN ('verify_email', 'password_reset')", name=op.f("ck_account_tokens_purpose")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_account_tokens_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_account_tokens")),
+    )
+    ddl.local_table("account_tokens")
+    op.create_index("ix_account_tokens_user_id", "account_tokens", ["user_id"], unique=False)
 
 
 def _identity_functions() -> None:
@@ -354,13 +430,111 @@ def _lookup_functions() -> None:
            AND u.is_active AND u.deleted_at IS NULL $$
         """
     )
+    # A refresh token by its hash: the live session whose current token it is ('current'), or the session it was
+    # once issued to ('previous': the one just replaced, 'retired': older), live or not. Two indexed lookups.
     op.execute(
         """
         CREATE FUNCTION homeops_session_by_refresh(p_hash text)
-        RETURNS TABLE (session_id uuid, user_id uuid)
+        RETURNS TABLE (session_id uuid, user_id uuid, state text, retired_at timestamptz, live boolean)
         LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS
-        $$ SELECT s.id, s.user_id FROM user_sessions s
-           WHERE s.refresh_token_hash = p_hash AND s.revoked_at IS NULL AND s.expires_at > now() $$
+        $$ SELECT s.id, s.user_id, 'current', NULL::timestamptz, true FROM user_sessions s
+            WHERE s.refresh_token_hash = p_hash AND s.revoked_at IS NULL AND s.expires_at > now()
+           UNION ALL
+           SELECT s.id, s.user_id, CASE WHEN s.previous_token_hash = p_hash THEN 'previous' ELSE 'retired' END,
+                  r.retired_at, s.revoked_at IS NULL AND s.expires_at > now()
+             FROM retired_refresh_tokens r JOIN user_sessions s ON s.id = r.session_id
+            WHERE r.token_hash = p_hash
+           LIMIT 1 $$
+        """
+    )
+    # Reuse of a retired refresh token: whoever holds it ends the session it belonged to (the whole family:
+    # the current refresh token and every access token of that session).
+    op.execute(
+        """
+        CREATE FUNCTION homeops_revoke_reused_refresh(p_hash text) RETURNS uuid
+        LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS
+        $$ UPDATE user_sessions s SET revoked_at = now(), revoked_reason = 'refresh_token_reused'
+             FROM retired_refresh_tokens r
+            WHERE r.token_hash = p_hash AND s.id = r.session_id AND s.revoked_at IS NULL
+           RETURNING s.id $$
+        """
+    )
+
+
+def _account_token_functions() -> None:
+    # The API role cannot set is_verified or write another user's password (column grants, row policies).
+    # These consume one valid, unused, unexpired token and do exactly what it is for.
+    op.execute(
+        """
+        CREATE FUNCTION homeops_verify_email(p_hash text) RETURNS uuid
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS
+        $$ DECLARE v_user uuid; v_email varchar;
+        BEGIN
+          UPDATE account_tokens t SET used_at = now()
+           WHERE t.token_hash = p_hash AND t.purpose = 'verify_email' AND t.used_at IS NULL
+             AND t.expires_at > now()
+          RETURNING t.user_id, t.email INTO v_user, v_email;
+          IF NOT FOUND THEN
+            RETURN NULL;
+          END IF;
+          UPDATE users u SET is_verified = true
+           WHERE u.id = v_user AND lower(u.email) = lower(v_email) AND u.deleted_at IS NULL AND u.is_active;
+          IF NOT FOUND THEN
+            RETURN NULL;
+          END IF;
+          RETURN v_user;
+        END $$
+        """
+    )
+    # Password reset, step 1 (no one is signed in): the same statement whether or not the email is registered;
+    # a token row only for a live, active account. Returns the recipient, or nothing.
+    op.execute(
+        """
+        CREATE FUNCTION homeops_issue_password_reset(p_email text, p_hash text, p_expires timestamptz)
+        RETURNS TABLE (user_id uuid, email varchar, full_name varchar)
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS
+        $$ DECLARE v_user uuid; v_email varchar; v_name varchar;
+        BEGIN
+          SELECT u.id, u.email, u.full_name INTO v_user, v_email, v_name FROM users u
+           WHERE lower(u.email) = lower(p_email) AND u.deleted_at IS NULL AND u.is_active;
+          IF NOT FOUND THEN
+            RETURN;
+          END IF;
+          INSERT INTO account_tokens (token_hash, user_id, purpose, email, expires_at)
+          VALUES (p_hash, v_user, 'password_reset', v_email, least(p_expires, now() + interval '1 day'));
+          RETURN QUERY SELECT v_user, v_email, v_name;
+        END $$
+        """
+    )
+    # Step 2: the token sets the new password (hashed by the API), ends every session and every other reset
+    # token of the account, and proves the mailbox (the account counts as verified).
+    op.execute(
+        r"""
+        CREATE FUNCTION homeops_reset_password(p_hash text, p_password_hash text) RETURNS uuid
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS
+        $$ DECLARE v_user uuid; v_email varchar;
+        BEGIN
+          IF coalesce(p_password_hash, '') !~ '^\$2[aby]\$' THEN
+            RAISE EXCEPTION 'not a bcrypt hash' USING ERRCODE = 'invalid_parameter_value';
+          END IF;
+          UPDATE account_tokens t SET used_at = now()
+           WHERE t.token_hash = p_hash AND t.purpose = 'password_reset' AND t.used_at IS NULL
+             AND t.expires_at > now()
+          RETURNING t.user_id, t.email INTO v_user, v_email;
+          IF NOT FOUND THEN
+            RETURN NULL;
+          END IF;
+          UPDATE users u SET password_hash = p_password_hash, password_changed_at = now(), is_verified = true
+           WHERE u.id = v_user AND lower(u.email) = lower(v_email) AND u.deleted_at IS NULL AND u.is_active;
+          IF NOT FOUND THEN
+            RETURN NULL;
+          END IF;
+          UPDATE account_tokens t SET used_at = now()
+           WHERE t.user_id = v_user AND t.purpose = 'password_reset' AND t.used_at IS NULL;
+          UPDATE user_sessions s SET revoked_at = now(), revoked_reason = 'password_reset'
+           WHERE s.user_id = v_user AND s.revoked_at IS NULL;
+          RETURN v_user;
+        END $$
         """
     )
 
@@ -373,6 +547,10 @@ def _grants_and_policies() -> None:
         "homeops_auth_lookup(text)",
         "homeops_user_id_by_email(text)",
         "homeops_session_by_refresh(text)",
+        "homeops_revoke_reused_refresh(text)",
+        "homeops_verify_email(text)",
+        "homeops_issue_password_reset(text, text, timestamptz)",
+        "homeops_reset_password(text, text)",
     ):
         ddl.function_grant(fn)
     ddl.function_grant("homeops_act_for(uuid)", "homeops_worker")
@@ -400,19 +578,40 @@ def _grants_and_policies() -> None:
 
     ddl.grant("user_sessions", "SELECT, INSERT")
     ddl.grant(
-        "user_sessions", "UPDATE (refresh_token_hash, last_used_at, expires_at, revoked_at, revoked_reason)"
+        "user_sessions",
+        "UPDATE (refresh_token_hash, previous_token_hash, rotated_at, last_used_at, expires_at, revoked_at, "
+        "revoked_reason)",
     )
     ddl.enable_rls("user_sessions")
     ddl.policy(
         "user_sessions", "user_sessions_own", "ALL", using=f"user_id = {UID}", check=f"user_id = {UID}"
     )
+    # Retired refresh tokens: written by the session's own rotation, read only by the functions above.
+    ddl.grant("retired_refresh_tokens", "INSERT")
+    ddl.enable_rls("retired_refresh_tokens")
+    ddl.policy("retired_refresh_tokens", "retired_refresh_tokens_own", "INSERT", check=f"user_id = {UID}")
+    # Account tokens: a user's own verification tokens are written under their identity; consumed, and the
+    # reset tokens written, only by the functions above.
+    ddl.grant("account_tokens", "INSERT")
+    ddl.enable_rls("account_tokens")
+    ddl.policy(
+        "account_tokens",
+        "account_tokens_own",
+        "INSERT",
+        check=f"user_id = {UID} AND purpose = 'verify_email'",
+    )
 
     # Throttle counters: not tenant data, no identity exists yet when they are written.
     ddl.grant("login_attempts", "SELECT, INSERT")
+    ddl.grant("login_attempts", "UPDATE (succeeded)")
+    ddl.grant("throttle_events", "SELECT, INSERT")
 
 
 def downgrade() -> None:
+    op.drop_table("account_tokens")
+    op.drop_table("throttle_events")
     op.drop_table("login_attempts")
+    op.drop_table("retired_refresh_tokens")
     op.drop_table("user_sessions")
     op.drop_table("users")
     for fn in _FUNCTIONS:

@@ -12,8 +12,13 @@ column, so:
 * ``replaces_device_id`` / ``replaced_by_device_id`` → devices (home_id, id) have no action: deleting a device
   first clears the other devices' pointers to it (devices service, same transaction).
 
-The processing worker links a manual that became ready to the matching devices of every home (``ManualReady``,
-``devices.handlers``): it reads ``devices`` and inserts into ``device_manuals``, for no single user.
+The processing worker links a manual that became ready to the matching devices of every home — of its own
+home only, for a household upload (``ManualReady``, ``devices.handlers``): it reads ``devices`` and inserts into
+``device_manuals``, for no single user.
+
+The moderation queue of the manual library (support/admin staff) counts each manual's links across homes:
+``homeops_manual_queue(...)``, a ``SECURITY DEFINER`` function that answers moderators only (``device_manuals``
+stays private to each home under its policies) and tells nothing but counts.
 
 Revision ID: p010
 Revises: p009
@@ -26,7 +31,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 from homeops.core import ddl
-from homeops.core.ddl import IS_ADMIN, in_homes
+from homeops.core.ddl import IS_ADMIN, in_homes, setting
 
 revision: str = "p010"
 down_revision: str | None = "p009"
@@ -34,6 +39,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 DEVICE_STATUSES = ("active", "inactive", "archived", "replaced", "removed")
+MODERATOR = f"{setting('role')} IN ('support', 'admin')"  # as in the manuals migration
+QUEUE = "homeops_manual_queue(boolean, bigint, timestamptz, uuid, integer)"
 
 
 def upgrade() -> None:
@@ -205,6 +212,7 @@ def upgrade() -> None:
     op.create_index("ix_device_manuals_manual_id", "device_manuals", ["manual_id"], unique=False)
 
     _grants_and_policies()
+    _moderation_queue()
 
 
 def _home_fk(table: str, name: str, column: str, target: str, ondelete: str | None = None) -> None:
@@ -232,7 +240,60 @@ def _grants_and_policies() -> None:
     ddl.worker_access("device_manuals", "SELECT, INSERT")
 
 
+def _moderation_queue() -> None:
+    """The manuals waiting for a moderator — unverified household uploads, and shared manuals with open
+    reports — with how many devices link each and their open reports; newest first, or most-linked first
+    (then newest), keyset-paged. Moderators only: anyone else gets no rows."""
+    reported = """reported AS (
+          SELECT r.manual_id, count(*) AS n, max(r.created_at) AS last FROM manual_reports r
+           WHERE r.status = 'open' GROUP BY r.manual_id)"""
+    waiting = "(m.visibility = 'household' OR (m.visibility = 'shared' AND m.id IN (SELECT manual_id FROM reported)))"
+    op.execute(
+        f"""
+        CREATE FUNCTION homeops_manual_queue(p_most_linked boolean, p_after_links bigint,
+                                             p_after_created timestamptz, p_after_id uuid, p_limit integer)
+        RETURNS TABLE (manual_id uuid, links bigint, open_reports bigint, last_reported_at timestamptz,
+                       created_at timestamptz)
+        LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS
+        $$ #variable_conflict use_column
+        BEGIN
+          IF NOT ({MODERATOR}) THEN
+            RETURN;
+          END IF;
+          IF p_most_linked THEN
+            RETURN QUERY
+              WITH {reported},
+              queue AS (SELECT m.id, m.created_at FROM manuals m WHERE {waiting}),
+              linked AS (SELECT d.manual_id, count(*) AS n FROM device_manuals d
+                          WHERE d.manual_id IN (SELECT id FROM queue) GROUP BY d.manual_id),
+              listed AS (SELECT q.id, coalesce(l.n, 0) AS links, coalesce(r.n, 0) AS open_reports,
+                                r.last, q.created_at
+                           FROM queue q LEFT JOIN linked l ON l.manual_id = q.id
+                           LEFT JOIN reported r ON r.manual_id = q.id)
+              SELECT * FROM listed
+               WHERE p_after_id IS NULL OR (links, created_at, id) < (p_after_links, p_after_created, p_after_id)
+               ORDER BY links DESC, created_at DESC, id DESC LIMIT p_limit;
+          ELSE
+            RETURN QUERY
+              WITH {reported},
+              page AS (SELECT m.id, m.created_at FROM manuals m
+                        WHERE {waiting}
+                          AND (p_after_id IS NULL OR (m.created_at, m.id) < (p_after_created, p_after_id))
+                        ORDER BY m.created_at DESC, m.id DESC LIMIT p_limit),
+              linked AS (SELECT d.manual_id, count(*) AS n FROM device_manuals d
+                          WHERE d.manual_id IN (SELECT id FROM page) GROUP BY d.manual_id)
+              SELECT p.id, coalesce(l.n, 0), coalesce(r.n, 0), r.last, p.created_at
+                FROM page p LEFT JOIN linked l ON l.manual_id = p.id LEFT JOIN reported r ON r.manual_id = p.id
+               ORDER BY p.created_at DESC, p.id DESC;
+          END IF;
+        END $$
+        """
+    )
+    ddl.function_grant(QUEUE)
+
+
 def downgrade() -> None:
+    op.execute(f"DROP FUNCTION IF EXISTS {QUEUE}")
     op.drop_table("device_manuals")
     op.drop_table("device_group_members")
     op.drop_table("device_groups")

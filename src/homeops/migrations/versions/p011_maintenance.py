@@ -173,7 +173,13 @@ def upgrade() -> None:
             server_default=sa.text("'[]'::jsonb"),
             nullable=False,
         ),
+        # Where an event recorded by another domain comes from (a marketplace project: "marketplace_project").
+        sa.Column("source_type", sa.String(length=50), nullable=True),
+        sa.Column("source_id", sa.UUID(), nullable=True),
         *_timestamps(),
+        sa.CheckConstraint(
+            "(source_type IS NULL) = (source_id IS NULL)", name=op.f("ck_service_events_source_pair")
+        ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_service_events_user_id_users"), ondelete="SET NULL"
         ),
@@ -205,6 +211,14 @@ def upgrade() -> None:
         ["home_id", "schedule_id"],
         unique=False,
         postgresql_where=sa.text("schedule_id IS NOT NULL"),
+    )
+    # One event per device per source (a job that records them may run twice).
+    op.create_index(
+        "uq_service_events_source",
+        "service_events",
+        ["home_id", "device_id", "source_type", "source_id"],
+        unique=True,
+        postgresql_where=sa.text("source_id IS NOT NULL"),
     )
     ddl.updated_at_trigger("service_events")
 
