@@ -1,5 +1,9 @@
 """The support assistant in the browser: chats whose answers cite manual pages (each citation opens the
-manual at its page), and documents and media uploads with their processing status."""
+manual at its page), and documents and media uploads with their processing status.
+
+Support staff (support and admin users, ``SupportPage``) work the complaints at ``/support/complaints``:
+filters (status, priority) with keyset paging, a complaint's page with its sentiment explained, and the status
+changes ``ComplaintService`` allows."""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ from fastapi import Query, Response
 from starlette.datastructures import UploadFile
 
 from homeops.assistant.chat import ChatService
+from homeops.assistant.complaints import TRANSITIONS, ComplaintService
 from homeops.assistant.files import DOCUMENT_MAX_BYTES, MEDIA_MAX_BYTES, FileService
-from homeops.assistant.schemas import MessageIn, SessionIn
+from homeops.assistant.models import ComplaintStatus
+from homeops.assistant.schemas import ComplaintPatch, MessageIn, SessionIn
 from homeops.core.pagination import PageParams
 from homeops.core.web import (
     N_,
@@ -26,7 +32,10 @@ from homeops.core.web import (
     page_router,
 )
 from homeops.devices.service import DeviceService
+from homeops.identity.support import SUPPORT_NAV_ROLES, People, SupportPage
 from homeops.identity.web import SignedInPage
+from homeops.troubleshooting.models import Priority
+from homeops.troubleshooting.pages import PRIORITY_KIND, PRIORITY_LABELS
 
 router = page_router()
 Cursor = Annotated[str | None, Query(max_length=512)]
@@ -45,6 +54,13 @@ MESSAGES = {
     "file_type_mismatch": N_("The file's content does not match its extension."),
     "file_too_large": N_("The file is too large."),
     "empty_file": N_("The file is empty."),
+    "complaint_not_found": N_("This complaint does not exist or you cannot see it."),
+}
+# The complaint pages' own words for codes other domains use too.
+COMPLAINT_MESSAGES = {
+    "invalid_status_transition": N_(
+        "This complaint cannot change that way. Reload the page to see its current status."
+    ),
 }
 
 
@@ -196,10 +212,107 @@ async def delete_file(page: SignedInPage, kind: str, file_id: uuid.UUID) -> Resp
     return page.redirect("/assistant-files", flash=_("The file was deleted."))
 
 
+# --- complaints (support and admin staff) ------------------------------------------------------------------------------
+COMPLAINT_LABELS = {
+    ComplaintStatus.new: N_("New"),
+    ComplaintStatus.in_progress: N_("In progress"),
+    ComplaintStatus.resolved: N_("Resolved"),
+    ComplaintStatus.closed: N_("Closed"),
+}
+COMPLAINT_KIND = {"new": "info", "in_progress": "warning", "resolved": "success", "closed": "neutral"}
+# The buttons of the status changes ``TRANSITIONS`` allows.
+COMPLAINT_MOVES = {
+    ComplaintStatus.in_progress: N_("Start handling it"),
+    ComplaintStatus.resolved: N_("Mark as resolved"),
+    ComplaintStatus.closed: N_("Close the complaint"),
+}
+
+
+def _complaint_common() -> dict[str, Any]:
+    return {
+        "complaint_labels": COMPLAINT_LABELS,
+        "complaint_kind": COMPLAINT_KIND,
+        "priority_labels": PRIORITY_LABELS,
+        "priority_kind": PRIORITY_KIND,
+    }
+
+
+@router.get("/support/complaints")
+async def complaint_queue(
+    page: SupportPage,
+    status: ComplaintStatus | None = None,
+    priority: Priority | None = None,
+    cursor: Cursor = None,
+) -> Response:
+    """Everyone's complaints, newest first, 25 a page (keyset)."""
+    items, next_cursor = await ComplaintService(page.uow).search(
+        PageParams(limit=25, cursor=cursor), status, priority
+    )
+    people = await People(page.uow).by_ids(c.user_id for c in items)
+    return page.render(
+        "assistant/support_complaints.html",
+        complaints=items,
+        next_cursor=next_cursor,
+        people=people,
+        filtered=status is not None or priority is not None,
+        status_filter=status,
+        priority_filter=priority,
+        statuses=[(str(k), _(v)) for k, v in COMPLAINT_LABELS.items()],
+        priorities=[(str(k), _(v)) for k, v in PRIORITY_LABELS.items()],
+        **_complaint_common(),
+    )
+
+
+async def _complaint_page(
+    page: Page, complaint_id: uuid.UUID, form: FormState = NO_FORM, status: int = 200
+) -> Response:
+    complaint = await ComplaintService(page.uow).get(complaint_id)
+    people = await People(page.uow).by_ids([complaint.user_id])
+    moves = [
+        (target.value, _(COMPLAINT_MOVES[target]))
+        for target in sorted(TRANSITIONS[complaint.status], key=list(ComplaintStatus).index)
+    ]
+    sentiment = complaint.metadata.get("sentiment")
+    return page.render(
+        "assistant/support_complaint.html",
+        status=status,
+        complaint=complaint,
+        owner=people.get(complaint.user_id),
+        moves=moves,
+        sentiment=sentiment if isinstance(sentiment, dict) else None,
+        form=form,
+        **_complaint_common(),
+    )
+
+
+@router.get("/support/complaints/{complaint_id}")
+async def support_complaint(page: SupportPage, complaint_id: uuid.UUID) -> Response:
+    return await _complaint_page(page, complaint_id)
+
+
+@router.post("/support/complaints/{complaint_id}/status")
+async def move_complaint(page: SupportPage, complaint_id: uuid.UUID) -> Response:
+    assert page.form is not None
+    try:
+        data = form_model(ComplaintPatch, page.form, fields=("status",))
+        await page.submit(lambda: ComplaintService(page.uow).update(complaint_id, data), COMPLAINT_MESSAGES)
+    except FormError as exc:
+        return await _complaint_page(
+            page, complaint_id, FormState.failed("status", page.form, exc), exc.status
+        )
+    return page.redirect(
+        f"/support/complaints/{complaint_id}",
+        flash=_("The complaint is now: %(status)s.", status=_(COMPLAINT_LABELS[data.status])),
+    )
+
+
 pages = Pages.of(
     __file__,
     "assistant",
     router=router,
-    nav=(NavItem(N_("Assistant"), "/assistant", order=40),),
+    nav=(
+        NavItem(N_("Assistant"), "/assistant", order=40),
+        NavItem(N_("Complaints"), "/support/complaints", order=71, roles=SUPPORT_NAV_ROLES),
+    ),
     messages=MESSAGES,
 )

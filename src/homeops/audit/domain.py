@@ -5,4 +5,5 @@ domain = Domain(
     description="The immutable audit trail.",
     models=("homeops.audit.models",),
     routers=("homeops.audit.api:router",),
+    pages=("homeops.audit.pages:pages",),
 )

@@ -78,6 +78,10 @@ class AuditRepository:
             stmt = stmt.where(tuple_(AuditLog.created_at, AuditLog.id) < tuple_(*after))
         return list(await self.session.scalars(stmt))
 
+    async def get(self, log_id: uuid.UUID) -> AuditLog | None:
+        """One row by id (admins only, as every read); each monthly partition's primary key leads with the id."""
+        return await self.session.scalar(select(AuditLog).where(AuditLog.id == log_id).limit(1))
+
 
 async def write_audit(
     session: AsyncSession, ctx: AuditRecorder, status: int, entries: list[AuditEntry]

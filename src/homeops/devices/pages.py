@@ -30,10 +30,11 @@ from homeops.core.web import (
 )
 from homeops.devices.models import DeviceStatus
 from homeops.devices.schemas import DeviceIn, DeviceOut, DevicePatch
-from homeops.devices.service import DeviceManualService, DeviceService
+from homeops.devices.service import DeviceManualService, DeviceService, ModerationQueueService
 from homeops.homes.service import HomeService
 from homeops.identity.web import SignedInPage
 from homeops.manuals.models import ManualType
+from homeops.manuals.pages import QueueView, render_queue
 from homeops.manuals.schemas import ManualMeta
 from homeops.manuals.service import ManualService
 
@@ -387,11 +388,24 @@ async def warranty_panel(page: Page, _subject: object) -> Markup:
     return page.fragment("devices/panel_warranty.html", expiring=expiring[:10], total=len(expiring))
 
 
+async def moderation_panel(page: Page, view: QueueView) -> Markup:
+    """The manual library's moderation queue (support staff's page of ``homeops.manuals.pages``): it counts
+    links to devices, so the devices domain fetches it."""
+    items, next_cursor = await ModerationQueueService(page.uow).queue(
+        PageParams(limit=view.page_size, cursor=view.cursor), most_linked=view.order == "most_linked"
+    )
+    return render_queue(page, view, items, next_cursor)
+
+
 pages = Pages.of(
     __file__,
     "devices",
     router=router,
     nav=(NavItem(N_("Devices"), "/devices", order=20),),
-    panels=(Panel("home", home_devices_panel, order=10), Panel("dashboard", warranty_panel, order=40)),
+    panels=(
+        Panel("home", home_devices_panel, order=10),
+        Panel("dashboard", warranty_panel, order=40),
+        Panel("moderation", moderation_panel),
+    ),
     messages=MESSAGES,
 )

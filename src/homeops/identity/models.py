@@ -7,8 +7,8 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, text
-from sqlalchemy.dialects.postgresql import INET
+from sqlalchemy import CheckConstraint, Computed, ForeignKey, Index, String, Text, func, text
+from sqlalchemy.dialects.postgresql import INET, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from homeops.core.models import Base, SoftDeleteMixin, TimestampMixin, pg_enum, uuid_pk
@@ -43,6 +43,7 @@ class User(TimestampMixin, SoftDeleteMixin, Base):
         Index("ix_users_is_active", "is_active"),
         Index("ix_users_created_at", "created_at"),
         Index("ix_users_live", "deleted_at", postgresql_where=text("deleted_at IS NULL")),
+        Index("ix_users_search", "search_vector", postgresql_using="gin"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -63,6 +64,16 @@ class User(TimestampMixin, SoftDeleteMixin, Base):
     certification_numbers: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
     specializations: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
     hire_date: Mapped[date | None]
+    # The words of the e-mail address and name (the admins' account search, ``homeops_admin_find_users``).
+    search_vector: Mapped[Any] = mapped_column(
+        TSVECTOR,
+        Computed(
+            "to_tsvector('simple', regexp_replace(lower(email || ' ' || full_name), "
+            "'[[:punct:][:space:]]+', ' ', 'g'))",
+            persisted=True,
+        ),
+        deferred=True,
+    )
 
 
 class UserSession(Base):

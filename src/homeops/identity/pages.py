@@ -4,12 +4,15 @@ session cookie (``homeops.core.web.security``), never a token."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Response
+from fastapi import Query, Response
 
 from homeops.core.errors import Problem
+from homeops.core.pagination import PageParams
+from homeops.core.tenancy import UserRole
 from homeops.core.web import (
     N_,
     NO_FORM,
@@ -25,6 +28,7 @@ from homeops.core.web import (
 )
 from homeops.core.web import security as web_security
 from homeops.core.web.page import safe_next
+from homeops.identity.admin import UserAdminService
 from homeops.identity.schemas import (
     LoginIn,
     PasswordChangeIn,
@@ -35,7 +39,7 @@ from homeops.identity.schemas import (
     VerifyEmailIn,
 )
 from homeops.identity.service import IdentityService
-from homeops.identity.web import AnonymousPage, AnyPage, SignedInPage
+from homeops.identity.web import AdminPage, AnonymousPage, AnyPage, SignedInPage
 
 router = page_router()
 
@@ -53,6 +57,19 @@ MESSAGES = {
     "registration_throttled": N_("Too many accounts were created from here. Try again later."),
     "resend_throttled": N_("We sent you an email recently. Wait a little before asking again."),
     "password_reset_throttled": N_("Too many password reset requests. Try again later."),
+    "user_not_found": N_("This account does not exist."),
+    "cannot_change_own_account": N_("You cannot deactivate or reactivate your own account."),
+}
+ADMIN_ROLES = frozenset({UserRole.admin.value})
+ROLE_LABELS = {
+    UserRole.homeowner: N_("Homeowner"),
+    UserRole.provider: N_("Service provider"),
+    UserRole.technician: N_("Technician"),
+    UserRole.manager: N_("Manager"),
+    UserRole.office_staff: N_("Office staff"),
+    UserRole.government: N_("Government officer"),
+    UserRole.support: N_("Support"),
+    UserRole.admin: N_("Administrator"),
 }
 
 
@@ -291,10 +308,89 @@ async def password_reset_confirm(page: AnonymousPage) -> Response:
     return page.redirect("/sign-in", flash=_("Your password was changed. Sign in with the new one."))
 
 
+# --- administration: users (admins only) -----------------------------------------------------------------------
+USERS_PER_PAGE = 25
+
+
+@router.get("/admin/users")
+async def admin_users(
+    page: AdminPage,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    role: Annotated[str | None, Query(max_length=20)] = None,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Response:
+    # The form sends its blank options too ("any role"): blank is no filter, anything unknown a 400.
+    text_query = (q or "").strip() or None
+    if role and role not in UserRole.__members__:
+        raise Problem("Unknown role.", status=400)
+    if status and status not in ("active", "inactive"):
+        raise Problem("Unknown status.", status=400)
+    role_filter = UserRole(role) if role else None
+    active = None if not status else status == "active"
+    users, next_cursor = await UserAdminService(page.uow).search(
+        PageParams(limit=USERS_PER_PAGE, cursor=cursor),
+        text_query=text_query,
+        role=role_filter,
+        active=active,
+    )
+    filtered = any((text_query, role_filter, status))
+    return page.render(
+        "identity/admin_users.html",
+        users=users,
+        next_cursor=next_cursor,
+        filters={"q": text_query, "role": role_filter, "status": status or None},
+        filtered=filtered,
+        roles=[(r.value, _(label)) for r, label in ROLE_LABELS.items()],
+        role_labels=ROLE_LABELS,
+    )
+
+
+@router.get("/admin/users/{user_id}")
+async def admin_user(
+    page: AdminPage, user_id: uuid.UUID, back: Annotated[str | None, Query(max_length=2000)] = None
+) -> Response:
+    user = await UserAdminService(page.uow).get(user_id)
+    return page.render(
+        "identity/admin_user.html",
+        user=user,
+        role_labels=ROLE_LABELS,
+        is_self=user.id == page.user_id,
+        back=safe_next(back, "/admin/users"),
+    )
+
+
+async def _set_active(page: Page, user_id: uuid.UUID, active: bool) -> Response:
+    assert page.form is not None
+    back = safe_next(str(page.form.get("next") or ""), f"/admin/users/{user_id}")
+    try:
+        user = await page.submit(lambda: UserAdminService(page.uow).set_active(user_id, active))
+    except FormError as exc:
+        return page.redirect(back, flash=exc.message or _("Some values are not valid."), kind="error")
+    if active:
+        message = _("%(email)s can sign in again.", email=user.email)
+    else:
+        message = _("%(email)s is deactivated and signed out everywhere.", email=user.email)
+    return page.redirect(back, flash=message)
+
+
+@router.post("/admin/users/{user_id}/deactivate")
+async def admin_deactivate_user(page: AdminPage, user_id: uuid.UUID) -> Response:
+    return await _set_active(page, user_id, False)
+
+
+@router.post("/admin/users/{user_id}/reactivate")
+async def admin_reactivate_user(page: AdminPage, user_id: uuid.UUID) -> Response:
+    return await _set_active(page, user_id, True)
+
+
 pages = Pages.of(
     __file__,
     "identity",
     router=router,
-    nav=(NavItem(N_("Dashboard"), "/", order=0),),
+    nav=(
+        NavItem(N_("Dashboard"), "/", order=0),
+        NavItem(N_("Users"), "/admin/users", order=900, roles=ADMIN_ROLES),
+    ),
     messages=MESSAGES,
 )

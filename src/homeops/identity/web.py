@@ -10,6 +10,8 @@ transaction acts as the user with the stored role and memberships. A cookie whos
 * ``AnyPage``: signed in or not (no database work when signed out: ``page.uow`` is unavailable then).
 * ``AnonymousPage``: signed in or not, always with a unit of work (anonymous when signed out): sign-in,
   registration.
+* ``AdminPage``: a signed-in platform admin; anyone else signed in gets 403 ``role_required`` (the services
+  and the row policies check again).
 
 Form posts are CSRF-checked by ``PageRoute`` before the dependency runs; ``page.form`` is the parsed form.
 """
@@ -23,6 +25,8 @@ from starlette.datastructures import FormData
 
 from homeops.core.actor import Actor
 from homeops.core.context import get_context, open_connection
+from homeops.core.errors import Forbidden
+from homeops.core.tenancy import UserRole
 from homeops.core.uow import UnitOfWork
 from homeops.core.web import Page, SignInRequired
 from homeops.core.web import security as web_security
@@ -83,3 +87,13 @@ async def anonymous_page(request: Request) -> Page:
 SignedInPage = Annotated[Page, Depends(signed_in_page)]
 AnyPage = Annotated[Page, Depends(any_page)]
 AnonymousPage = Annotated[Page, Depends(anonymous_page)]
+
+
+async def admin_page(request: Request) -> Page:
+    page = await _page(request, required=True, always_uow=True)
+    if page.actor is None or page.actor.role is not UserRole.admin:
+        raise Forbidden("Your role does not allow this.", code="role_required")
+    return page
+
+
+AdminPage = Annotated[Page, Depends(admin_page)]

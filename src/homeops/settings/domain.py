@@ -5,4 +5,5 @@ domain = Domain(
     description="Typed system settings.",
     models=("homeops.settings.models",),
     routers=("homeops.settings.api:router",),
+    pages=("homeops.settings.pages:pages",),
 )

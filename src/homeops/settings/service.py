@@ -38,6 +38,11 @@ def parse_value(setting_type: SettingType, raw: str | None) -> Any:
     return raw
 
 
+def _num(value: Any) -> str:
+    """A rule's bound as people write it (``10``, not ``10.0``)."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
 def encode_value(setting_type: SettingType, value: Any, rules: dict[str, Any] | None) -> str | None:
     """Validates ``value`` against the type and rules; returns its stored text form."""
     rules = rules or {}
@@ -53,9 +58,9 @@ def encode_value(setting_type: SettingType, value: Any, rules: dict[str, Any] | 
         if rules.get("integer") and not float(value).is_integer():
             raise InvalidSettingValue("Expected a whole number.")
         if rules.get("min") is not None and value < rules["min"]:
-            raise InvalidSettingValue(f"Must be at least {rules['min']}.")
+            raise InvalidSettingValue(f"Must be at least {_num(rules['min'])}.")
         if rules.get("max") is not None and value > rules["max"]:
-            raise InvalidSettingValue(f"Must be at most {rules['max']}.")
+            raise InvalidSettingValue(f"Must be at most {_num(rules['max'])}.")
         if rules.get("choices") and value not in rules["choices"]:
             raise InvalidSettingValue(f"Must be one of {rules['choices']}.")
         return str(int(value)) if rules.get("integer") else str(value)

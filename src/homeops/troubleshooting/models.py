@@ -46,6 +46,9 @@ class Priority(enum.StrEnum):
 
 
 priority_enum = pg_enum(Priority, "priority_level")
+# The statuses of tickets still being worked on: each has a partial index for the support queue's filter
+# (enum equality is not leakproof, so under row security only a partial index serves it).
+ACTIVE_TICKET_STATUSES = ("open", "assigned", "in_progress")
 
 
 class TroubleshootingSession(TimestampMixin, Base):
@@ -98,7 +101,18 @@ class ServiceTicket(TimestampMixin, Base):
         Index("ix_service_tickets_home_device", "home_id", "device_id"),
         Index("ix_service_tickets_status", "status"),
         Index("ix_service_tickets_priority", "priority"),
-        Index("ix_service_tickets_assigned_to", "assigned_to"),
+        # The support queue (newest first, keyset): see ``TicketRepository.search``.
+        Index("ix_service_tickets_created", "created_at", "id"),
+        Index("ix_service_tickets_assigned_to", "assigned_to", "created_at", "id"),
+        *(
+            Index(
+                f"ix_service_tickets_{status}_created",
+                "created_at",
+                "id",
+                postgresql_where=text(f"status = '{status}'"),
+            )
+            for status in ACTIVE_TICKET_STATUSES
+        ),
         Index(
             "uq_service_tickets_home_session",
             "home_id",

@@ -29,7 +29,14 @@ from homeops.troubleshooting.repository import TicketRepository
 from homeops.troubleshooting.schemas import TicketIn, TicketOut, TicketPatch
 from homeops.troubleshooting.tasks import ASSIGNED, OPENED, STATUS, queue_ticket_notification
 
-__all__ = ["STAFF_ROLES", "TicketNotFound", "TicketService", "announce_new_ticket"]
+__all__ = [
+    "ASSIGNABLE_ROLES",
+    "STAFF_ROLES",
+    "TRANSITIONS",
+    "TicketNotFound",
+    "TicketService",
+    "announce_new_ticket",
+]
 
 ASSIGNABLE_ROLES = frozenset({UserRole.support, UserRole.technician})
 
@@ -106,6 +113,7 @@ class TicketService:
         priority: Priority | None,
         assigned_to: uuid.UUID | None,
         device_id: uuid.UUID | None,
+        unassigned: bool = False,
     ) -> tuple[list[TicketOut], str | None]:
         actor = self.uow.actor
         if actor.is_staff:  # the support queue: every home's tickets
@@ -123,6 +131,7 @@ class TicketService:
             device_id=device_id,
             limit=page.limit,
             after=decode_cursor(page.cursor),
+            unassigned=unassigned,
         )
         items, cursor = build_page(rows, page.limit, key=lambda t: (t.created_at, t.id))
         return [TicketOut.model_validate(t) for t in items], cursor

@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -85,7 +85,7 @@ class NavItem:
 class Panel:
     """A section a domain adds to a page of another (``slot``): ``render(page, subject)`` returns its HTML
     (``page.fragment(...)``) or None to show nothing. Slots: "dashboard" (subject None), "home" (a HomeOut),
-    "device" (a DeviceOut)."""
+    "device" (a DeviceOut), "moderation" (a ``homeops.manuals.pages.QueueView``)."""
 
     slot: str
     render: PanelRender
@@ -452,16 +452,21 @@ class Page:
         else:
             await nested.commit()
 
-    async def submit(self, action: Callable[[], Awaitable[T]]) -> T:
+    async def submit(
+        self, action: Callable[[], Awaitable[T]], messages: Mapping[str, str] | None = None
+    ) -> T:
         """Runs a service call (in ``attempt``); its problem becomes a ``FormError`` for the page to show the form
-        again with it — except "not allowed" (403) and "not found" (404), answered with an error page."""
+        again with it — except "not allowed" (403) and "not found" (404), answered with an error page.
+        ``messages``: this page's own msgids for some problem codes (codes several domains share)."""
         try:
             async with self.attempt():
                 return await action()
         except Problem as exc:
             if exc.status in (403, 404):
                 raise  # not something the form can fix: the page says so (PageRoute renders it)
-            raise FormError(self.problem_message(exc), problem_fields(exc), status=exc.status) from exc
+            msgid = (messages or {}).get(exc.code)
+            message = _(msgid) if msgid is not None else self.problem_message(exc)
+            raise FormError(message, problem_fields(exc), status=exc.status) from exc
 
     def error(self, status: int, title: str, message: str) -> HTMLResponse:
         return self.render("core/error.html", status=status, title=title, message=message)
@@ -511,6 +516,8 @@ class PageRoute(APIRoute):
 
         async def route(request: Request) -> Response:
             try:
+                if request.method == "GET":
+                    drop_blank_query(request)
                 if request.method in UNSAFE_METHODS and not await csrf_ok(request):
                     log.warning("refused a page form without a valid CSRF token: %s", request.url.path)
                     return _error_page(request, 403, _(_COMMON_MESSAGES["csrf_failed"]))
@@ -539,6 +546,20 @@ class PageRoute(APIRoute):
                 return _error_page(request, 500, _(_STATUS_MESSAGES[500]))
 
         return route
+
+
+def drop_blank_query(request: Request) -> None:
+    """On a page, a blank query parameter is a missing one: a filter form's "any" option sends ``status=``
+    (with or without scripts), which must mean "no filter", not an invalid status."""
+    raw: bytes = request.scope.get("query_string", b"")
+    if b"=" not in raw:
+        return
+    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+    kept = [(key, value) for key, value in pairs if value.strip()]
+    if len(kept) != len(pairs):
+        request.scope["query_string"] = urlencode(kept).encode("ascii")
+        for cached in ("_query_params", "_url"):
+            request.__dict__.pop(cached, None)
 
 
 async def csrf_ok(request: Request) -> bool:

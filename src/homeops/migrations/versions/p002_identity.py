@@ -49,6 +49,9 @@ SETTINGS = (
     "orgs_owner",
 )
 
+# The words of an account's e-mail address and name (split at punctuation), for the admins' search.
+USER_SEARCH_VECTOR = "to_tsvector('simple', regexp_replace(lower(email || ' ' || full_name), '[[:punct:][:space:]]+', ' ', 'g'))"
+
 _FUNCTIONS = [
     "homeops_begin(uuid, uuid)",
     "homeops_sign_in(uuid, text)",
@@ -65,6 +68,8 @@ _FUNCTIONS = [
     "homeops_verify_email(text)",
     "homeops_issue_password_reset(text, text, timestamptz)",
     "homeops_reset_password(text, text)",
+    "homeops_set_user_active(uuid, boolean)",
+    "homeops_admin_find_users(text, user_role, boolean, timestamptz, uuid, integer)",
 ]
 
 
@@ -74,6 +79,7 @@ def upgrade() -> None:
     _identity_functions()
     _lookup_functions()
     _account_token_functions()
+    _admin_functions()
     _grants_and_policies()
 
 
@@ -120,6 +126,7 @@ def _tables() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("search_vector", postgresql.TSVECTOR(), sa.Computed(USER_SEARCH_VECTOR, persisted=True)),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
     )
     ddl.reference_table("users")  # read by every node (owners, authors, assignees of tenant rows)
@@ -129,6 +136,7 @@ def _tables() -> None:
         "ix_users_live", "users", ["deleted_at"], unique=False, postgresql_where=sa.text("deleted_at IS NULL")
     )
     op.create_index("ix_users_role", "users", ["role"], unique=False)
+    op.create_index("ix_users_search", "users", ["search_vector"], unique=False, postgresql_using="gin")
     op.create_index("uq_users_email_lower", "users", [sa.literal_column("lower(email)")], unique=True)
     op.create_index(
         "uq_users_username_lower",
@@ -539,6 +547,82 @@ def _account_token_functions() -> None:
     )
 
 
+def _admin_functions() -> None:
+    # An admin deactivates or reactivates another account (the API role has no grant on ``is_active``): the
+    # caller must be a live admin by the stored row, never themselves; deactivating ends every session.
+    # Returns the previous value (NULL: no such account).
+    op.execute(
+        """
+        CREATE FUNCTION homeops_set_user_active(p_user uuid, p_active boolean) RETURNS boolean
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS
+        $$ DECLARE
+          v_caller uuid := nullif(current_setting('homeops.uid', true), '')::uuid;
+          v_old boolean;
+        BEGIN
+          IF v_caller IS NULL OR coalesce(current_setting('homeops.role', true), '') <> 'admin'
+             OR NOT EXISTS (SELECT 1 FROM users a WHERE a.id = v_caller AND a.role = 'admin' AND a.is_active
+                              AND a.deleted_at IS NULL) THEN
+            RAISE EXCEPTION 'only an admin may change whether an account is active'
+              USING ERRCODE = 'insufficient_privilege';
+          END IF;
+          IF p_user = v_caller THEN
+            RAISE EXCEPTION 'an admin cannot change their own account''s activation'
+              USING ERRCODE = 'insufficient_privilege';
+          END IF;
+          SELECT u.is_active INTO v_old FROM users u WHERE u.id = p_user AND u.deleted_at IS NULL FOR UPDATE;
+          IF NOT FOUND THEN
+            RETURN NULL;
+          END IF;
+          IF v_old IS DISTINCT FROM p_active THEN
+            UPDATE users SET is_active = p_active WHERE id = p_user;
+          END IF;
+          IF NOT p_active THEN
+            UPDATE user_sessions SET revoked_at = now(), revoked_reason = 'deactivated'
+             WHERE user_id = p_user AND revoked_at IS NULL;
+          END IF;
+          RETURN v_old;
+        END $$
+        """
+    )
+
+    # The admins' account search: a full e-mail address is an exact match, other text the accounts whose words
+    # (of the e-mail and name) start with each of its words — newest first from a keyset. It runs here, as the
+    # owner, so that the indexes serve it: under the row policy ``lower()`` and ``@@`` (not leakproof) could only
+    # filter a scan of every account. Only admins may call it; it returns ids, read back under the policy.
+    op.execute(
+        r"""
+        CREATE FUNCTION homeops_admin_find_users(p_text text, p_role user_role, p_active boolean,
+                                                 p_after_at timestamptz, p_after_id uuid, p_limit integer)
+        RETURNS SETOF uuid
+        LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS
+        $$ DECLARE
+          v_text text := lower(btrim(coalesce(p_text, '')));
+          v_query tsquery;
+          v_filter text := ' AND u.deleted_at IS NULL AND ($2 IS NULL OR u.role = $2)'
+                           ' AND ($3 IS NULL OR u.is_active = $3)'
+                           ' AND ($4 IS NULL OR (u.created_at, u.id) < ($4, $5))';
+        BEGIN
+          IF coalesce(current_setting('homeops.role', true), '') <> 'admin' THEN
+            RAISE EXCEPTION 'only an admin may search the accounts' USING ERRCODE = 'insufficient_privilege';
+          END IF;
+          IF v_text ~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' THEN
+            RETURN QUERY EXECUTE 'SELECT u.id FROM users u WHERE lower(u.email) = $1' || v_filter
+              USING v_text, p_role, p_active, p_after_at, p_after_id;
+            RETURN;
+          END IF;
+          SELECT to_tsquery('simple', string_agg(quote_literal(w) || ':*', ' & ')) INTO v_query
+            FROM regexp_split_to_table(v_text, '[[:punct:][:space:]]+') AS w WHERE w <> '';
+          IF v_query IS NULL OR numnode(v_query) = 0 THEN
+            RETURN;
+          END IF;
+          RETURN QUERY EXECUTE 'SELECT u.id FROM users u WHERE u.search_vector @@ $1' || v_filter
+                               || ' ORDER BY u.created_at DESC, u.id DESC LIMIT $6'
+            USING v_query, p_role, p_active, p_after_at, p_after_id, greatest(1, least(p_limit, 201));
+        END $$
+        """
+    )
+
+
 def _grants_and_policies() -> None:
     for fn in (
         "homeops_begin(uuid, uuid)",
@@ -551,6 +635,8 @@ def _grants_and_policies() -> None:
         "homeops_verify_email(text)",
         "homeops_issue_password_reset(text, text, timestamptz)",
         "homeops_reset_password(text, text)",
+        "homeops_set_user_active(uuid, boolean)",
+        "homeops_admin_find_users(text, user_role, boolean, timestamptz, uuid, integer)",
     ):
         ddl.function_grant(fn)
     ddl.function_grant("homeops_act_for(uuid)", "homeops_worker")

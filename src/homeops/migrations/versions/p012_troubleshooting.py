@@ -141,7 +141,21 @@ def upgrade() -> None:
     _home_fk("service_tickets", "device_id", "devices", ondelete="CASCADE")
     # NO ACTION: the session's tickets are detached (session_id nulled) before a session is deleted.
     _home_fk("service_tickets", "session_id", "troubleshooting_sessions")
-    op.create_index("ix_service_tickets_assigned_to", "service_tickets", ["assigned_to"], unique=False)
+    # The support queue, newest first by keyset (TicketRepository.search): the order's index, the assignee's
+    # ("assigned to me", "unassigned") and one partial index per active status (enum equality is not
+    # leakproof: under row security it cannot be an index condition, a partial index's predicate can).
+    op.create_index("ix_service_tickets_created", "service_tickets", ["created_at", "id"], unique=False)
+    op.create_index(
+        "ix_service_tickets_assigned_to", "service_tickets", ["assigned_to", "created_at", "id"], unique=False
+    )
+    for status in ("open", "assigned", "in_progress"):
+        op.create_index(
+            f"ix_service_tickets_{status}_created",
+            "service_tickets",
+            ["created_at", "id"],
+            unique=False,
+            postgresql_where=sa.text(f"status = '{status}'"),
+        )
     op.create_index(
         "ix_service_tickets_home_device", "service_tickets", ["home_id", "device_id"], unique=False
     )
