@@ -8,6 +8,7 @@ domain = Domain(
     ),
     models=("homeops.marketplace.models",),
     routers=("homeops.marketplace.api:router", "homeops.marketplace.realtime:router"),
+    pages=("homeops.marketplace.pages:pages",),
     tasks=("homeops.marketplace.tasks",),
     resources="homeops.marketplace.analyzer:resources",
 )

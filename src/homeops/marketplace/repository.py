@@ -595,7 +595,7 @@ class RatingRepository(Repository[Rating]):
         columns += [func.round(func.avg(getattr(r, f"{d}_rating")), 2).label(d) for d in dims]
         columns += [
             func.round(
-                100.0
+                100  # an integer: 100.0 would be a double, and round(double, int) does not exist
                 * func.count().filter(r.would_recommend.is_(True))
                 / func.nullif(func.count().filter(r.would_recommend.is_not(None)), 0),
                 1,

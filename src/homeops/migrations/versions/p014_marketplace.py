@@ -1482,10 +1482,14 @@ def _grants_and_policies() -> None:
         "contact_phone, website, organization_id"
     )
     ddl.grant("provider_profiles", "SELECT", ddl.API_ROLES)
-    # (The ORM sends NULL for the nullable columns it was not given: granted, and held to NULL by the policy.)
+    # (The ORM sends NULL for the nullable columns it was not given, and a Citus coordinator names every column
+    # with a default in the statement it sends to the placements: all granted, and held to their defaults by
+    # the policy — the aggregates and the verification stay the database's and the admins'.)
     ddl.grant(
         "provider_profiles",
-        f"INSERT (id, user_id, {editable}, response_time_hours, verified_at, verified_by)",
+        f"INSERT (id, user_id, {editable}, response_time_hours, verified_at, verified_by, average_rating, "
+        "total_ratings, total_projects, projects_closed, completion_rate, is_verified, is_featured, created_at, "
+        "updated_at)",
         ddl.API_ROLES,
     )
     ddl.grant(
@@ -1509,7 +1513,8 @@ def _grants_and_policies() -> None:
         "INSERT",
         check=(
             f"user_id = {UID} AND {company_ok} AND NOT is_verified AND NOT is_featured AND verified_at IS NULL "
-            "AND verified_by IS NULL AND response_time_hours IS NULL AND total_ratings = 0 AND total_projects = 0"
+            "AND verified_by IS NULL AND response_time_hours IS NULL AND total_ratings = 0 AND total_projects = 0 "
+            "AND projects_closed = 0 AND average_rating = 0 AND completion_rate = 0"
         ),
     )
     ddl.policy(
