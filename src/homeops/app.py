@@ -54,13 +54,19 @@ def create_app(
         if worker_url is not None:
             worker = Worker(worker_url, registry, runtime=runtime, bus=bus, audit_writer=write_audit)
             worker_task = asyncio.create_task(worker.run(stop), name="homeops-worker")
+        mqtt_task = None
+        if settings.mqtt_url:  # every API process subscribes (a shared subscription: docs in the module)
+            from homeops.telemetry import mqtt
+
+            mqtt_task = mqtt.start(settings.mqtt_url, engine, runtime, stop)
         try:
             yield
         finally:
             stop.set()
-            if worker_task is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(worker_task, timeout=30)
+            for task in (worker_task, mqtt_task):
+                if task is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(task, timeout=30)
             await engine.dispose()
 
     app = FastAPI(

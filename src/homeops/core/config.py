@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_from: str = "homeops@localhost"
     smtp_starttls: bool = False
+    mqtt_url: str | None = Field(
+        default=None,
+        description="MQTT ingest: mqtt://[user[:password]@]host[:port][/topic prefix] (mqtts:// for TLS); "
+        "unset: no subscription (homeops.telemetry.mqtt).",
+    )
 
     _secrets: dict[str, str] = PrivateAttr(default_factory=dict)
 

@@ -5,6 +5,7 @@ domain = Domain(
     description="Device telemetry (seed 004): ingest, roll-ups, retention, health, dashboards, monitoring.",
     models=("homeops.telemetry.models",),
     routers=("homeops.telemetry.api:router",),
+    pages=("homeops.telemetry.pages:pages", "homeops.telemetry.pages:uplot_assets"),
     tasks=("homeops.telemetry.tasks",),
     subscriptions=("homeops.telemetry.handlers:SUBSCRIPTIONS",),
 )

@@ -302,17 +302,36 @@ def parse_telemetry(items: list[Any], packer: _Packer) -> Batch:
     append = rows.append
     pack = _TELEMETRY_ROW
     device, metric, stamp, fail = packer.device, packer.metric, packer.ts, packer.fail
+    # Fast paths, inline: a device id, metric or timestamp text seen before in this batch (and found valid) is
+    # a dictionary hit; the methods run only for the first occurrence or a problem.
+    known_device, known_metric = packer.device_index.get, packer.metric_index.get
+    valid_ts: dict[str, int] = {}
+    known_ts = valid_ts.get
+    errors = packer.errors
     points = 0
     for i, item in enumerate(items):
         if type(item) is not dict:
             fail(i, "", "each item must be a JSON object")
         else:
-            d = device(i, item.get("device_id"))
-            t = stamp(i, item.get("ts"))
+            raw = item.get("device_id")
+            d = known_device(raw) if raw is None or type(raw) is str else None
+            if d is None:
+                d = device(i, raw)
+            raw = item.get("ts")
+            t = known_ts(raw) if type(raw) is str else None
+            if t is None:
+                t = stamp(i, raw)
+                if t is not None and type(raw) is str:
+                    valid_ts[raw] = t
             values = item.get("values")
             if values is None:
-                m = metric(i, item.get("metric"))
-                v = _number(item.get("value"))
+                raw = item.get("metric")
+                m = known_metric(raw) if type(raw) is str else None
+                if m is None:
+                    m = metric(i, raw)
+                v = item.get("value")
+                if type(v) is not float or v - v != 0:  # not a finite float: an int, or a problem
+                    v = _number(v)
                 if v is None:
                     fail(i, "value", "must be a finite number")
                 elif d is not None and t is not None and m is not None:
@@ -329,7 +348,7 @@ def parse_telemetry(items: list[Any], packer: _Packer) -> Batch:
                     elif d is not None and t is not None and m is not None:
                         append(pack(4, 2, d, 2, m, 8, t, 8, v))
                         points += 1
-        if packer.errors and packer.full():
+        if errors and packer.full():
             break
     return packer.batch("telemetry", rows, points)
 
@@ -460,6 +479,14 @@ def parse_batch(kind: str, body: bytes, scope: Scope, *, ndjson: bool | None = N
     """The batch of ``kind`` in ``body``, checked against ``scope``; raises ``BatchInvalid`` naming the
     offending lines (and writes nothing: this happens before the database is asked to write)."""
     items, numbers, unit = split_items(body, ndjson=ndjson)
+    return parse_items(kind, items, scope, numbers=numbers, unit=unit)
+
+
+def parse_items(
+    kind: str, items: list[Any], scope: Scope, *, numbers: list[int] | None = None, unit: str = "item"
+) -> Batch:
+    """``parse_batch`` on items already decoded (``split_items``): the MQTT subscriber decodes each message
+    on receipt and packs the messages of one token together."""
     if len(items) > MAX_POINTS:
         raise BatchInvalid(
             [{"line": MAX_POINTS + 1, "error": f"at most {MAX_POINTS} items per batch"}], unit=unit
