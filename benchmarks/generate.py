@@ -766,7 +766,7 @@ class World:
             model_array = "{" + ",".join(f'"{n}"' for n in covered) + "}"
             # id, brand, model_numbers, category_code, manual_type, language, version, year, title, file_name,
             # file_hash, content_hash, file_size, page_count, storage_key, processor, status, indexed, embedded,
-            # processed_at, uploaded_by, created_at, updated_at
+            # processed_at, uploaded_by, created_at, updated_at, visibility, provenance, verified_at
             yield line(
                 mid,
                 brand,
@@ -790,6 +790,9 @@ class World:
                 ts(processed),
                 m.uploaded_by,
                 ts(m.created_at),
+                ts(processed),
+                "shared",  # the shared library (issue 9's trust model): an operator import, verified
+                "operator",
                 ts(processed),
             )
 
@@ -1358,7 +1361,7 @@ COLUMNS = {
     "updated_at",
     "manuals": "id, brand, model_numbers, category_code, manual_type, language, version, year, title, file_name, "
     "file_hash, content_hash, file_size, page_count, storage_key, processor, status, indexed, embedded, "
-    "processed_at, uploaded_by, created_at, updated_at",
+    "processed_at, uploaded_by, created_at, updated_at, visibility, provenance, verified_at",
     "device_manuals": "device_id, manual_id, home_id, linked_by, auto_linked, linked_at",
     "maintenance_schedules": "id, device_id, home_id, task_name, description, interval, interval_unit, anchor, "
     "series_start, occurrence, next_due, last_performed, lead_days, end_date, "

@@ -32,6 +32,9 @@ PLACEMENT: dict[str, tuple[str, str | None]] = {
             "manuals",
             "manual_chunks",
             "manual_trusted_sources",
+            "service_categories",
+            "provider_profiles",
+            "portfolio_items",
         )
     },
     **{
@@ -47,6 +50,29 @@ PLACEMENT: dict[str, tuple[str, str | None]] = {
             "service_events",
             "troubleshooting_sessions",
             "service_tickets",
+            "device_telemetry",
+            "device_states",
+            "energy_usage",
+            "device_error_logs",
+            "network_metrics",
+            "device_telemetry_hourly",
+            "device_telemetry_daily",
+            "energy_usage_hourly",
+            "energy_usage_daily",
+            "device_health_history",
+            "rollup_invalidations",
+        )
+    },
+    **{
+        t: ("distributed", "requester_id")
+        for t in (
+            "service_requests",
+            "quotes",
+            "projects",
+            "chat_messages",
+            "ratings",
+            "rating_votes",
+            "request_views",
         )
     },
     **{
@@ -61,6 +87,7 @@ PLACEMENT: dict[str, tuple[str, str | None]] = {
             "complaints",
             "product_queries",
             "manual_reports",
+            "diagnostics",
         )
     },
     "audit_logs": ("distributed", "id"),
@@ -74,6 +101,9 @@ PLACEMENT: dict[str, tuple[str, str | None]] = {
             "throttle_events",
             "account_tokens",
             "calendar_feeds",
+            "ingest_tokens",
+            "telemetry_rollup_state",
+            "telemetry_partitions",
         )
     },
 }
