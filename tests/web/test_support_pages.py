@@ -366,7 +366,8 @@ def test_moderation_changes_what_households_see(
         f"/api/v1/manuals/{good_id}/reports", json={"reason": "Wrong wiring diagram"}, headers=other.headers
     )
     assert r.status_code == 201, r.text
-    queue = browser.get("/support/manuals?order=newest").text  # (the shared test database holds other manuals)
+    # (newest first: the shared test database holds many other manuals)
+    queue = browser.get("/support/manuals?order=newest").text
     assert "Wrong wiring diagram" in queue and "1 open report" in queue and "Dismiss reports" in queue
     r = browser.post_form("/support/manuals", f"/support/manuals/{good_id}/delete", {"order": "most_linked"})
     assert r.status_code == 303 and r.headers["location"] == "/support/manuals?order=most_linked#queue"
