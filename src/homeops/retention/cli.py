@@ -23,7 +23,10 @@ def retention_run(
 
     from homeops.bootstrap import prepare_database
     from homeops.core.config import get_settings
+    from homeops.retention.repository import RULES
     from homeops.retention.runner import run_from_cli
+
+    rule_windows = {name: window for name, (window, _model, _condition) in RULES.items()}
 
     settings = get_settings()
     urls = prepare_database(settings)
@@ -37,7 +40,8 @@ def retention_run(
         "would change" if dry_run else "changed",
         title="Retention (dry run: nothing changed)" if dry_run else "Retention applied",
     )
-    windows = list(report.windows.values())
-    for (name, count), days in zip(report.counts.items(), windows, strict=True):
-        table.add_row(name, str(days), str(count))
+    for name, count in report.counts.items():
+        window = rule_windows.get(name)
+        days = str(report.windows[window]) if window in report.windows else "per table (004)"
+        table.add_row(name, days, str(count))
     console.print(table)

@@ -9,6 +9,7 @@
 | media files deleted (file and row) | 003 | 182 days |
 | diagnostic images deleted (the row stays) | 002 | 90 days |
 | project chat messages deleted, counted from the project's completion | 002 | 730 days |
+| telemetry partitions dropped whole (raw / hourly / daily roll-ups) | 004 | 90 days / 2 years / 7 years |
 
 Windows come from ``system_settings`` (``retention.*``). Each run is audited with its counts.
 """
@@ -25,6 +26,7 @@ from homeops.core.storage import Storage
 from homeops.core.uow import UnitOfWork
 from homeops.marketplace import retention as marketplace_retention
 from homeops.retention.repository import RetentionRepository
+from homeops.telemetry import retention as telemetry_retention
 
 DEFAULT_DAYS = {
     "retention.troubleshooting_days": 365,
@@ -59,6 +61,8 @@ async def run_retention(uow: UnitOfWork, *, dry_run: bool) -> RetentionReport:
 
     if dry_run:
         report.counts = await repo.planned(cut)
+        partitions = await telemetry_retention.drop_expired_partitions(uow.session, now, dry_run=True)
+        report.counts[telemetry_retention.REPORT_LINE] = len(partitions)
         return report
 
     report.counts = {
@@ -78,6 +82,8 @@ async def run_retention(uow: UnitOfWork, *, dry_run: bool) -> RetentionReport:
     )
     report.counts["project_chat_messages_deleted"] = chats
     report.storage_keys += images + chat_files
+    partitions = await telemetry_retention.drop_expired_partitions(uow.session, now, dry_run=False)
+    report.counts[telemetry_retention.REPORT_LINE] = len(partitions)
     uow.record(
         AuditEntry(
             "retention_run",
