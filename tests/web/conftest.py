@@ -177,3 +177,52 @@ def chromium() -> Iterator[Any]:
 
 
 TOKEN_IN_MAIL = _re.compile(r"\b[0-9]{1,11}\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}\b")
+
+
+# --- what every browser test module shares ---------------------------------------------------------------
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def context(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
+    """A fresh browser context on the live server (English, desktop size)."""
+    ctx = chromium.new_context(base_url=live_server.url, viewport=DESKTOP, locale="en-US")
+    ctx.set_default_timeout(15_000)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def shoot(page: Any, name: str, *, settle_ms: int = 0) -> None:
+    """Full-page screenshots at desktop and phone widths (``settle_ms``: let the layout follow the width)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        if settle_ms:
+            page.wait_for_timeout(settle_ms)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
+def axe_check(page: Any, name: str) -> None:
+    """axe-core on the page as it is: no serious or critical violations."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    bad = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not bad, f"{name}: {bad}"
+
+
+def sign_in_page(page: Any, email: str, password: str = TEST_PASSWORD) -> None:
+    page.goto("/sign-in")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(_re.compile(r"/(\?.*)?$"))

@@ -9,58 +9,22 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import TEST_PASSWORD, ApiUser
+from tests.conftest import ApiUser
 from tests.manuals.conftest import pdf_for
-from tests.web.conftest import SCREENSHOTS, LiveServer
+from tests.web.conftest import axe_check, shoot, sign_in_page
 
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+_axe = axe_check
+_sign_in = sign_in_page
+_shoot = shoot
+
+
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-@pytest.fixture
-def context(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
-    ctx = chromium.new_context(base_url=live_server.url, viewport=DESKTOP, locale="en-US")
-    ctx.set_default_timeout(15_000)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
-
-
-def _shoot(page: Any, name: str) -> None:
-    """Full-page screenshots at desktop and phone widths."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
-        page.set_viewport_size(size)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
-    page.set_viewport_size(DESKTOP)
-
-
-def _axe(page: Any, name: str) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    bad = [
-        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert not bad, f"{name}: {bad}"
-
-
-def _sign_in(page: Any, email: str, password: str = TEST_PASSWORD) -> None:
-    page.goto("/sign-in")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/(\?.*)?$"))
 
 
 def test_an_escalated_session_is_assigned_and_resolved_by_support(

@@ -12,7 +12,7 @@ import asyncio
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,51 +21,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import TEST_PASSWORD, ApiUser
-from tests.web.conftest import SCREENSHOTS, LiveServer
+from tests.web.conftest import DESKTOP, LiveServer, axe_check, shoot, sign_in_page
 
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-@pytest.fixture
-def context(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
-    ctx = chromium.new_context(base_url=live_server.url, viewport=DESKTOP, locale="en-US")
-    ctx.set_default_timeout(15_000)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
+_axe = axe_check
+_sign_in = sign_in_page
 
 
 def _shoot(page: Any, name: str) -> None:
-    """Full-page screenshots at desktop and phone widths."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
-        page.set_viewport_size(size)
-        page.wait_for_timeout(150)  # the charts follow the width of their box
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
-    page.set_viewport_size(DESKTOP)
+    shoot(page, name, settle_ms=150)  # the charts follow the width of their box
 
 
-def _axe(page: Any, name: str) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    bad = [
-        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert not bad, f"{name}: {bad}"
-
-
-def _sign_in(page: Any, email: str, password: str = TEST_PASSWORD) -> None:
-    page.goto("/sign-in")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/(\?.*)?$"))
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 def _run_jobs(make_worker: Any, *tasks: str, timeout: float = 30.0) -> None:
