@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse, Response
 from psycopg import errors as pg_errors
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +150,6 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers) if exc.headers else None
         if exc.status_code == 405:
             # Starlette names the methods of the first route of the path only: every route of it counts.
-            from homeops.core.routing import allowed_methods
-
             allow = ", ".join(allowed_methods(request.app.router.routes, request.scope))
             if request.method == "OPTIONS":
                 return Response(status_code=204, headers={"Allow": allow})
@@ -184,3 +184,18 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return problem_response(request, 500, "internal_error", "Internal server error")
+
+
+def allowed_methods(routes: list[BaseRoute], scope: Scope) -> list[str]:
+    """Every method some route of the request's path answers (plus OPTIONS), for ``Allow``."""
+    methods: set[str] = set()
+    for route in routes:
+        route_methods = getattr(route, "methods", None)
+        if not route_methods:
+            continue
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:
+            methods.update(route_methods)
+    if methods:
+        methods.add("OPTIONS")
+    return sorted(methods)

@@ -12,7 +12,7 @@
   parser accepts) are a 422 too.
 * **Media types.** A body in a media type the route does not document is a 415 problem+json.
 * **405 and OPTIONS.** A method a path does not have answers 405 with an ``Allow`` header listing every method
-  of every route of that path; ``OPTIONS`` answers 204 with the same ``Allow`` (:func:`allowed_methods`).
+  of every route of that path; ``OPTIONS`` answers 204 with the same ``Allow`` (:func:`homeops.core.errors.allowed_methods`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, compile_path
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from homeops.core.errors import problem_response
@@ -333,18 +333,3 @@ def _json_errors(value: Any, loc: tuple[Any, ...]) -> Iterator[dict[str, Any]]:
 
 
 # --- 405 and OPTIONS -----------------------------------------------------------------------------------------
-
-
-def allowed_methods(routes: list[BaseRoute], scope: Scope) -> list[str]:
-    """Every method some route of the request's path answers (plus OPTIONS), for ``Allow``."""
-    methods: set[str] = set()
-    for route in routes:
-        route_methods = getattr(route, "methods", None)
-        if not route_methods:
-            continue
-        match, _ = route.matches(scope)
-        if match is not Match.NONE:
-            methods.update(route_methods)
-    if methods:
-        methods.add("OPTIONS")
-    return sorted(methods)
