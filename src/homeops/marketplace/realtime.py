@@ -39,7 +39,7 @@ from homeops.core.uow import UnitOfWork
 from homeops.identity.repository import establish_identity
 from homeops.marketplace.chat import ChatService
 from homeops.marketplace.repository import CHAT_CHANNEL
-from homeops.marketplace.schemas import ChatSendIn
+from homeops.marketplace.schemas import ChatReadIn, ChatSendIn
 
 log = logging.getLogger("homeops.marketplace.chat")
 
@@ -82,10 +82,11 @@ class ChatHub:
             if not queues:
                 del self.subscribers[project_id]
         if not self.subscribers and self._task is not None:
-            self._task.cancel()
+            # Detached before waiting: a socket subscribing meanwhile starts a listener of its own.
+            task, self._task = self._task, None
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+                await task
 
     def dispatch(self, payload: str) -> None:
         try:
@@ -268,7 +269,7 @@ async def chat_socket(websocket: WebSocket, project_id: uuid.UUID) -> None:
                 }
             )
         elif kind == "read":
-            up_to = uuid.UUID(frame["up_to"]) if frame.get("up_to") else None
+            up_to = ChatReadIn(up_to_message_id=frame.get("up_to") or None).up_to_message_id
 
             async def mark(uow: UnitOfWork) -> int:
                 return await ChatService(uow).mark_read(project_id, up_to)
