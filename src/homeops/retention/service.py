@@ -47,7 +47,9 @@ class RetentionReport:
     storage_keys: list[str] = field(default_factory=list)
 
 
-async def run_retention(uow: UnitOfWork, *, dry_run: bool) -> RetentionReport:
+async def run_retention(
+    uow: UnitOfWork, *, dry_run: bool, telemetry_partitions: bool = True
+) -> RetentionReport:
     """Applies (or, ``dry_run``, counts) every rule in ``uow``'s transaction — as the worker role (the daily
     job: exactly the grants these rules need) or the owner (the command). Windows end at the clock's instant
     (``uow.now()``). A real run records one ``retention_run`` audit entry; the caller removes the files of
@@ -82,8 +84,9 @@ async def run_retention(uow: UnitOfWork, *, dry_run: bool) -> RetentionReport:
     )
     report.counts["project_chat_messages_deleted"] = chats
     report.storage_keys += images + chat_files
-    partitions = await telemetry_retention.drop_expired_partitions(uow.session, now, dry_run=False)
-    report.counts[telemetry_retention.REPORT_LINE] = len(partitions)
+    if telemetry_partitions:
+        partitions = await telemetry_retention.drop_expired_partitions(uow.session, now, dry_run=False)
+        report.counts[telemetry_retention.REPORT_LINE] = len(partitions)
     uow.record(
         AuditEntry(
             "retention_run",
@@ -94,6 +97,23 @@ async def run_retention(uow: UnitOfWork, *, dry_run: bool) -> RetentionReport:
         )
     )
     return report
+
+
+async def drop_telemetry_partitions(uow: UnitOfWork) -> int:
+    """The telemetry rule alone, audited: the daily job runs it in a transaction of its own, after the other
+    rules — the partitions are dropped by the owner's function, and on a Citus cluster the owner may not touch
+    placements (of the home group) that the same transaction already changed as the worker role."""
+    dropped = len(await telemetry_retention.drop_expired_partitions(uow.session, uow.now(), dry_run=False))
+    uow.record(
+        AuditEntry(
+            "retention_run",
+            "system",
+            None,
+            description="telemetry partitions past their window dropped",
+            new_values={"counts": {telemetry_retention.REPORT_LINE: dropped}},
+        )
+    )
+    return dropped
 
 
 async def delete_objects(storage: Storage, keys: list[str]) -> None:

@@ -13,20 +13,30 @@ from homeops.core.actor import Actor
 from homeops.core.audit import AuditRecorder
 from homeops.core.jobs import JobContext, enqueue, registry
 from homeops.core.uow import UnitOfWork
-from homeops.retention.service import delete_objects, run_retention
+from homeops.retention.service import delete_objects, drop_telemetry_partitions, run_retention
 
 DELETE_OBJECTS = "storage.delete_objects"
+TELEMETRY_PARTITIONS = "retention.telemetry_partitions"
 
 
 @registry.periodic("retention.run", every_seconds=24 * 3600)
 async def retention_task(job: JobContext, payload: dict[str, Any]) -> None:
     audit = AuditRecorder.for_command("retention:job", method="SYSTEM")
     uow = UnitOfWork(job.session, Actor.system("job:retention"), audit, job.runtime, job.bus)
-    report = await run_retention(uow, dry_run=False)
+    report = await run_retention(uow, dry_run=False, telemetry_partitions=False)
     await write_audit(job.session, audit, 200, audit.take())  # in the job's transaction
+    await enqueue(job.session, TELEMETRY_PARTITIONS, {}, dedupe_key=TELEMETRY_PARTITIONS)
     if report.storage_keys:
         # Runs only if this transaction commits: files never disappear under rows that still exist.
         await enqueue(job.session, DELETE_OBJECTS, {"keys": report.storage_keys})
+
+
+@registry.task(TELEMETRY_PARTITIONS, max_attempts=3)
+async def telemetry_partitions_task(job: JobContext, payload: dict[str, Any]) -> None:
+    audit = AuditRecorder.for_command("retention:job", method="SYSTEM")
+    uow = UnitOfWork(job.session, Actor.system("job:retention"), audit, job.runtime, job.bus)
+    await drop_telemetry_partitions(uow)
+    await write_audit(job.session, audit, 200, audit.take())
 
 
 @registry.task(DELETE_OBJECTS, max_attempts=5)
