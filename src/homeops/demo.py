@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL
 
 from homeops.core.database import libpq_dsn
 from homeops.core.security import hash_password
+from homeops.core.storage import Storage
 
 DEMO_PASSWORD = "homeops-demo-2026"
 
@@ -37,6 +38,10 @@ DEMO_USERS = [
     DemoUser(
         "max@demo.homeops.org", "Max Manager", "homeowner"
     ),  # a manager by membership, not by platform role
+    # Marketplace providers (verified, see homeops.demo_marketplace): a company and two engineers.
+    DemoUser("noura@demo.homeops.org", "Noura Al-Harbi", "provider"),
+    DemoUser("khalid@demo.homeops.org", "Khalid Al-Otaibi", "provider"),
+    DemoUser("yusuf@demo.homeops.org", "Yusuf Al-Ghamdi", "provider"),
 ]
 
 # A contractor (seed 001): its roles come from membership (organization_members), not from users.role.
@@ -293,8 +298,18 @@ def _load_devices(
         created["schedules"] += cur.rowcount
 
 
-def load_demo(owner: URL, rounds: int = 12) -> dict[str, int]:
-    """Creates what is missing; running it twice changes nothing. Returns counts of rows created."""
+def load_demo(owner: URL, rounds: int = 12, storage: Storage | None = None) -> dict[str, int]:
+    """Creates what is missing; running it twice changes nothing. Returns counts of rows created.
+
+    ``storage`` receives the marketplace portfolio images (default: the one the environment's settings select).
+    """
+    from homeops.demo_marketplace import load_marketplace
+
+    if storage is None:
+        from homeops.core.config import Settings
+        from homeops.core.storage import build_storage
+
+        storage = build_storage(Settings())
     created = {
         "users": 0,
         "homes": 0,
@@ -356,6 +371,7 @@ def load_demo(owner: URL, rounds: int = 12) -> dict[str, int]:
         _load_organization(conn, ids, created)
         models = _load_catalog(conn, created)
         _load_devices(conn, ids, models, created)
+        load_marketplace(conn, ids, storage, created)
     return created
 
 
