@@ -75,6 +75,11 @@ def test_marketplace_demo_loads_once_in_every_state(
         # every row with a clock months ahead: start from alice's marketplace rows gone, as on a new machine.
         alice = conn.execute("SELECT id FROM users WHERE email = %s", (ALICE,)).fetchone()
         if alice is not None:
+            conn.execute(
+                "UPDATE service_requests SET selected_quote_id = NULL WHERE requester_id = %s AND selected_quote_id "
+                "IS NOT NULL",
+                alice,
+            )
             for table in ("rating_votes", "ratings", "chat_messages", "projects", "quotes", "request_views"):
                 conn.execute(f"DELETE FROM {table} WHERE requester_id = %s", alice)
             conn.execute("DELETE FROM service_requests WHERE requester_id = %s", alice)
