@@ -75,14 +75,20 @@ def test_marketplace_demo_loads_once_in_every_state(
         # every row with a clock months ahead: start from alice's marketplace rows gone, as on a new machine.
         alice = conn.execute("SELECT id FROM users WHERE email = %s", (ALICE,)).fetchone()
         if alice is not None:
-            conn.execute(
-                "UPDATE service_requests SET selected_quote_id = NULL WHERE requester_id = %s AND selected_quote_id "
-                "IS NOT NULL",
-                alice,
-            )
-            for table in ("rating_votes", "ratings", "chat_messages", "projects", "quotes", "request_views"):
+            for table in ("rating_votes", "ratings", "chat_messages", "projects", "request_views"):
                 conn.execute(f"DELETE FROM {table} WHERE requester_id = %s", alice)
-            conn.execute("DELETE FROM service_requests WHERE requester_id = %s", alice)
+            # Requests and their quotes point at each other (the selected quote): gone in one statement.
+            conn.execute(
+                "WITH r AS (DELETE FROM service_requests WHERE requester_id = %s) "
+                "DELETE FROM quotes WHERE requester_id = %s",
+                (alice[0], alice[0]),
+            )
+        # ... and the portfolio images of an earlier load live in that loader's storage, not this runtime's.
+        conn.execute(
+            "DELETE FROM portfolio_items WHERE provider_id IN (SELECT p.id FROM provider_profiles p "
+            "JOIN users u ON u.id = p.user_id WHERE u.email = ANY(%s))",
+            (PROVIDER_EMAILS,),
+        )
     load_demo(test_db.owner, 4, storage=runtime.storage)
     with psycopg.connect(libpq_dsn(test_db.owner)) as conn:
         first = _snapshot(conn)
