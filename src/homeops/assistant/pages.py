@@ -8,9 +8,9 @@ changes ``ComplaintService`` allows."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Query, Response
+from fastapi import Response
 from starlette.datastructures import UploadFile
 
 from homeops.assistant.chat import ChatService
@@ -22,6 +22,7 @@ from homeops.core.pagination import PageParams
 from homeops.core.web import (
     N_,
     NO_FORM,
+    CursorQuery,
     FormError,
     FormState,
     NavItem,
@@ -38,7 +39,6 @@ from homeops.troubleshooting.models import Priority
 from homeops.troubleshooting.pages import PRIORITY_KIND, PRIORITY_LABELS
 
 router = page_router()
-Cursor = Annotated[str | None, Query(max_length=512)]
 
 PROCESSING_LABELS = {
     "pending": N_("Waiting"),
@@ -81,7 +81,7 @@ async def _chats_page(
 
 
 @router.get("/assistant")
-async def chats(page: SignedInPage, cursor: Cursor = None) -> Response:
+async def chats(page: SignedInPage, cursor: CursorQuery = None) -> Response:
     return await _chats_page(page, cursor)
 
 
@@ -242,7 +242,7 @@ async def complaint_queue(
     page: SupportPage,
     status: ComplaintStatus | None = None,
     priority: Priority | None = None,
-    cursor: Cursor = None,
+    cursor: CursorQuery = None,
 ) -> Response:
     """Everyone's complaints, newest first, 25 a page (keyset)."""
     items, next_cursor = await ComplaintService(page.uow).search(

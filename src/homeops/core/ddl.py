@@ -24,6 +24,8 @@ push it to the shards. Keep these helpers' output stable; migrations depend on i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from alembic import op
 from sqlalchemy import text
 
@@ -172,3 +174,39 @@ def distributed_table(table: str, column: str, colocate_with: str | None = None)
 
 def local_table(table: str) -> None:
     """Stays on the coordinator (queues, token lookups): nothing to do; named for the reader."""
+
+
+# --- seeded settings --------------------------------------------------------------------------------------
+
+
+def retention_settings(rows: Sequence[tuple[str, str, str]]) -> None:
+    """Seeds ``retention.*`` windows (key, days, description) into ``system_settings``: whole days from 1 to
+    36,500, not public — the shape every domain's retention rule reads."""
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql
+
+    table = sa.table(
+        "system_settings",
+        sa.column("setting_key", sa.String),
+        sa.column("setting_value", sa.Text),
+        sa.column("default_value", sa.Text),
+        sa.column("setting_type", sa.String),
+        sa.column("category", sa.String),
+        sa.column("is_public", sa.Boolean),
+        sa.column("validation_rules", postgresql.JSONB),
+        sa.column("description", sa.Text),
+    )
+    number = sa.cast(sa.literal("number"), postgresql.ENUM(name="setting_type", create_type=False))
+    for key, value, description in rows:
+        op.execute(
+            table.insert().values(
+                setting_key=key,
+                setting_value=value,
+                default_value=value,
+                setting_type=number,
+                category="retention",
+                is_public=False,
+                validation_rules={"min": 1, "max": 36500, "integer": True},
+                description=description,
+            )
+        )

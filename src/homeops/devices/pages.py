@@ -18,6 +18,7 @@ from homeops.core.pagination import PageParams
 from homeops.core.web import (
     N_,
     NO_FORM,
+    CursorQuery,
     FormError,
     FormState,
     NavItem,
@@ -40,7 +41,6 @@ from homeops.manuals.service import ManualService
 
 router = page_router()
 Text = Annotated[str | None, Query(max_length=200)]
-Cursor = Annotated[str | None, Query(max_length=512)]
 
 STATUS_LABELS = {
     DeviceStatus.active: N_("Active"),
@@ -103,7 +103,7 @@ async def device_list(
     room: uuid.UUID | None = None,
     q: Text = None,
     serial: Annotated[str | None, Query(max_length=100)] = None,
-    cursor: Cursor = None,
+    cursor: CursorQuery = None,
 ) -> Response:
     service = DeviceService(page.uow)
     devices, next_cursor = await service.search(

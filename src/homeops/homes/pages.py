@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import uuid
 from functools import cache
-from typing import Annotated
 from zoneinfo import available_timezones
 
-from fastapi import Query, Response
+from fastapi import Response
 from markupsafe import Markup
 
 from homeops.core.pagination import PageParams
 from homeops.core.web import (
     N_,
     NO_FORM,
+    CursorQuery,
     FormError,
     FormState,
     NavItem,
@@ -31,7 +31,6 @@ from homeops.homes.service import HomeService
 from homeops.identity.web import SignedInPage
 
 router = page_router()
-Cursor = Annotated[str | None, Query(max_length=512)]
 
 MESSAGES = {
     "room_exists": N_("A room with this name already exists in this home."),
@@ -77,7 +76,7 @@ async def _homes_page(
 
 
 @router.get("/homes")
-async def my_homes(page: SignedInPage, cursor: Cursor = None) -> Response:
+async def my_homes(page: SignedInPage, cursor: CursorQuery = None) -> Response:
     return await _homes_page(page, cursor)
 
 

@@ -21,6 +21,7 @@ from markupsafe import Markup
 from homeops.core.web import (
     N_,
     NO_FORM,
+    CursorQuery,
     FormError,
     FormState,
     NavItem,
@@ -39,7 +40,6 @@ from homeops.manuals.service import ManualService
 router = page_router()
 QUEUE_PATH = "/support/manuals"
 Order = Literal["newest", "most_linked"]
-Cursor = Annotated[str | None, Query(max_length=512)]
 
 MESSAGES = {
     "already_in_library": N_(
@@ -110,7 +110,9 @@ async def _queue_page(
 
 
 @router.get(QUEUE_PATH)
-async def moderation_queue(page: SupportPage, order: Order = "newest", cursor: Cursor = None) -> Response:
+async def moderation_queue(
+    page: SupportPage, order: Order = "newest", cursor: CursorQuery = None
+) -> Response:
     return await _queue_page(page, order, cursor)
 
 

@@ -28,6 +28,7 @@ from homeops.core.routing import MB, body_limit
 from homeops.core.web import (
     N_,
     NO_FORM,
+    CursorQuery,
     FormError,
     FormState,
     NavItem,
@@ -78,7 +79,6 @@ from homeops.marketplace.schemas import (
 )
 
 router = page_router()
-Cursor = Annotated[str | None, Query(max_length=512)]
 Index = Annotated[int, Path(ge=0, le=1000)]
 UPLOAD_LIMIT = 10 * MB  # the default max_image_upload_size_mb; the services apply the configured limit
 QUOTE_LINES = 4
@@ -298,7 +298,9 @@ async def _download(page: Page, get: Callable[[], Awaitable[Any]]) -> Response:
 
 # --- the homeowner's hub -----------------------------------------------------------------------------------------
 @router.get("/market")
-async def hub(page: SignedInPage, status: RequestStatus | None = None, cursor: Cursor = None) -> Response:
+async def hub(
+    page: SignedInPage, status: RequestStatus | None = None, cursor: CursorQuery = None
+) -> Response:
     requests, next_cursor = await RequestService(page.uow).mine(PageParams(limit=20, cursor=cursor), status)
     projects, more_projects = await ProjectService(page.uow).mine(
         PageParams(limit=10), "requester", None, None
@@ -842,7 +844,7 @@ async def providers(
     q: Annotated[str | None, Query(max_length=200)] = None,
     service: Annotated[str | None, Query(max_length=50)] = None,
     city: Annotated[str | None, Query(max_length=100)] = None,
-    cursor: Cursor = None,
+    cursor: CursorQuery = None,
 ) -> Response:
     categories = await _categories(page)
     codes = {code for code, _label in categories}
@@ -869,7 +871,7 @@ async def providers(
 
 
 @router.get("/market/providers/{provider_id}")
-async def provider_page(page: SignedInPage, provider_id: uuid.UUID, cursor: Cursor = None) -> Response:
+async def provider_page(page: SignedInPage, provider_id: uuid.UUID, cursor: CursorQuery = None) -> Response:
     provider = await ProviderService(page.uow).get(provider_id)
     portfolio = await PortfolioService(page.uow).of_provider(provider_id)
     ratings = RatingService(page.uow)
@@ -919,7 +921,7 @@ async def _my_profile(page: Page) -> ProviderOut | None:
 
 
 @router.get("/business")
-async def provider_home(page: SignedInPage, cursor: Cursor = None) -> Response:
+async def provider_home(page: SignedInPage, cursor: CursorQuery = None) -> Response:
     profile = await _my_profile(page)
     matching: list[Any] = []
     next_cursor = None
@@ -1096,7 +1098,7 @@ async def _reviews_page(
 
 
 @router.get("/business/reviews")
-async def my_reviews(page: SignedInPage, cursor: Cursor = None) -> Response:
+async def my_reviews(page: SignedInPage, cursor: CursorQuery = None) -> Response:
     return await _reviews_page(page, cursor)
 
 

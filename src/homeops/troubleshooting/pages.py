@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import Query, Response
+from fastapi import Response
 from markupsafe import Markup
 
 from homeops.core.pagination import PageParams
 from homeops.core.web import (
     N_,
     NO_FORM,
+    CursorQuery,
     FormError,
     FormState,
     NavItem,
@@ -40,7 +41,6 @@ from homeops.troubleshooting.service import SessionNotFound, TroubleshootingServ
 from homeops.troubleshooting.tickets import ASSIGNABLE_ROLES, TRANSITIONS, TicketService
 
 router = page_router()
-Cursor = Annotated[str | None, Query(max_length=512)]
 
 SESSION_STATUS_LABELS = {
     SessionStatus.open: N_("Open"),
@@ -104,7 +104,7 @@ def _common() -> dict[str, Any]:
 # --- my sessions -------------------------------------------------------------------------------------------------
 @router.get("/troubleshooting")
 async def sessions(
-    page: SignedInPage, status: SessionStatus | None = None, cursor: Cursor = None
+    page: SignedInPage, status: SessionStatus | None = None, cursor: CursorQuery = None
 ) -> Response:
     items, next_cursor = await TroubleshootingService(page.uow).search(
         PageParams(limit=25, cursor=cursor), symptoms=[], status=status, device_id=None
@@ -286,7 +286,7 @@ async def ticket_queue(
     status: TicketStatus | None = None,
     priority: Priority | None = None,
     assigned: Assigned = "anyone",
-    cursor: Cursor = None,
+    cursor: CursorQuery = None,
 ) -> Response:
     """Every home's tickets, newest first, 25 a page (keyset: the same indexed query as the API's)."""
     items, next_cursor = await TicketService(page.uow).search(

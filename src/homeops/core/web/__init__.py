@@ -7,6 +7,7 @@ What a domain's ``pages.py`` uses is re-exported here; the conventions are in do
 from homeops.core.web.forms import NO_FORM, FormError, FormState, form_model, form_values
 from homeops.core.web.i18n import N_, _, gettext, ngettext
 from homeops.core.web.page import (
+    CursorQuery,
     NavItem,
     Page,
     PageRoute,
@@ -22,6 +23,7 @@ from homeops.core.web.page import (
 __all__ = [
     "NO_FORM",
     "N_",
+    "CursorQuery",
     "FormError",
     "FormState",
     "NavItem",

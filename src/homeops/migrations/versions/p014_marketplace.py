@@ -1685,32 +1685,7 @@ def _seed() -> None:
             for i, (c, n, d) in enumerate(SERVICE_CATEGORIES)
         ],
     )
-    settings = sa.table(
-        "system_settings",
-        sa.column("setting_key", sa.String),
-        sa.column("setting_value", sa.Text),
-        sa.column("default_value", sa.Text),
-        sa.column("setting_type", sa.String),
-        sa.column("category", sa.String),
-        sa.column("is_public", sa.Boolean),
-        sa.column("validation_rules", postgresql.JSONB),
-        sa.column("description", sa.Text),
-    )
-    for key, value, description in SETTINGS:
-        op.execute(
-            settings.insert().values(
-                setting_key=key,
-                setting_value=value,
-                default_value=value,
-                setting_type=sa.cast(
-                    sa.literal("number"), postgresql.ENUM(name="setting_type", create_type=False)
-                ),
-                category="retention",
-                is_public=False,
-                validation_rules={"min": 1, "max": 36500, "integer": True},
-                description=description,
-            )
-        )
+    ddl.retention_settings(SETTINGS)
 
 
 def downgrade() -> None:

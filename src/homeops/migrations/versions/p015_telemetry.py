@@ -74,7 +74,6 @@ PARTITIONS: tuple[tuple[str, str, str, str, str, str, int], ...] = (
     ("device_health_history", "ts", "month", "0 days", "1 month", "retention.device_health_days", 730),
 )
 
-_RETENTION_RULES = {"min": 1, "max": 36500, "integer": True}
 _SETTINGS = (
     (
         "retention.telemetry_raw_days",
@@ -720,32 +719,7 @@ def _grants_and_policies() -> None:
 
 
 def _seed_settings() -> None:
-    table = sa.table(
-        "system_settings",
-        sa.column("setting_key", sa.String),
-        sa.column("setting_value", sa.Text),
-        sa.column("default_value", sa.Text),
-        sa.column("setting_type", sa.String),
-        sa.column("category", sa.String),
-        sa.column("is_public", sa.Boolean),
-        sa.column("validation_rules", postgresql.JSONB),
-        sa.column("description", sa.Text),
-    )
-    for key, value, description in _SETTINGS:
-        op.execute(
-            table.insert().values(
-                setting_key=key,
-                setting_value=value,
-                default_value=value,
-                setting_type=sa.cast(
-                    sa.literal("number"), postgresql.ENUM(name="setting_type", create_type=False)
-                ),
-                category="retention",
-                is_public=False,
-                validation_rules=_RETENTION_RULES,
-                description=description,
-            )
-        )
+    ddl.retention_settings(_SETTINGS)
 
 
 def downgrade() -> None:
