@@ -89,6 +89,56 @@ def serve_main(port: int, workers: int) -> None:
         )
 
 
+def serve_floor(port: int, dsn: str) -> None:
+    """(Subprocess) the floor: FastAPI + one prepared psycopg statement per request, nothing else."""
+    import asyncio
+    from collections.abc import AsyncIterator
+    from contextlib import asynccontextmanager
+
+    import psycopg
+    import uvicorn
+    from fastapi import FastAPI
+    from fastapi.responses import Response
+
+    idle: asyncio.Queue[psycopg.AsyncConnection[Any]] = asyncio.Queue()
+    user_id: list[Any] = []
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        for _ in range(8):
+            idle.put_nowait(await psycopg.AsyncConnection.connect(dsn, autocommit=True))
+        conn = await idle.get()
+        cur = await conn.execute("SELECT id FROM users WHERE lower(email) = 'bench-1@bench.homeops.org'")
+        user_id.append((await cur.fetchone() or [None])[0])
+        idle.put_nowait(conn)
+        yield
+
+    floor = FastAPI(lifespan=lifespan)
+    statement = b"SELECT id, email, full_name, role, created_at FROM users WHERE id = %s"
+
+    @floor.get("/floor")
+    async def one_row() -> Response:
+        conn = await idle.get()
+        try:
+            cur = await conn.execute(statement, (user_id[0],), prepare=True)
+            row = await cur.fetchone()
+        finally:
+            idle.put_nowait(conn)
+        assert row is not None
+        body = json.dumps(
+            {
+                "id": str(row[0]),
+                "email": row[1],
+                "full_name": row[2],
+                "role": row[3],
+                "created_at": str(row[4]),
+            }
+        )
+        return Response(body, media_type="application/json")
+
+    uvicorn.run(floor, host="127.0.0.1", port=port, log_level="warning", log_config=None, access_log=False)
+
+
 def process_tree_cpu(pid: int) -> float:
     """CPU seconds (user + system) of a process and its children (uvicorn workers)."""
     total = 0.0
@@ -209,6 +259,44 @@ def healthz_under_logins(base: str, emails: list[str], seconds: float) -> dict[s
     }
 
 
+def measure_floor(server: Any, seconds: int, connections: int) -> dict[str, float]:
+    """The bare FastAPI + psycopg endpoint (``serve_floor``) in a subprocess, under the same wrk."""
+    query = dict(server.query)
+    dsn = " ".join(
+        f"{k}={v}"
+        for k, v in {
+            "host": query.get("host") or server.host or "127.0.0.1",
+            "port": server.port or 5432,
+            "user": server.username or "postgres",
+            "password": server.password or "",
+            "dbname": server.database,
+        }.items()
+        if v != ""
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve-floor", str(port), "--floor-dsn", dsn],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/floor", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        url = f"http://127.0.0.1:{port}/floor"
+        run_wrk(url, 2, connections, {})
+        cpu0 = process_tree_cpu(proc.pid)
+        r = run_wrk(url, seconds, connections, {})
+        r["api_cpu_ms_per_req"] = (process_tree_cpu(proc.pid) - cpu0) * 1000 / max(r["requests"], 1)
+        return r
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -220,8 +308,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--logins", type=int, default=8)
     parser.add_argument("--results", default=None, help="append the summary (JSON lines) to this file")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-floor", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--floor-dsn", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     os.environ["HOMEOPS_DATA_DIR"] = args.data_dir
+    if args.serve_floor:
+        serve_floor(args.serve_floor, args.floor_dsn)
+        return 0
     if args.serve:
         serve_main(args.serve, args.workers)
         return 0
@@ -292,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
             r["api_cpu_ms_per_req"] = (process_tree_cpu(proc.pid) - cpu0) * 1000 / max(r["requests"], 1)
             results[name] = r
         results["healthz_during_logins"] = healthz_under_logins(base, emails, args.seconds)
+        results["floor"] = measure_floor(server, args.seconds, args.connections)
     finally:
         proc.terminate()
         try:
@@ -323,6 +417,12 @@ def main(argv: list[str] | None = None) -> int:
         f"GET /healthz during {args.logins} concurrent logins: p50 {hl['p50']:.2f} ms  p99 {hl['p99']:.2f} ms  "
         f"max {hl['max']:.1f} ms over {hl['n']} requests ({hl['logins']} logins, p50 {hl['login_p50_ms']:.0f} ms)"
         "   (target p99 < 20 ms)"
+    )
+    fl = results["floor"]
+    print(
+        f"floor: bare FastAPI + 1 psycopg statement: {fl['rps']:.0f} req/s  p50 {fl['p50']:.2f} ms  "
+        f"p99 {fl['p99']:.2f} ms  CPU {fl['api_cpu_ms_per_req']:.2f} ms/req  = {fl['rps'] / pg['tps'] * 100:.2f} % "
+        f"of pgbench; users/me : floor = {me['rps'] / fl['rps'] * 100:.0f} %"
     )
     results["ratio_percent"] = ratio
     if args.results:
