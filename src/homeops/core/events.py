@@ -12,10 +12,7 @@ The allowed dependency directions are written in ``docs/architecture.md`` and ch
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
-
-if TYPE_CHECKING:
-    from homeops.core.uow import UnitOfWork
+from typing import Any, TypeVar
 
 
 class DomainEvent:
@@ -23,7 +20,9 @@ class DomainEvent:
 
 
 E = TypeVar("E", bound=DomainEvent)
-Handler = Callable[["UnitOfWork", Any], Awaitable[None]]
+# A handler takes the publisher's unit of work (``homeops.core.uow.UnitOfWork``, which publishes through this
+# bus: typed here as Any so the two modules do not import each other) and the event.
+Handler = Callable[[Any, Any], Awaitable[None]]
 
 
 class EventBus:
@@ -33,12 +32,12 @@ class EventBus:
             for event_type, handlers in mapping.items():
                 self._handlers.setdefault(event_type, []).extend(handlers)
 
-    def subscribe(self, event_type: type[E], handler: Callable[[UnitOfWork, E], Awaitable[None]]) -> None:
+    def subscribe(self, event_type: type[E], handler: Callable[[Any, E], Awaitable[None]]) -> None:
         self._handlers.setdefault(event_type, []).append(handler)
 
     def handlers(self, event_type: type[DomainEvent]) -> list[Handler]:
         return list(self._handlers.get(event_type, ()))
 
-    async def publish(self, uow: UnitOfWork, event: DomainEvent) -> None:
+    async def publish(self, uow: Any, event: DomainEvent) -> None:
         for handler in self._handlers.get(type(event), ()):
             await handler(uow, event)
