@@ -11,7 +11,7 @@ the same transaction (``homeops_refresh_provider_stats``).
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +36,7 @@ from homeops.marketplace.common import (
 from homeops.marketplace.models import ChatSide, Project, ProjectStatus, Rating
 from homeops.marketplace.notify import Note, queue_notes
 from homeops.marketplace.repository import ProjectRepository, ProviderRepository, RatingRepository
-from homeops.marketplace.schemas import RatingIn, RatingOut, RatingPatch, ReviewSummaryOut
+from homeops.marketplace.schemas import RatingIn, RatingOut, RatingPatch, ReviewSummaryOut, ReviewTrendPoint
 
 EDIT_WINDOW = timedelta(days=30)
 DIMENSIONS = ("overall", "quality", "timeliness", "professionalism", "value", "communication")
@@ -231,9 +231,14 @@ class RatingService:
             raise ProviderNotFound()
         row = await self.repo.summary(provider_id)
         recommend = row.get("recommend")
+        now = self.uow.now().astimezone(UTC)
+        months_back = now.year * 12 + now.month - 1 - 11  # this month and the eleven before it
+        since = datetime(months_back // 12, months_back % 12 + 1, 1, tzinfo=UTC)
+        trend = await self.repo.trend(provider_id, since)
         return ReviewSummaryOut(
             total=int(row["total"]),
             distribution={f"{n}": int(row[f"s{n}"]) for n in range(5, 0, -1)},
             averages={d: row[d] for d in DIMENSIONS},
             would_recommend_pct=Decimal(str(recommend)) if recommend is not None else None,
+            trend=[ReviewTrendPoint(month=m, count=n, average=avg) for m, n, avg in trend],
         )

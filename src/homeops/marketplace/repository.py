@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -603,6 +603,17 @@ class RatingRepository(Repository[Rating]):
         ]
         row = (await self.session.execute(select(*columns).where(r.provider_id == provider_id))).one()
         return dict(row._mapping)
+
+    async def trend(self, provider_id: uuid.UUID, since: datetime) -> list[tuple[date, int, Decimal]]:
+        """Ratings per calendar month (UTC) since ``since``: the month, how many, their average overall rating."""
+        month = func.date_trunc(literal("month"), func.timezone(literal("UTC"), Rating.created_at))
+        stmt = (
+            select(month.label("month"), func.count(), func.round(func.avg(Rating.overall_rating), 2))
+            .where(Rating.provider_id == provider_id, Rating.created_at >= since)
+            .group_by(month)
+            .order_by(month)
+        )
+        return [(m.date(), int(n), avg) for m, n, avg in (await self.session.execute(stmt)).all()]
 
     async def vote(self, requester_id: uuid.UUID, rating_id: uuid.UUID, helpful: bool) -> int:
         result = await self.session.execute(

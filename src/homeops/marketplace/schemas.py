@@ -561,13 +561,23 @@ class RatingOut(Out):
     updated_at: datetime
 
 
+class ReviewTrendPoint(Out):
+    """One calendar month (UTC) of a provider's ratings."""
+
+    month: date
+    count: int
+    average: Decimal
+
+
 class ReviewSummaryOut(Out):
-    """A provider's rating distribution (5★ … 1★) and average per dimension."""
+    """A provider's rating distribution (5★ … 1★), average per dimension, and the trend over the last twelve
+    months (months without ratings are left out)."""
 
     total: int
     distribution: dict[str, int]
     averages: dict[str, Decimal | None]
     would_recommend_pct: Decimal | None
+    trend: list[ReviewTrendPoint]
 
 
 # --- chat --------------------------------------------------------------------------------------------------
