@@ -19,6 +19,7 @@ from homeops.audit.repository import write_audit
 from homeops.core.config import Settings
 from homeops.core.context import UnitOfWorkMiddleware
 from homeops.core.database import create_app_engine, session_factory
+from homeops.core.dispatch import install_prefix_dispatch
 from homeops.core.errors import install_error_handlers, problem_response
 from homeops.core.jobs import Worker, registry
 from homeops.core.logging import install_redaction
@@ -115,6 +116,7 @@ def create_app(
     install_docs(app)
     harden_routes(app, settings)  # UUID paths, body limits, NUL/media-type checks (homeops.core.routing)
     install_openapi(app)
+    install_prefix_dispatch(app)  # a request tries only the routes that can match it (homeops.core.dispatch)
     return app
 
 
