@@ -191,7 +191,13 @@ class ChatService:
         return message_out(message, self.uow.actor.user_id)
 
     async def send_file(
-        self, project_id: uuid.UUID, data: bytes, file_name: str | None, text: str | None
+        self,
+        project_id: uuid.UUID,
+        data: bytes,
+        file_name: str | None,
+        text: str | None,
+        *,
+        reply_to: uuid.UUID | None = None,
     ) -> ChatMessageOut:
         project, side = await self.project(project_id, write=True)
         if len(data) > MAX_FILE_BYTES:
@@ -215,7 +221,9 @@ class ChatService:
             "uploaded_at": self.uow.now().isoformat(),
         }
         text = (text or "").strip()[:5000] or None
-        message = await self._insert(project, side, text=text, message_type=kind, attachments=[attachment])
+        message = await self._insert(
+            project, side, text=text, message_type=kind, attachments=[attachment], reply_to=reply_to
+        )
         await store(self.uow, key, stored, content_type)
         self.uow.record(
             AuditEntry(

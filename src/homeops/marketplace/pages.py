@@ -2,7 +2,12 @@
 
 * Homeowner: run a photo diagnostic, post a service request (from a diagnostic, from a device page — the
   "device" panel — or on its own), compare the quotes side by side, accept or reject one, follow the project
-  (status, timeline, work notes), chat with the provider, rate the work once it is completed.
+  (status, timeline, work notes), chat with the provider, rate the work once it is completed and change the
+  review for 30 days.
+* The chat page: text, a photo or a PDF (through storage), replies to a message, "delete for me" (the row goes
+  once both sides deleted it). Its script (``static/chat.js``) holds the project's WebSocket with the page's
+  session cookie (``realtime``: same origin and the page's CSRF token) — messages appear without a reload and
+  text is sent over it; without the script the forms post as usual.
 * Provider: the profile editor (``PUT /providers/me``: the whole profile, what the form does not show is kept),
   the portfolio, the open requests matching the profile, quotes with an itemised breakdown (submit, withdraw),
   the projects with their status changes and notes, the chat, answers to reviews; the public profile page.
@@ -17,6 +22,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Query, Response
+from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
@@ -63,6 +69,7 @@ from homeops.marketplace.ratings import RatingService
 from homeops.marketplace.requests import RequestService
 from homeops.marketplace.schemas import (
     CancelIn,
+    ChatMessageOut,
     ChatSendIn,
     PortfolioPatch,
     ProjectOut,
@@ -72,6 +79,7 @@ from homeops.marketplace.schemas import (
     ProviderOut,
     QuoteIn,
     RatingIn,
+    RatingPatch,
     RejectIn,
     ServiceRequestIn,
     ServiceRequestOut,
@@ -84,6 +92,8 @@ UPLOAD_LIMIT = 10 * MB  # the default max_image_upload_size_mb; the services app
 QUOTE_LINES = 4
 COVERAGE_ROWS = 3
 PORTFOLIO_IMAGES = 5
+CHAT_FILE_LIMIT = 20 * MB  # chat.MAX_FILE_BYTES (PDFs); photos get the configured image limit
+CHAT_PARENT_LOOKUPS = 20  # answered messages older than the page's, read one by one at most
 
 HOMEOWNER_ROLES = frozenset({"homeowner", "provider"})
 PROVIDER_ROLES = frozenset({"provider"})
@@ -649,7 +659,12 @@ def _timeline(project: ProjectOut) -> list[dict[str, Any]]:
 
 
 async def _project_page(
-    page: Page, project_id: uuid.UUID, form: FormState = NO_FORM, status: int = 200
+    page: Page,
+    project_id: uuid.UUID,
+    form: FormState = NO_FORM,
+    status: int = 200,
+    *,
+    editing_review: bool = False,
 ) -> Response:
     project = await ProjectService(page.uow).get(project_id)
     request = await RequestService(page.uow).get(project.request_id)
@@ -666,6 +681,8 @@ async def _project_page(
             (k, _(v)) for k, v in PHASES.items() if k != "documents" or project.my_side == "provider"
         ],
         rating=rating,
+        rating_editable=rating is not None and page.uow.now() < rating.editable_until,
+        editing_review=editing_review,
         unread=next((u.unread for u in unread if u.project_id == project.id), 0),
         form=form,
         payment_options=_labels(PAYMENT_STATUS),
@@ -683,8 +700,9 @@ async def _project_page(
 
 
 @router.get("/market/projects/{project_id}")
-async def project_page(page: SignedInPage, project_id: uuid.UUID) -> Response:
-    return await _project_page(page, project_id)
+async def project_page(page: SignedInPage, project_id: uuid.UUID, edit_review: bool = False) -> Response:
+    """The project; ``?edit_review=true``: with the form that changes the homeowner's review (while it may)."""
+    return await _project_page(page, project_id, editing_review=edit_review)
 
 
 STATUS_DONE = {
@@ -799,9 +817,61 @@ async def rate(page: SignedInPage, project_id: uuid.UUID) -> Response:
     return page.redirect(f"/market/projects/{project_id}", flash=_("Thank you for your review!"))
 
 
+@router.post("/market/projects/{project_id}/rating/edit")
+async def edit_rating(page: SignedInPage, project_id: uuid.UUID) -> Response:
+    """The homeowner changes the review within 30 days of giving it (the service and the ratings trigger
+    refuse it after: ``rating_edit_window_closed``, said beside the review)."""
+    form = _form(page)
+    project = await ProjectService(page.uow).get(project_id)
+    try:
+        if project.rating_id is None:
+            raise FormError(_("This project has no review yet."))
+        rating_id = project.rating_id
+        data = form_model(
+            RatingPatch,
+            form,
+            fields=(
+                *(f"{d}_rating" for d in DIMENSIONS),
+                "review_title",
+                "review_text",
+                "would_recommend",
+            ),
+            checkboxes=("would_recommend",),
+            blank_as_null=("review_title", "review_text"),
+        )
+        await page.submit(lambda: RatingService(page.uow).update(rating_id, data))
+    except FormError as exc:
+        return await _project_page(page, project_id, FormState.failed("rating-edit", form, exc), exc.status)
+    return page.redirect(f"/market/projects/{project_id}#review", flash=_("Your review was updated."))
+
+
 # --- chat --------------------------------------------------------------------------------------------------------
+async def _parents(
+    chat: ChatService, project_id: uuid.UUID, messages: list[ChatMessageOut]
+) -> dict[uuid.UUID, ChatMessageOut]:
+    """The messages ``messages`` answer (those of the list, else read one by one: deleted ones are left out)."""
+    known = {m.id: m for m in messages}
+    parents: dict[uuid.UUID, ChatMessageOut] = {}
+    for message in messages:
+        target = message.reply_to_message_id
+        if target is None or target in parents:
+            continue
+        if target in known:
+            parents[target] = known[target]
+        elif len(parents) < CHAT_PARENT_LOOKUPS:
+            try:
+                parents[target] = await chat.message(project_id, target)
+            except Problem:
+                continue
+    return parents
+
+
 async def _chat_page(
-    page: Page, project_id: uuid.UUID, form: FormState = NO_FORM, status: int = 200
+    page: Page,
+    project_id: uuid.UUID,
+    form: FormState = NO_FORM,
+    status: int = 200,
+    reply_to: uuid.UUID | None = None,
 ) -> Response:
     chat = ChatService(page.uow)
     project = await ProjectService(page.uow).get(project_id)
@@ -810,31 +880,88 @@ async def _chat_page(
     # Opening the conversation reads it. (A write on a GET: said so, or the read-only GET rolls back.)
     if unread and await chat.mark_read(project_id, None):
         page.uow.session.sync_session.info[WROTE] = True
+    replying = None
+    if reply_to is not None:
+        try:
+            replying = await chat.message(project_id, reply_to)
+        except Problem:
+            replying = None
     return page.render(
         "marketplace/chat.html",
         status=status,
         p=project,
         messages=list(reversed(messages)),
+        parents=await _parents(chat, project_id, messages),
         older=older,
+        reply_to=replying,
         form=form,
         **_common(),
     )
 
 
 @router.get("/market/projects/{project_id}/chat")
-async def chat_page(page: SignedInPage, project_id: uuid.UUID) -> Response:
-    return await _chat_page(page, project_id)
+async def chat_page(page: SignedInPage, project_id: uuid.UUID, reply_to: uuid.UUID | None = None) -> Response:
+    return await _chat_page(page, project_id, reply_to=reply_to)
 
 
 @router.post("/market/projects/{project_id}/chat")
+@body_limit(CHAT_FILE_LIMIT + MB)  # an optional photo or PDF, plus the form around it
 async def send_message(page: SignedInPage, project_id: uuid.UUID) -> Response:
+    """A message: its text, an optional photo or PDF (through storage), and the message it answers."""
     form = _form(page)
+    reply_to = _uuid(form.get("reply_to"))
+    upload = form.get("file")
     try:
-        data = form_model(ChatSendIn, form, fields=("text",))
-        await page.submit(lambda: ChatService(page.uow).send(project_id, data.text, None))
+        if isinstance(upload, UploadFile) and upload.filename:
+            data = await upload.read(CHAT_FILE_LIMIT + 1)
+            text = _text(page, "text")
+            name = upload.filename
+            await page.submit(
+                lambda: ChatService(page.uow).send_file(project_id, data, name, text, reply_to=reply_to)
+            )
+        else:
+            body = form_model(ChatSendIn, form, fields=("text",))
+            await page.submit(lambda: ChatService(page.uow).send(project_id, body.text, reply_to))
     except FormError as exc:
-        return await _chat_page(page, project_id, FormState.failed("chat", form, exc), exc.status)
+        return await _chat_page(
+            page, project_id, FormState.failed("chat", form, exc), exc.status, reply_to=reply_to
+        )
     return page.redirect(f"/market/projects/{project_id}/chat#compose")
+
+
+@router.get("/market/projects/{project_id}/chat/messages/{message_id}")
+async def chat_message(page: SignedInPage, project_id: uuid.UUID, message_id: uuid.UUID) -> Response:
+    """One message as the conversation shows it (``<li>``): what the chat page's script adds when the
+    WebSocket announces a message (404 once it is deleted for the viewer)."""
+    chat = ChatService(page.uow)
+    message = await chat.message(project_id, message_id)
+    project = await ProjectService(page.uow).get(project_id)
+    html = page.fragment(
+        "marketplace/chat_message.html",
+        msg=message,
+        p=project,
+        parents=await _parents(chat, project_id, [message]),
+        **_common(),
+    )
+    return page.finish(HTMLResponse(html))
+
+
+@router.get("/market/projects/{project_id}/chat/messages/{message_id}/attachments/{index}")
+async def chat_attachment(
+    page: SignedInPage, project_id: uuid.UUID, message_id: uuid.UUID, index: Index
+) -> Response:
+    return await _download(page, lambda: ChatService(page.uow).attachment(project_id, message_id, index))
+
+
+@router.post("/market/projects/{project_id}/chat/messages/{message_id}/delete")
+async def delete_message(page: SignedInPage, project_id: uuid.UUID, message_id: uuid.UUID) -> Response:
+    """Deletes the message for the viewer's side only; the row goes once both sides deleted it."""
+    return await _in_place(
+        page,
+        f"/market/projects/{project_id}/chat",
+        lambda: ChatService(page.uow).delete(project_id, message_id),
+        _("The message was deleted for you. The other side still sees it until they delete it too."),
+    )
 
 
 # --- providers: search and the public profile --------------------------------------------------------------------

@@ -2,6 +2,12 @@
 
 * **Authentication**: the bearer access token, as ``Authorization: Bearer …`` or — for browsers, which cannot
   set headers on a WebSocket — as the subprotocol pair ``bearer, <token>`` (the server answers ``bearer``).
+  Or the pages' session cookie (the chat page's script): a browser sends the cookie with any handshake, to
+  any site's page that opens one, so a cookie-authenticated handshake must come from the app's own pages
+  (cross-site WebSocket hijacking) — its ``Origin`` must be the app's own origin (``HOMEOPS_PUBLIC_BASE_URL``
+  when set, else the scheme and host the handshake reached, proxy headers only from trusted proxies), it
+  must not be marked ``Sec-Fetch-Site: cross-site``, and it carries the page's CSRF token as the subprotocol
+  pair ``csrf, <token>`` (the server answers ``csrf``), exactly as the pages' forms do.
   The handshake is refused (HTTP 403) unless the session is live and the project visible to the user under
   row security: a third user cannot connect.
 * **Fan-out through PostgreSQL**: a message's transaction sends ``NOTIFY homeops_chat`` (see ``chat.py``). Each
@@ -24,18 +30,22 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import psycopg
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from starlette.requests import Request
 
 from homeops.audit.repository import write_audit
+from homeops.core import urls
 from homeops.core.audit import AuditRecorder
 from homeops.core.database import libpq_dsn
 from homeops.core.errors import Problem
 from homeops.core.security import TokenError, decode_access_token
 from homeops.core.uow import UnitOfWork
+from homeops.core.web import security as web_security
 from homeops.identity.repository import establish_identity
 from homeops.marketplace.chat import ChatService
 from homeops.marketplace.repository import CHAT_CHANNEL
@@ -179,26 +189,106 @@ def _token(websocket: WebSocket) -> tuple[str | None, str | None]:
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() == "bearer" and token:
         return token.strip(), None
-    protocols = [p.strip() for p in (websocket.headers.get("sec-websocket-protocol") or "").split(",")]
+    protocols = _protocols(websocket)
     if len(protocols) >= 2 and protocols[0].lower() == "bearer" and protocols[1]:
         return protocols[1], "bearer"
     return None, None
+
+
+def _protocols(websocket: WebSocket) -> list[str]:
+    return [p.strip() for p in (websocket.headers.get("sec-websocket-protocol") or "").split(",")]
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_ORIGIN_HEADERS = frozenset({b"host", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
+
+
+def _origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of a URL, lower-cased, without the scheme's default port."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + (f":{port}" if port and port != _DEFAULT_PORTS[scheme] else "")
+
+
+def own_origins(websocket: WebSocket) -> set[str]:
+    """The origins of the app's own pages: the configured public URL's, else the one the handshake reached."""
+    settings = websocket.app.state.settings
+    allowed: set[str] = set()
+    if settings.public_base_url:
+        configured = _origin_of(settings.public_base_url)
+        if configured:
+            allowed.add(configured)
+        return allowed
+    where: dict[bytes, bytes] = {}
+    for key, value in websocket.scope.get("headers", ()):
+        if key in _ORIGIN_HEADERS:
+            where.setdefault(key, value)
+    resolved = urls.resolve(websocket.scope, where, getattr(settings, "trusted_proxies", "") or "")
+    mine = _origin_of(resolved.base_url)
+    if mine:
+        allowed.add(mine)
+    return allowed
+
+
+def same_origin_handshake(websocket: WebSocket) -> bool:
+    """Whether the handshake comes from one of the app's own pages: an ``Origin`` (browsers always send one on
+    a WebSocket handshake) that is the app's own, and not marked cross-site."""
+    if websocket.headers.get("sec-fetch-site") == "cross-site":
+        return False
+    origin = websocket.headers.get("origin")
+    if not origin or origin == "null":
+        return False
+    return _origin_of(origin) in own_origins(websocket)
+
+
+def _cookie_session(websocket: WebSocket) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """The page session of a same-origin handshake carrying the page's CSRF token (``csrf, <token>``)."""
+    settings = websocket.app.state.settings
+    # The cookie and CSRF helpers read an HTTP request's headers: the handshake's, seen as one.
+    request = Request({"type": "http", "headers": websocket.scope.get("headers", [])})
+    cookie = web_security.read_session(settings, request)
+    if cookie is None:
+        return None
+    protocols = _protocols(websocket)
+    submitted = protocols[1] if len(protocols) >= 2 and protocols[0].lower() == "csrf" else None
+    if not same_origin_handshake(websocket) or not web_security.csrf_valid(settings, request, submitted):
+        log.warning("refused a cookie chat WebSocket: foreign origin or no valid CSRF token")
+        return None
+    return cookie.session_id, cookie.user_id
+
+
+async def _authenticate(websocket: WebSocket) -> tuple[uuid.UUID, uuid.UUID, str | None] | None:
+    """(session, user, subprotocol to answer) from the bearer token, else from the page's session cookie."""
+    token, subprotocol = _token(websocket)
+    if token is not None:
+        try:
+            claims = decode_access_token(websocket.app.state.settings, token)
+        except TokenError:
+            return None
+        return claims.session_id, claims.user_id, subprotocol
+    found = _cookie_session(websocket)
+    if found is None:
+        return None
+    return found[0], found[1], "csrf"
 
 
 @router.websocket("/api/v1/projects/{project_id}/chat/ws")
 async def chat_socket(websocket: WebSocket, project_id: uuid.UUID) -> None:
     """The project's chat in real time (see the module's documentation for the frames)."""
     app = websocket.app
-    token, subprotocol = _token(websocket)
-    if token is None:
+    authenticated = await _authenticate(websocket)
+    if authenticated is None:
         await websocket.close(code=CLOSE_UNAUTHORIZED)
         return
-    try:
-        claims = decode_access_token(app.state.settings, token)
-    except TokenError:
-        await websocket.close(code=CLOSE_UNAUTHORIZED)
-        return
-    sid, uid = claims.session_id, claims.user_id
+    sid, uid, subprotocol = authenticated
 
     async def opening(uow: UnitOfWork) -> dict[str, Any]:
         svc = ChatService(uow)
