@@ -17,7 +17,8 @@ COPY and one INSERT … SELECT under the row policies.
    NOTHING`` (the conflict check costs ~70 % more per row); on Citus it always carries ``ON CONFLICT DO NOTHING``
    (Citus writes a plain INSERT … SELECT from a coordinator table with COPY to the shards, which row security
    refuses; with ON CONFLICT it ships the rows as intermediate results and inserts on each shard). There Citus
-   reports the rows shipped, not those ON CONFLICT skipped: ``written`` counts every point of the batch.
+   reports the rows shipped, not those ON CONFLICT skipped, so ``written`` counts the shards' ``RETURNING 1``
+   rows instead (``count(*)`` over the INSERT as a CTE: one row back).
 6. Points older than the threshold record their hourly buckets in ``rollup_invalidations`` (the roll-up job
    re-aggregates exactly those), then COMMIT.
 7. ``homeops_ingest_seen(token, devices, now)``, a statement of its own: the devices were seen (one UPDATE per
@@ -97,6 +98,10 @@ _INVALIDATE = {
     "FROM homeops_stage_energy s WHERE s.ts < %(threshold)s ON CONFLICT DO NOTHING",
 }
 _ON_CONFLICT = " ON CONFLICT DO NOTHING"
+# On Citus the command tag of that INSERT … SELECT counts the rows shipped to the shards, not those the shards
+# inserted; the rows the shards return are exact. ``RETURNING 1`` names no column, so it needs no SELECT right
+# and no SELECT policy (the ingest identity has neither); one count comes back, not a row per point.
+_COUNTED = "WITH w AS ({} RETURNING 1) SELECT count(*) FROM w"
 
 # Connections whose staging tables exist (kept only once a transaction that made them committed).
 _STAGED: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], set[str]] = weakref.WeakKeyDictionary()
@@ -199,8 +204,9 @@ async def write(
         await copy.write(batch.copy_data)
     params: dict[str, Any] = {"home": identity.home_id, "devices": batch.devices, "metrics": batch.metrics}
     if distributed:
-        await cursor.execute((insert + _ON_CONFLICT).encode(), params)
-        written = cursor.rowcount
+        await cursor.execute(_COUNTED.format(insert + _ON_CONFLICT).encode(), params)
+        counted = await cursor.fetchone()
+        written = int(counted[0]) if counted else 0
     else:
         await cursor.execute(b"SAVEPOINT homeops_ingest")
         try:
@@ -214,11 +220,15 @@ async def write(
     late = 0
     threshold_us = to_us(identity.threshold)
     if batch.kind in _INVALIDATE and batch.min_ts_us < threshold_us:
-        await cursor.execute(
-            _INVALIDATE[batch.kind].encode(),
-            {**params, "batch": uuid.uuid4(), "threshold": identity.threshold},
-        )
-        late = max(cursor.rowcount, 0)
+        invalidate = _INVALIDATE[batch.kind]
+        late_params = {**params, "batch": uuid.uuid4(), "threshold": identity.threshold}
+        if distributed:  # the same command-tag count on Citus: the buckets shipped, not those recorded
+            await cursor.execute(_COUNTED.format(invalidate).encode(), late_params)
+            counted = await cursor.fetchone()
+            late = int(counted[0]) if counted else 0
+        else:
+            await cursor.execute(invalidate.encode(), late_params)
+            late = max(cursor.rowcount, 0)
     return IngestResult(batch.kind, batch.points, max(written, 0), late, len(batch.devices))
 
 
