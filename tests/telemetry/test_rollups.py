@@ -67,7 +67,9 @@ def test_hourly_and_daily_statistics(client: TestClient, household, make_worker,
         ("last", [20.0, 5.0]),
     ):
         body = client.get(url, params={**window, "agg": agg}, headers=h.user.headers).json()
-        assert body["source"] == "hourly" and [p["value"] for p in body["points"]] == expected, (agg, body)
+        assert body["source"] == "hourly" and body["values"] == expected, (agg, body)
+        assert [datetime.fromisoformat(t) for t in body["ts"]] == [base, base + timedelta(hours=1)]
+        assert body["gaps"] == []
     daily = owner_conn.execute(
         "SELECT day, sum_value, count FROM device_telemetry_daily WHERE device_id = %s ORDER BY day",
         (dev["id"],),
@@ -81,7 +83,7 @@ def test_hourly_and_daily_statistics(client: TestClient, household, make_worker,
         params={**window, "interval": "1d", "agg": "count", "from": iso(base - timedelta(days=1))},
         headers=h.user.headers,
     ).json()
-    assert body["source"] == "daily" and sum(p["value"] or 0 for p in body["points"]) == 4
+    assert body["source"] == "daily" and sum(v or 0 for v in body["values"]) == 4
 
 
 def test_late_data_fixes_exactly_the_buckets_it_touches(

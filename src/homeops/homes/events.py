@@ -15,3 +15,12 @@ class RoomRemoved(DomainEvent):
 
     home_id: uuid.UUID
     room_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class HomeRemoved(DomainEvent):
+    """Published inside the deletion of a home, before its row goes (while the owner's identity still names
+    the home): subscribers remove what belongs to the home without a cascading foreign key (the telemetry
+    series are partitioned and distributed by ``home_id``; no foreign key points from them to the home)."""
+
+    home_id: uuid.UUID

@@ -14,7 +14,7 @@ from homeops.core.patch import apply_patch
 from homeops.core.tenancy import HomeRole, home_role_at_least
 from homeops.core.uow import UnitOfWork
 from homeops.homes.access import HomeNotFound, InsufficientHomeRole, load_in_home, require_home
-from homeops.homes.events import RoomRemoved
+from homeops.homes.events import HomeRemoved, RoomRemoved
 from homeops.homes.models import Home, HomeMember, Room
 from homeops.homes.repository import HomeRepository, MemberRepository, RoomRepository
 from homeops.homes.schemas import HomeIn, HomeOut, HomePatch, MemberIn, MemberOut, RoomIn, RoomOut, RoomPatch
@@ -92,6 +92,7 @@ class HomeService:
 
     async def delete(self, home_id: uuid.UUID) -> None:
         home, _ = await self._home(home_id, HomeRole.owner)
+        await self.uow.publish(HomeRemoved(home_id=home.id))  # telemetry: the home's series go too
         await self.homes.delete_by_id(home.id)
         self.uow.set_actor(self.uow.actor.without_home(home_id))
         self.uow.record(AuditEntry("home_deleted", "home", home_id, old_values={"name": home.name}))

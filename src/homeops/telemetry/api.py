@@ -288,10 +288,11 @@ async def device_telemetry(
     agg: Agg = "avg",
     interval: Interval = None,
 ) -> Response:
-    """A device's series of one metric (same visibility as the device: another household's device is 404).
-    Every bucket of the range is listed, `null` where nothing was measured; `gaps` names the empty runs (for
-    raw points: the silences longer than three times their usual spacing). `source` says which storage
-    answered: `raw`, `hourly` or `daily`."""
+    """A device's series of one metric (same visibility as the device: another household's device is 404),
+    as two parallel arrays: `ts` and `values`. With an interval, `ts` lists every bucket of the range and
+    `values` has `null` where nothing was measured; `gaps` names the empty runs (for raw points: the silences
+    longer than three times their usual spacing). `source` says which storage answered: `raw`, `hourly` or
+    `daily`."""
     query = _query(uow, metric, start, end, agg, interval)
     svc = SeriesService(uow, await uow.driver())
     return _json(await svc.device_series(device_id, query))
@@ -309,7 +310,9 @@ async def home_telemetry(
     device_id: Annotated[list[uuid.UUID] | None, Query(max_length=200)] = None,
 ) -> Response:
     """One metric for several devices of a home (e.g. every temperature sensor): the `device_id`s given, or
-    each device that measured it in the range."""
+    each device that measured it in the range. Bucketed series share the response's `ts` (every bucket of
+    the range) and each has its `values` in that order (the times are sent once, not once per series); raw
+    points come as each series' own `ts` and `values`."""
     query = _query(uow, metric, start, end, agg, interval)
     svc = SeriesService(uow, await uow.driver())
     return _json(await svc.home_series(home_id, query, device_id))
@@ -381,3 +384,85 @@ async def slow_queries(uow: AdminUow, limit: Annotated[int, Query(ge=1, le=500)]
             "queries": [{k: v for k, v in r.items() if k not in ("available", "reason")} for r in rows],
         }
     )
+
+
+# --- device records: states, error logs, network samples --------------------------------------------------
+
+from homeops.core.pagination import Page, PageParams, page_params
+from homeops.telemetry.models import Severity
+from homeops.telemetry.records import RecordsService
+from homeops.telemetry.schemas import (
+    CurrentStateOut,
+    DeviceStateOut,
+    ErrorLogOut,
+    NetworkMetricOut,
+)
+
+RecordPaging = Annotated[PageParams, Depends(page_params)]
+RecordFrom = Annotated[
+    datetime | None, Query(alias="from", description="Start (inclusive, with a UTC offset); default: open.")
+]
+RecordTo = Annotated[
+    datetime | None, Query(alias="to", description="End (exclusive, with a UTC offset); default: open.")
+]
+
+
+async def _records(uow: Uow) -> RecordsService:
+    return RecordsService(uow, await uow.driver())
+
+
+Records = Annotated[RecordsService, Depends(_records)]
+
+
+@router.get("/devices/{device_id}/states", response_model=Page[DeviceStateOut])
+async def device_states(
+    device_id: uuid.UUID,
+    svc: Records,
+    page: RecordPaging,
+    start: RecordFrom = None,
+    end: RecordTo = None,
+    state: Annotated[str | None, Query(min_length=1, max_length=64, description="Only this state.")] = None,
+) -> Response:
+    """The device's state history (`device_states`), newest first, keyset paged (`next_cursor`). Same
+    visibility as the device: another household's device is 404."""
+    return _json(await svc.states(device_id, page, start, end, state))
+
+
+@router.get("/devices/{device_id}/state", response_model=CurrentStateOut)
+async def device_current_state(device_id: uuid.UUID, svc: Records) -> Response:
+    """The device's current state, derived from its state history: the newest state and its attributes, since
+    when the device is in it, and the newest value of each attribute key. `state` is null when the device
+    never reported one."""
+    return _json(await svc.current_state(device_id))
+
+
+@router.get("/devices/{device_id}/error-logs", response_model=Page[ErrorLogOut])
+async def device_error_logs(
+    device_id: uuid.UUID,
+    svc: Records,
+    page: RecordPaging,
+    start: RecordFrom = None,
+    end: RecordTo = None,
+    severity: Annotated[
+        list[Severity] | None,
+        Query(max_length=5, description="Only these severities (repeat the parameter)."),
+    ] = None,
+    min_severity: Annotated[
+        Severity | None, Query(description="Only this severity and the ones above it (debug < … < critical).")
+    ] = None,
+    code: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="Only this error code.")
+    ] = None,
+) -> Response:
+    """The device's error log (`device_error_logs`), newest first, keyset paged (`next_cursor`); filtered by
+    severity (`severity`, `min_severity`: both apply when both are given), code and time."""
+    return _json(await svc.error_logs(device_id, page, start, end, severity, min_severity, code))
+
+
+@router.get("/devices/{device_id}/network-metrics", response_model=Page[NetworkMetricOut])
+async def device_network_metrics(
+    device_id: uuid.UUID, svc: Records, page: RecordPaging, start: RecordFrom = None, end: RecordTo = None
+) -> Response:
+    """The device's connectivity samples (`network_metrics`: RSSI, link quality, latency, packet loss,
+    connected), newest first, keyset paged (`next_cursor`)."""
+    return _json(await svc.network_metrics(device_id, page, start, end))

@@ -162,14 +162,16 @@ class Chart:
 def _series_chart(
     chart_id: str, title: str, body: dict[str, Any], series: list[dict[str, Any]], names: dict[uuid.UUID, str]
 ) -> Chart:
-    """A line chart of one metric for one or more devices (their buckets line up; raw points are merged)."""
+    """A line chart of one metric for one or more devices: ``series`` as the API gives them (``ts`` and
+    ``values``; bucketed series have ``ts`` None and line up with the body's ``ts``); raw points are merged."""
     chart = Chart(chart_id, title, "line", body["timezone"], daily=body["source"] == "daily")
-    times = sorted({p["ts"] for s in series for p in s["points"]})
+    columns = [(body["ts"] if s.get("ts") is None else s["ts"], s["values"]) for s in series]
+    times = sorted({t for ts, _values in columns for t in ts})
     index = {t: i for i, t in enumerate(times)}
     values: list[list[float | None]] = [[None] * len(series) for _ in times]
-    for column, s in enumerate(series):
-        for p in s["points"]:
-            values[index[p["ts"]]][column] = p["value"]
+    for column, (ts, column_values) in enumerate(columns):
+        for t, value in zip(ts, column_values, strict=True):
+            values[index[t]][column] = value
     day_rows = [(t.astimezone(ZoneInfo(body["timezone"])).date() if chart.daily else t) for t in times]
     chart.columns = [names.get(s["device_id"], str(s["device_id"])[:8]) for s in series]
     chart.rows = list(zip(day_rows, values, strict=True))
@@ -273,7 +275,7 @@ async def device_panel(page: Page, device: DeviceOut) -> Markup:
             "device-chart",
             metric_label(metric),
             body,
-            [{"device_id": device.id, "points": body["points"]}],
+            [{"device_id": device.id, "ts": body["ts"], "values": body["values"]}],
             {device.id: metric_label(metric)},
         )
     write = page.can(device.home_id, "member")

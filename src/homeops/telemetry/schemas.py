@@ -50,19 +50,27 @@ class IngestOut(Out):
     devices: int
 
 
-class PointOut(Out):
-    ts: datetime
-    value: float | None
-
-
 class GapOut(Out):
     start: datetime = Field(serialization_alias="from")
     end: datetime = Field(serialization_alias="to")
 
 
+_TS = (
+    "Bucketed series (an `interval`): the start of every bucket of the range, in order. Raw points: the "
+    "times of the points."
+)
+_VALUES = "One value per `ts`, in the same order; `null`: nothing measured in that bucket."
+
+
 class SeriesOut(Out):
+    """One device's series, as parallel arrays (columns, not one object per point)."""
+
     device_id: uuid.UUID
-    points: list[PointOut]
+    ts: list[datetime] | None = Field(
+        description="Raw points: the times of this series' points. `null` for bucketed series: their values "
+        "line up with the response's `ts`."
+    )
+    values: list[float | None] = Field(description=_VALUES)
     gaps: list[GapOut]
 
 
@@ -76,7 +84,8 @@ class DeviceSeriesOut(Out):
     timezone: str
     start: datetime = Field(serialization_alias="from")
     end: datetime = Field(serialization_alias="to")
-    points: list[PointOut]
+    ts: list[datetime] = Field(description=_TS)
+    values: list[float | None] = Field(description=_VALUES)
     gaps: list[GapOut]
 
 
@@ -89,6 +98,10 @@ class HomeSeriesOut(Out):
     timezone: str
     start: datetime = Field(serialization_alias="from")
     end: datetime = Field(serialization_alias="to")
+    ts: list[datetime] | None = Field(
+        description="Bucketed series: the start of every bucket of the range, shared by every series (each "
+        "series' `values` line up with it). `null` for raw points: each series has its own `ts`."
+    )
     series: list[SeriesOut]
 
 
@@ -156,3 +169,62 @@ class EnergyOut(Out):
     total_kwh: float
     days: list[EnergyDayOut]
     devices: list[EnergyDeviceTotalOut]
+
+
+# --- device records (telemetry.records) -------------------------------------------------------------------
+
+
+class DeviceStateOut(Out):
+    """One row of ``device_states``: the state the device reported at ``ts``."""
+
+    ts: datetime
+    state: str
+    attributes: dict[str, Any] | None
+
+
+class StateAttributeOut(Out):
+    value: Any = Field(description="The attribute's newest value (any JSON value).")
+    ts: datetime = Field(description="When the device reported it.")
+
+
+class CurrentStateOut(Out):
+    """A device's current state, derived from ``device_states``: its newest row, since when the device is in
+    that state, and the newest value of each attribute key (the newest 1,000 rows of the last 30 days)."""
+
+    device_id: uuid.UUID
+    home_id: uuid.UUID
+    state: str | None = Field(description="The newest state; null when the device never reported one.")
+    reported_at: datetime | None = Field(description="When the newest state was reported.")
+    since: datetime | None = Field(
+        description="When the device entered this state (the first report of the current run), looked for in "
+        "the last 30 days; null when the newest report is older."
+    )
+    since_exact: bool = Field(
+        description="false: the device was in this state for the whole look-back, `since` is its oldest report "
+        "within it."
+    )
+    attributes: dict[str, Any] | None = Field(description="The newest row's attributes.")
+    latest_attributes: dict[str, StateAttributeOut] = Field(
+        description="Each attribute key's newest value, wherever it was last reported."
+    )
+
+
+class ErrorLogOut(Out):
+    """One row of ``device_error_logs``."""
+
+    ts: datetime
+    code: str
+    severity: Literal["debug", "info", "warning", "error", "critical"]
+    message: str | None
+    context: dict[str, Any] | None
+
+
+class NetworkMetricOut(Out):
+    """One row of ``network_metrics``."""
+
+    ts: datetime
+    rssi_dbm: float | None
+    link_quality: float | None
+    latency_ms: float | None
+    packet_loss_pct: float | None
+    connected: bool | None

@@ -13,9 +13,11 @@ default interval.
 | whole hours | the hourly roll-up below the watermark, raw rows above it (the hour in progress) |
 | whole days | the daily roll-up (the home's local days) |
 
-Bucketed series list every bucket of the range, ``null`` where nothing was measured, and ``gaps`` names the
-runs of empty buckets; raw series list the points and, as ``gaps``, the silences longer than three times
-their median spacing. At most ``MAX_BUCKETS`` buckets per series.
+A series is two parallel arrays, ``ts`` and ``values`` (columns, not one object per point). Bucketed series
+have a value for every bucket of the range, ``None`` where nothing was measured, and ``gaps`` names the runs
+of empty buckets; a home's bucketed series share one ``ts`` (the bucket starts). Raw series list the points
+and, as ``gaps``, the silences longer than three times their median spacing. At most ``MAX_BUCKETS`` buckets
+per series. 1-hour (1-day) buckets are the hourly (daily) roll-up rows as they are; coarser ones combine them.
 """
 
 from __future__ import annotations
@@ -247,25 +249,41 @@ def _gaps_between(times: list[datetime], start: datetime, end: datetime) -> list
     return gaps
 
 
-def _filled(
-    expected: list[datetime], values: dict[Any, float | None], step_end: Any
-) -> tuple[list[dict[str, Any]], list[dict[str, datetime]]]:
-    """Every expected bucket with its value (None when empty) and the runs of empty buckets."""
-    points: list[dict[str, Any]] = []
+def _placed(
+    rows: list[tuple[Any, ...]], devices: list[uuid.UUID], count: int
+) -> dict[uuid.UUID, list[float | None]]:
+    """Each device's value of every bucket (``None`` where nothing was measured), from the repository's
+    ``(device_id, positions, values)`` rows."""
+    values: dict[uuid.UUID, list[float | None]] = {d: [None] * count for d in devices}
+    for device, positions, found in rows:
+        line = values[device]
+        first = positions[0] if positions else 0
+        if positions == list(range(first, first + len(positions))):  # a run of buckets in order: one copy
+            line[first : first + len(found)] = found
+            continue
+        for i, value in zip(positions, found, strict=True):
+            line[i] = value
+    return values
+
+
+def _bucket_gaps(
+    values: list[float | None], buckets: list[datetime], end: datetime
+) -> list[dict[str, datetime]]:
+    """The runs of empty buckets: from the first empty one to the next with a value (or ``end``)."""
     gaps: list[dict[str, datetime]] = []
-    run_start: datetime | None = None
-    for i, bucket in enumerate(expected):
-        value = values.get(bucket)
-        points.append({"ts": bucket, "value": value})
+    if None not in values:
+        return gaps
+    run: int | None = None
+    for i, value in enumerate(values):
         if value is None:
-            if run_start is None:
-                run_start = bucket
-        elif run_start is not None:
-            gaps.append({"from": run_start, "to": bucket})
-            run_start = None
-        if i == len(expected) - 1 and run_start is not None:
-            gaps.append({"from": run_start, "to": step_end})
-    return points, gaps
+            if run is None:
+                run = i
+        elif run is not None:
+            gaps.append({"from": buckets[run], "to": buckets[i]})
+            run = None
+    if run is not None:
+        gaps.append({"from": buckets[run], "to": end})
+    return gaps
 
 
 class SeriesService:
@@ -282,7 +300,7 @@ class SeriesService:
         if found is None:
             raise DeviceNotFound()
         home_id, timezone, _ = found
-        series = await self._read(home_id, timezone, [device_id], query)
+        buckets, series = await self._read(home_id, timezone, [device_id], query)
         return {
             "device_id": device_id,
             "home_id": home_id,
@@ -293,7 +311,8 @@ class SeriesService:
             "timezone": timezone,
             "from": query.start,
             "to": query.end,
-            "points": series[0]["points"],
+            "ts": series[0]["ts"] if buckets is None else buckets,
+            "values": series[0]["values"],
             "gaps": series[0]["gaps"],
         }
 
@@ -301,7 +320,8 @@ class SeriesService:
         self, home_id: uuid.UUID, query: SeriesQuery, device_ids: list[uuid.UUID] | None
     ) -> dict[str, Any]:
         """The metric's series of several devices of a home: those given, else every device of the home that
-        measured it in the range."""
+        measured it in the range. Bucketed series share the response's ``ts`` (the bucket starts); raw series
+        have their own."""
         await require_home(self.uow, home_id, HomeRole.guest)
         timezone = await self.reader.home_timezone(home_id)
         if timezone is None:
@@ -309,9 +329,11 @@ class SeriesService:
         devices = sorted(set(device_ids)) if device_ids else await self.reader.home_devices(home_id)
         if len(devices) > MAX_SERIES:
             raise BadSeriesQuery(f"At most {MAX_SERIES} devices per request.")
-        series = await self._read(home_id, timezone, devices, query) if devices else []
+        buckets, series = await self._read(home_id, timezone, devices, query)
         if not device_ids:
-            series = [s for s in series if any(p["value"] is not None for p in s["points"])]
+            series = [s for s in series if s["measured"]]
+        for s in series:
+            del s["measured"]
         return {
             "home_id": home_id,
             "metric": query.metric,
@@ -321,6 +343,7 @@ class SeriesService:
             "timezone": timezone,
             "from": query.start,
             "to": query.end,
+            "ts": buckets,
             "series": series,
         }
 
@@ -334,7 +357,9 @@ class SeriesService:
 
     async def _read(
         self, home_id: uuid.UUID, timezone: str, devices: list[uuid.UUID], query: SeriesQuery
-    ) -> list[dict[str, Any]]:
+    ) -> tuple[list[datetime] | None, list[dict[str, Any]]]:
+        """(the bucket starts, or None for raw points; each device's series: ``device_id``, ``ts`` (raw points:
+        their times; None when bucketed), ``values``, ``gaps`` and ``measured`` (any value at all))."""
         params: dict[str, Any] = {
             "home": home_id,
             "devices": devices,
@@ -342,26 +367,29 @@ class SeriesService:
             "start": query.start,
             "end": query.end,
         }
-        by_device: dict[uuid.UUID, dict[Any, float | None]] = {d: {} for d in devices}
         if query.interval is None:
             params["limit"] = MAX_RAW_POINTS + 1
             rows = await self.reader.raw_points(params)
-            if len(rows) > MAX_RAW_POINTS:
+            if sum(len(r[1]) for r in rows) > MAX_RAW_POINTS:
                 raise BadSeriesQuery(f"More than {MAX_RAW_POINTS} points: give an interval.")
-            points: dict[uuid.UUID, list[dict[str, Any]]] = {d: [] for d in devices}
-            for device, ts, value in rows:
-                points[device].append({"ts": ts, "value": value})
-            return [
+            times: dict[uuid.UUID, list[datetime]] = {d: [] for d in devices}
+            values: dict[uuid.UUID, list[float | None]] = {d: [] for d in devices}
+            for device, ts, found in rows:
+                times[device], values[device] = ts, found
+            return None, [
                 {
                     "device_id": d,
-                    "points": points[d],
-                    "gaps": _gaps_between([p["ts"] for p in points[d]], query.start, query.end),
+                    "ts": times[d],
+                    "values": values[d],
+                    "gaps": _gaps_between(times[d], query.start, query.end),
+                    "measured": bool(times[d]),
                 }
                 for d in devices
             ]
         if query.source == "daily":
             return await self._daily(params, timezone, devices, query)
-        params["interval"] = query.interval
+        step = query.interval
+        params.update(interval=step, epoch=query.start.timestamp(), step=step.total_seconds())
         if query.source == "hourly":
             watermark = await _watermark(self.reader)
             params["rollup_end"] = min(query.end, watermark)
@@ -369,20 +397,29 @@ class SeriesService:
             rows = await self.reader.hourly_buckets(query.agg, params)
         else:
             rows = await self.reader.raw_buckets(query.agg, params)
-        for device, bucket, value in rows:
-            by_device[device][bucket] = value
-        step = query.interval
-        count = int((query.end - query.start) / step)
-        expected = [query.start + i * step for i in range(count)]
-        out = []
-        for d in devices:
-            pts, gaps = _filled(expected, by_device[d], query.end)
-            out.append({"device_id": d, "points": pts, "gaps": gaps})
-        return out
+        buckets = [query.start + i * step for i in range(int((query.end - query.start) / step))]
+        return buckets, self._bucketed(rows, devices, buckets, query.end)
+
+    @staticmethod
+    def _bucketed(
+        rows: list[tuple[Any, ...]], devices: list[uuid.UUID], buckets: list[datetime], end: datetime
+    ) -> list[dict[str, Any]]:
+        placed = _placed(rows, devices, len(buckets))
+        measured = {r[0] for r in rows if any(v is not None for v in r[2])}
+        return [
+            {
+                "device_id": d,
+                "ts": None,
+                "values": placed[d],
+                "gaps": _bucket_gaps(placed[d], buckets, end),
+                "measured": d in measured,
+            }
+            for d in devices
+        ]
 
     async def _daily(
         self, params: dict[str, Any], timezone: str, devices: list[uuid.UUID], query: SeriesQuery
-    ) -> list[dict[str, Any]]:
+    ) -> tuple[list[datetime], list[dict[str, Any]]]:
         assert query.interval is not None
         zone = ZoneInfo(timezone)
         days = query.interval.days
@@ -394,19 +431,13 @@ class SeriesService:
             raise BadSeriesQuery(f"At most {MAX_BUCKETS} buckets: choose a longer interval.")
         params.update(origin_day=_ORIGIN_DAY, days=days, start_day=first, end_day=end_day)
         rows = await self.reader.daily_buckets(query.agg, params)
-        by_device: dict[uuid.UUID, dict[Any, float | None]] = {d: {} for d in devices}
-        for device, day, value in rows:
-            by_device[device][day] = value
-        expected_days = [first + timedelta(days=i * days) for i in range((end_day - first).days // days)]
         query.start = datetime.combine(first, datetime.min.time(), zone)
         query.end = datetime.combine(end_day, datetime.min.time(), zone)
-        out = []
-        for d in devices:
-            values = {datetime.combine(k, datetime.min.time(), zone): v for k, v in by_device[d].items()}
-            expected = [datetime.combine(x, datetime.min.time(), zone) for x in expected_days]
-            pts, gaps = _filled(expected, values, query.end)
-            out.append({"device_id": d, "points": pts, "gaps": gaps})
-        return out
+        buckets = [
+            datetime.combine(first + timedelta(days=i * days), datetime.min.time(), zone)
+            for i in range((end_day - first).days // days)
+        ]
+        return buckets, self._bucketed(rows, devices, buckets, query.end)
 
 
 # --- dashboards -------------------------------------------------------------------------------------------
