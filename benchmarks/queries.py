@@ -264,16 +264,16 @@ async def capture_all(app_url: URL, owner_dsn: str, password_hash: str) -> dict[
         uid,
         password_hash,
         "Query 3 L1",
-        lambda s: ManualRepository(s).by_file_hash("f" * 64),
-        {"file_hash": "f" * 64},
+        lambda s: ManualRepository(s).by_file_hash("f" * 64, [s_home]),
+        {"file_hash": "f" * 64, "home_id": s_home},
     )
     out["l2"] = await capture(
         app_url,
         uid,
         password_hash,
         "Query 3 L2",
-        lambda s: ManualRepository(s).by_content_hash("c" * 64),
-        {"content_hash": "c" * 64},
+        lambda s: ManualRepository(s).by_content_hash("c" * 64, [s_home]),
+        {"content_hash": "c" * 64, "home_id": s_home},
     )
     out["l3"] = await capture(
         app_url,
@@ -281,13 +281,14 @@ async def capture_all(app_url: URL, owner_dsn: str, password_hash: str) -> dict[
         password_hash,
         "Query 3 L3",
         lambda s: ManualRepository(s).by_composite(
-            "  Bench-Brand ", ["BENCH-MODEL-1"], ManualType.warranty, "bench-version"
+            "  Bench-Brand ", ["BENCH-MODEL-1"], ManualType.warranty, "bench-version", [s_home]
         ),
         {
             "brand": "  Bench-Brand ",
             "model_numbers": ["BENCH-MODEL-1"],
             "manual_type": ManualType.warranty,
             "version": "bench-version",
+            "home_ids": [s_home],
         },
     )
     # Query 4 (GET /maintenance/upcoming?days=30): MaintenanceService.upcoming → due(caller's homes, clock now,
