@@ -182,12 +182,13 @@ def test_the_homeowner_edits_the_review_within_30_days(
     assert "Even better after a week." in page and "Edit your review" not in page
 
     # 31 days later (moved back in time as the owner: the trigger refuses changing created_at).
-    with owner_conn.cursor() as cur:
-        cur.execute("SET session_replication_role = replica")
+    with owner_conn.transaction(), owner_conn.cursor() as cur:
+        # SET LOCAL, which a cluster sends on to the workers (a session SET stays on the coordinator).
+        cur.execute("SET LOCAL citus.propagate_set_commands = 'local'")
+        cur.execute("SET LOCAL session_replication_role = replica")
         cur.execute(
             "UPDATE ratings SET created_at = now() - interval '31 days' WHERE id = %s", (rating["id"],)
         )
-        cur.execute("RESET session_replication_role")
     _as(browser, owner)
     page = browser.get(f"{url}?edit_review=true").text
     assert "Edit your review" not in page and 'id="review-edit"' not in page

@@ -30,15 +30,16 @@ def test_summary_has_a_monthly_trend(
     _rated_project(market, pro, 4)
     old = _rated_project(market, pro, 2)
     # Two ratings moved back in time (the edit-window trigger would refuse it: bypassed as the owner).
-    with owner_conn.cursor() as cur:
-        cur.execute("SET session_replication_role = replica")
+    with owner_conn.transaction(), owner_conn.cursor() as cur:
+        # SET LOCAL, which a cluster sends on to the workers (a session SET stays on the coordinator).
+        cur.execute("SET LOCAL citus.propagate_set_commands = 'local'")
+        cur.execute("SET LOCAL session_replication_role = replica")
         cur.execute(
             "UPDATE ratings SET created_at = date_trunc('month', now()) - interval '2 months' + interval '3 days'"
             " WHERE id = %s",
             (first,),
         )
         cur.execute("UPDATE ratings SET created_at = now() - interval '13 months' WHERE id = %s", (old,))
-        cur.execute("RESET session_replication_role")
     owner_conn.commit()
 
     summary = client.get(f"{API}/providers/{profile['id']}/reviews/summary", headers=pro.headers)

@@ -51,12 +51,13 @@ def test_the_review_is_edited_then_locked(
     assert body["overall_rating"] == 5 and body["review_title"] == "Good work"
 
     # Past the 30 days (moved back as the owner: the trigger keeps created_at).
-    with owner_conn.cursor() as cur:
-        cur.execute("SET session_replication_role = replica")
+    with owner_conn.transaction(), owner_conn.cursor() as cur:
+        # SET LOCAL, which a cluster sends on to the workers (a session SET stays on the coordinator).
+        cur.execute("SET LOCAL citus.propagate_set_commands = 'local'")
+        cur.execute("SET LOCAL session_replication_role = replica")
         cur.execute(
             "UPDATE ratings SET created_at = now() - interval '40 days' WHERE id = %s", (rating["id"],)
         )
-        cur.execute("RESET session_replication_role")
     page.goto(f"/market/projects/{project['id']}?edit_review=true")
     expect(page.locator("#review").get_by_role("link", name="Edit your review")).to_have_count(0)
     expect(page.locator("#review-edit")).to_have_count(0)

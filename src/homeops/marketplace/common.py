@@ -231,3 +231,45 @@ def remove_after_commit(uow: UnitOfWork, keys: list[str]) -> None:
 
     if keys:
         uow.on_commit(_remove)
+
+
+def after_commit_as_caller(uow: UnitOfWork, statement: str, params: tuple[Any, ...]) -> bool:
+    """Runs ``statement`` (a ``SECURITY DEFINER`` function's call) once this transaction has committed, in a
+    transaction of its own under the caller's identity (their session). For what a function's owner must
+    write after the API role wrote or read the same rows: on a cluster the owner may not read a placement the
+    API role wrote in the same transaction (nor the API role one the owner wrote, co-located placements
+    included), and the owner's write to a reference table waits for the API role's lock on it (Citus reports a
+    deadlock of the transaction with itself). False (nothing queued): the actor has no session (a job, a
+    command) — the caller runs the statement in its own transaction."""
+    actor = uow.actor
+    if actor.session_id is None or actor.user_id is None:
+        return False
+    session_id, user_id = actor.session_id, actor.user_id
+    bind = uow.session.bind
+
+    async def _run() -> None:
+        from sqlalchemy.ext.asyncio import AsyncConnection
+
+        from homeops.identity.repository import establish_identity
+
+        engine = bind.engine if isinstance(bind, AsyncConnection) else bind
+        assert engine is not None
+        async with engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            if await establish_identity(driver, session_id, user_id) is None:
+                await driver.rollback()  # the session ended meanwhile
+                return
+            await driver.execute(statement.encode(), params)
+            await driver.commit()
+
+    uow.on_commit(_run)
+    return True
+
+
+async def refresh_provider_stats(uow: UnitOfWork, provider_id: uuid.UUID) -> None:
+    """Recomputes the provider's aggregates (``homeops_refresh_provider_stats``: from their source rows, under
+    the profile's row lock) once the project or rating the API role just wrote has committed
+    (``after_commit_as_caller``). They are derived data: any later refresh recomputes them whole."""
+    if not after_commit_as_caller(uow, "SELECT homeops_refresh_provider_stats(%s)", (provider_id,)):
+        await ProviderRepository(uow.session).refresh_stats(provider_id)

@@ -14,7 +14,8 @@ date and the warranty (from that date, for the quote's warranty months), and —
 home's devices — queues ``marketplace.service_events``: acting as the homeowner, the worker writes a repair
 into each device's service history through the maintenance domain (linking back to the project). Every change
 posts a system message in the project chat and notifies the other party after the commit. The provider's
-aggregates (total projects, completion rate) are recomputed in the same transaction.
+aggregates (total projects, completion rate) are recomputed right after the commit, in a transaction of its own
+(``common.refresh_provider_stats``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from homeops.marketplace.common import (
     acting_provider,
     load_by_id,
     max_image_bytes,
+    refresh_provider_stats,
     side_of,
     store,
 )
@@ -221,7 +223,7 @@ class ProjectService:
         project.status = new
         await self.repo.save()
         if new in (S.completed, S.cancelled) or old in (S.completed, S.cancelled) or old is S.disputed:
-            await self.providers.refresh_stats(project.provider_id)
+            await refresh_provider_stats(self.uow, project.provider_id)
         if (
             new is S.completed
             and project.home_id is not None

@@ -105,7 +105,7 @@ class QuoteService:
             self.uow, "quote_validity_days", DEFAULT_VALIDITY_DAYS
         )
         try:
-            quote_id = await self.quotes.submit(request_id, profile.id, values)
+            quote = await self.quotes.submit(request_id, profile.id, values)
         except DBAPIError as exc:
             if isinstance(exc.orig, pg_errors.UniqueViolation):
                 raise AlreadyQuoted("Withdraw your quote first to submit a new one.") from exc
@@ -113,8 +113,6 @@ class QuoteService:
             if problem is not None:
                 raise problem from exc
             raise
-        quote = await self.quotes.get(quote_id)
-        assert quote is not None
         self.uow.record(
             AuditEntry(
                 "quote_submitted",

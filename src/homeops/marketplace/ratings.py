@@ -4,8 +4,9 @@ One rating per project (unique), only after completion, only by the homeowner; s
 text, would-recommend. Editable for 30 days and answered once by the provider — both enforced by the ratings
 trigger (the service answers first with a clear 409). Helpful votes are one per user
 (``homeops_rating_vote``). Admins feature reviews. Reviews are public: a provider's list (featured first
-optional, full-text search) and its rating distribution. Every change recomputes the provider's aggregates in
-the same transaction (``homeops_refresh_provider_stats``).
+optional, full-text search) and its rating distribution. Every change recomputes the provider's aggregates
+(``homeops_refresh_provider_stats``) right after it committed, in a transaction of its own
+(``common.refresh_provider_stats``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from homeops.marketplace.common import (
     RatingNotFound,
     load_by_id,
     problem_from_database,
+    refresh_provider_stats,
     side_of,
 )
 from homeops.marketplace.models import ChatSide, Project, ProjectStatus, Rating
@@ -113,7 +115,7 @@ class RatingService:
             if isinstance(exc.orig, pg_errors.UniqueViolation):
                 raise AlreadyRated() from exc
             raise
-        await self.providers.refresh_stats(project.provider_id)
+        await refresh_provider_stats(self.uow, project.provider_id)
         self.uow.record(
             AuditEntry("rating_created", "rating", rating.id, new_values=data.model_dump(mode="json"))
         )
@@ -157,7 +159,7 @@ class RatingService:
             await self.repo.save()
         except DBAPIError as exc:
             raise self._translate(exc) from exc
-        await self.providers.refresh_stats(rating.provider_id)
+        await refresh_provider_stats(self.uow, rating.provider_id)
         self.uow.record(
             AuditEntry(
                 "rating_updated",
@@ -203,8 +205,10 @@ class RatingService:
         found = await load_by_id(self.uow, Rating, rating_id, not_found=RatingNotFound)
         if side_of(self.uow, found) is not None:
             raise Forbidden("The parties of a review do not vote on it.", code="own_review")
-        await self.repo.vote(found.requester_id, rating_id, helpful)
-        return rating_out(await load_by_id(self.uow, Rating, rating_id, not_found=RatingNotFound))
+        count = await self.repo.vote(found.requester_id, rating_id, helpful)
+        # Not read again: on a cluster the API role may not read the placement the function's owner just
+        # wrote in this transaction; the function returns the new count.
+        return rating_out(found).model_copy(update={"helpful_count": count})
 
     async def feature(self, rating_id: uuid.UUID, featured: bool) -> RatingOut:
         rating = await self._locked(rating_id)

@@ -267,15 +267,19 @@ class RequestRepository(Repository[ServiceRequest]):
 class QuoteRepository(Repository[Quote]):
     model = Quote
 
-    async def submit(
-        self, request_id: uuid.UUID, provider_id: uuid.UUID, values: dict[str, Any]
-    ) -> uuid.UUID:
-        """Inserts through ``homeops_submit_quote`` (the verified/matching rule, the request's counters)."""
-        result = await self.session.execute(
+    async def submit(self, request_id: uuid.UUID, provider_id: uuid.UUID, values: dict[str, Any]) -> Quote:
+        """Inserts through ``homeops_submit_quote`` (the verified/matching rule, the request's counters) and
+        returns the new row as that function's owner read it (``homeops_submit_quote_row``): on a cluster the
+        API role may not read placements the owner wrote earlier in the same transaction."""
+        stmt = select(Quote).from_statement(
             text(
-                "SELECT homeops_submit_quote(:request, :provider, :cost, CAST(:breakdown AS jsonb), :duration, "
-                ":assessment, :solution, :materials, :warranty, :terms, :validity, CAST(:attachments AS jsonb))"
-            ),
+                "SELECT * FROM homeops_submit_quote_row(:request, :provider, :cost, CAST(:breakdown AS jsonb), "
+                ":duration, :assessment, :solution, :materials, :warranty, :terms, :validity, "
+                "CAST(:attachments AS jsonb))"
+            )
+        )
+        result = await self.session.execute(
+            stmt,
             {
                 "request": request_id,
                 "provider": provider_id,
@@ -291,9 +295,8 @@ class QuoteRepository(Repository[Quote]):
                 "attachments": json.dumps(values.get("attachments", [])),
             },
         )
-        quote_id = result.scalar_one()
-        assert isinstance(quote_id, uuid.UUID)
-        return quote_id
+        quote: Quote = result.scalar_one()
+        return quote
 
     async def lock(self, requester_id: uuid.UUID, quote_id: uuid.UUID) -> Quote | None:
         stmt = select(Quote).where(Quote.requester_id == requester_id, Quote.id == quote_id)

@@ -36,6 +36,7 @@ from homeops.marketplace.common import (
     ServiceRequestNotFound,
     UnknownServiceCategory,
     acting_provider,
+    after_commit_as_caller,
     max_image_bytes,
     setting_int,
     store,
@@ -217,8 +218,16 @@ class RequestService:
         if row is not None:
             return request_out(row)
         for profile in await self._provider_profiles():
-            view = await self.repo.provider_view(request_id, profile.id, count_view=True)
+            # Read here, counted after the commit (after_commit_as_caller): the count is the function
+            # owner's write to the requester's placements, which the API role (a page) may still read.
+            view = await self.repo.provider_view(request_id, profile.id, count_view=False)
             if view is not None:
+                if not after_commit_as_caller(
+                    self.uow,
+                    "SELECT count(*) FROM homeops_provider_request(%s, %s, true)",
+                    (request_id, profile.id),
+                ):
+                    await self.repo.provider_view(request_id, profile.id, count_view=True)
                 return provider_request_out(view)
         raise ServiceRequestNotFound()
 
