@@ -302,19 +302,29 @@ class ServiceRequest(TimestampMixin, Base):
         Index("ix_service_requests_requester_created", "requester_id", text("created_at DESC")),
         Index("ix_service_requests_id", "id"),
         Index("ix_service_requests_status", "status"),
-        # A provider's matching open requests: category and city, newest first (see the p014 functions).
+        # A provider's matching open requests: per category and city, newest first, the other filters answered
+        # from the index (homeops_matching_requests, p018); and those within a provider's radius.
         Index(
-            "ix_service_requests_open_match",
+            "ix_service_requests_open_feed",
             "problem_category",
             "city_key",
             text("created_at DESC"),
             text("id DESC"),
+            postgresql_include=["requester_id", "area_key", "expires_at", "preferred_provider_type"],
             postgresql_where=text("status IN ('open', 'quotes_received')"),
         ),
         Index(
-            "ix_service_requests_open_location",
+            "ix_service_requests_open_area",
             "problem_category",
             "latitude",
+            postgresql_include=[
+                "longitude",
+                "created_at",
+                "id",
+                "requester_id",
+                "expires_at",
+                "preferred_provider_type",
+            ],
             postgresql_where=text("status IN ('open', 'quotes_received') AND latitude IS NOT NULL"),
         ),
         Index(
