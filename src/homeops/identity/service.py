@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
 import uuid
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -61,9 +62,9 @@ from homeops.identity.schemas import PasswordChangeIn, RegisterIn, TokenOut, Use
 
 _PROFILE_COLUMNS = tuple(UserOut.model_fields)
 
-# bcrypt releases the GIL; at most this many hashes run at once per process, so a burst of logins cannot
-# take every core from the requests that are already being served.
-_HASHING = CapacityLimiter(2)
+# bcrypt releases the GIL; at most this many hashes run at once per process — one core fewer than the machine
+# has (at least one) — so a burst of logins cannot take every core from the requests already being served.
+_HASHING = CapacityLimiter(max(1, (os.cpu_count() or 2) - 1))
 
 
 async def hash_password_async(password: str, rounds: int) -> str:
