@@ -25,6 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -117,6 +118,18 @@ def _wrote(session: AsyncSession | None) -> bool:
     return session is not None and bool(session.sync_session.info.get(WROTE))
 
 
+async def end_read(driver: psycopg.AsyncConnection[Any], status: int = 200) -> None:
+    """Ends a successful read's transaction with ``COMMIT`` (it wrote nothing: the same outcome as a rollback).
+    psycopg forgets every statement the connection prepared when it sees a ``ROLLBACK`` — ``rollback()`` or the
+    statement — and sends ``DEALLOCATE ALL``, so the next request on the pooled connection would prepare its hot
+    statements again and pay a round trip for the DEALLOCATE. A failed request (status ≥ 400) or a transaction
+    in error rolls back."""
+    if status < 400 and driver.pgconn.transaction_status == TransactionStatus.INTRANS:
+        await driver.commit()
+    else:
+        await driver.rollback()
+
+
 class UnitOfWorkMiddleware:
     def __init__(self, app: ASGIApp, audit_writer: AuditWriter) -> None:
         self.app = app
@@ -195,7 +208,7 @@ class UnitOfWorkMiddleware:
                     # A read: its transaction ends now that the response is out (straight through the driver:
                     # nothing was written, there is nothing for the ORM to do).
                     ctx.finished = True
-                    await ctx.driver.rollback()
+                    await end_read(ctx.driver, status_holder["status"])
             except Exception:
                 log.exception("ending a read transaction failed", extra={"request_id": request_id})
             finally:

@@ -366,15 +366,16 @@ async def establish_identity(
 
 _OWN_PROFILE = (
     "BEGIN; SELECT role FROM homeops_begin('{session}'::uuid, '{user}'::uuid); "
-    "SELECT {columns} FROM users WHERE id = '{user}'::uuid AND deleted_at IS NULL; ROLLBACK"
-)
+    "SELECT {columns} FROM users WHERE id = '{user}'::uuid AND deleted_at IS NULL; COMMIT"
+)  # COMMIT, not ROLLBACK (the same for a read): psycopg forgets the connection's prepared statements on a ROLLBACK
 
 
 async def own_profile_in_one_message(
     driver: psycopg.AsyncConnection[Any], session_id: uuid.UUID, user_id: uuid.UUID, columns: tuple[str, ...]
 ) -> dict[str, Any] | None:
     """The hottest authenticated read, ``GET /users/me``, as ONE message: open the transaction, establish the
-    identity, read the caller's row under row security, end the transaction — one round trip. The ids are
+    identity, read the caller's row under row security, end the transaction (COMMIT: it wrote nothing) — one
+    round trip. The ids are
     uuid.UUID values and the columns the table's own names: no user text reaches the SQL. None when the session
     is not live (no identity: the row is not visible either)."""
     if not isinstance(session_id, uuid.UUID) or not isinstance(user_id, uuid.UUID):

@@ -41,6 +41,7 @@ from starlette.requests import Request
 from homeops.audit.repository import write_audit
 from homeops.core import urls
 from homeops.core.audit import AuditRecorder
+from homeops.core.context import end_read
 from homeops.core.database import libpq_dsn
 from homeops.core.errors import Problem
 from homeops.core.security import TokenError, decode_access_token
@@ -169,7 +170,7 @@ async def run_as(
                     await write_audit(session, audit, 200, entries)
                 await driver.commit()
             else:
-                await driver.rollback()
+                await end_read(driver)  # keeps the connection's prepared statements
         except BaseException:
             await driver.rollback()
             raise
