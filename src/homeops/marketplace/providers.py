@@ -98,8 +98,8 @@ def portfolio_out(item: PortfolioItem) -> PortfolioItemOut:
     return PortfolioItemOut.model_validate(data)
 
 
-def _search_cursor(profile: ProviderProfile) -> str:
-    return encode_text_cursor(f"{int(profile.is_featured)}|{profile.average_rating}", profile.id)
+def _search_cursor(row: dict[str, Any]) -> str:
+    return encode_text_cursor(f"{int(row['is_featured'])}|{row['average_rating']}", row["id"])
 
 
 def _decode_search_cursor(cursor: str | None) -> tuple[bool, Decimal, uuid.UUID] | None:
@@ -212,7 +212,7 @@ class ProviderService:
         )
         items = rows[:limit]
         next_cursor = _search_cursor(items[-1]) if len(rows) > limit and items else None
-        return [card(p) for p in items], next_cursor
+        return [ProviderCardOut.model_validate(r) for r in items], next_cursor
 
     async def _for_admin(self, provider_id: uuid.UUID) -> ProviderProfile:
         profile = await self.providers.get_for_update(provider_id)

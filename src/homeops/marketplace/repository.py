@@ -72,6 +72,13 @@ class CategoryRepository:
         return set(await self.session.scalars(stmt))
 
 
+# What a provider card shows (``schemas.ProviderCardOut``) and the search's keyset needs.
+_CARD_COLUMNS = (
+    "id, provider_type, business_name, description, services_offered, coverage_areas, years_of_experience, "
+    "average_rating, total_ratings, total_projects, completion_rate, response_time_hours, is_verified, is_featured"
+)
+
+
 class ProviderRepository(Repository[ProviderProfile]):
     model = ProviderProfile
 
@@ -102,10 +109,11 @@ class ProviderRepository(Repository[ProviderProfile]):
         provider_type: str | None,
         after: tuple[bool, Decimal, uuid.UUID] | None,
         limit: int,
-    ) -> list[ProviderProfile]:
-        """The public directory search (``homeops_search_providers``: verified only, its indexes)."""
+    ) -> list[dict[str, Any]]:
+        """The public directory search (``homeops_search_providers``: verified only, its indexes): the cards'
+        columns only, as plain rows (no entity per result: a page is 50 profiles with their search vectors)."""
         stmt = text(
-            "SELECT * FROM homeops_search_providers(:q, :svc, :city, :district, :min_rating, "
+            f"SELECT {_CARD_COLUMNS} FROM homeops_search_providers(:q, :svc, :city, :district, :min_rating, "
             "CAST(:ptype AS provider_type), :a_featured, :a_rating, :a_id, :limit)"
         )
         params = {
@@ -120,10 +128,8 @@ class ProviderRepository(Repository[ProviderProfile]):
             "a_id": after[2] if after else None,
             "limit": limit,
         }
-        result = await self.session.execute(
-            select(ProviderProfile).from_statement(stmt).execution_options(populate_existing=True), params
-        )
-        return list(result.scalars())
+        result = await self.session.execute(stmt, params)
+        return [dict(row) for row in result.mappings()]
 
     async def become_provider(self) -> str:
         return str(await self.session.scalar(text("SELECT homeops_become_provider()")))
