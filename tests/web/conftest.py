@@ -185,15 +185,25 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture
-def context(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
-    """A fresh browser context on the live server (English, desktop size)."""
+def _browser_context(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
     ctx = chromium.new_context(base_url=live_server.url, viewport=DESKTOP, locale="en-US")
     ctx.set_default_timeout(15_000)
     try:
         yield ctx
     finally:
         ctx.close()
+
+
+@pytest.fixture
+def context(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
+    """A fresh browser context on the live server (English, desktop size)."""
+    yield from _browser_context(chromium, live_server)
+
+
+@pytest.fixture
+def other_context(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
+    """A second, separate browser context (another person at another browser, e.g. the other side of a chat)."""
+    yield from _browser_context(chromium, live_server)
 
 
 def shoot(page: Any, name: str, *, settle_ms: int = 0) -> None:

@@ -13,7 +13,7 @@ import asyncio
 import io
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +37,6 @@ def market(
     client: TestClient, make_user: Callable[..., ApiUser], make_staff: Callable[[str], ApiUser]
 ) -> Market:
     return Market(client, make_user, make_staff)
-
-
-@pytest.fixture
-def other_context(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
-    ctx = chromium.new_context(base_url=live_server.url, viewport=DESKTOP, locale="en-US")
-    ctx.set_default_timeout(15_000)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
 
 
 def _signed_in(live: LiveServer, user: ApiUser, chat_path: str) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from PIL import Image
 
 from tests.conftest import TEST_PASSWORD, ApiUser
 from tests.marketplace.conftest import Market
-from tests.web.conftest import DESKTOP, LiveServer, axe_check, shoot, sign_in_page
+from tests.web.conftest import axe_check, shoot, sign_in_page
 
 _axe = axe_check
 _sign_in = sign_in_page
@@ -33,17 +33,6 @@ def _shoot(page: Any, name: str) -> None:
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-@pytest.fixture
-def other_context(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
-    """A second browser (its own cookies): the provider's."""
-    ctx = chromium.new_context(base_url=live_server.url, viewport=DESKTOP, locale="en-US")
-    ctx.set_default_timeout(15_000)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
 
 
 @pytest.fixture
