@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 
 import psycopg
-from tests.conftest import PgTestDatabase
 
 from homeops.core.context import end_read
 from homeops.core.database import libpq_dsn
+from tests.conftest import PgTestDatabase
 
 PREPARED = "SELECT count(*) FROM pg_prepared_statements"
 
