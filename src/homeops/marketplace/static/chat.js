@@ -62,6 +62,7 @@
       if (!ol) { return refresh(); }  // the first message: the empty state gives way to the list
       li.classList.add("is-new");
       ol.appendChild(li);
+      if (waitingRead === message.id) { waitingRead = null; markRead(message.id); }
       if (!message.mine && document.visibilityState !== "hidden") { send({ type: "read", up_to: message.id }); }
     }).catch(function () { refresh(); });
   }
@@ -73,13 +74,17 @@
       .catch(function () { /* kept */ });
   }
 
+  var waitingRead = null;
+
   function markRead(upTo) {
     // Every socket of the project hears every receipt, the reader's own too: a receipt up to one of the
     // viewer's messages is the other side's; one up to the other side's message is the viewer's own (nothing
     // to show); one without a message (a side opened the page) is said again by the page itself.
     if (!upTo) { refresh(); return; }
     var target = document.getElementById("m-" + upTo);
-    if (!target || target.dataset.mine !== "true") { return; }
+    // The receipt can overtake the viewer's own message (still being fetched after "sent"): applied on arrival.
+    if (!target) { waitingRead = upTo; return; }
+    if (target.dataset.mine !== "true") { return; }
     var ol = list();
     if (!ol) { return; }
     var items = ol.querySelectorAll("li[data-mine='true']"), stop = false;
