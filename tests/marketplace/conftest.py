@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from tests.conftest import ApiUser
+from tests.web.conftest import browser  # noqa: F401 - the page tests' browser fixture, shared
 
 from homeops.core.jobs import Worker
 

@@ -7,32 +7,15 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
-import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import ApiUser
 from tests.marketplace.conftest import API, Market, photo
 from tests.web.conftest import Browser
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-
-
-@pytest.fixture
-def browser(client: TestClient) -> Iterator[Browser]:
-    client.cookies.clear()
-    try:
-        yield Browser(client)
-    finally:
-        client.cookies.clear()
-
-
-def _as(browser: Browser, user: ApiUser) -> Browser:
-    browser.client.cookies.clear()
-    browser.sign_in(user)
-    return browser
 
 
 def _location(r: Any) -> str:
@@ -54,7 +37,7 @@ def test_attachments_replies_and_delete_for_me(
     chat = f"/market/projects/{pid}/chat"
 
     # The homeowner sends a photo with a caption, then a PDF alone; an empty message is refused.
-    _as(browser, owner)
+    browser.switch_to(owner)
     _location(
         browser.post_form(
             chat, chat, {"text": "This is the leak"}, files={"file": ("leak.jpg", photo(), "image/jpeg")}
@@ -87,7 +70,7 @@ def test_attachments_replies_and_delete_for_me(
     assert b"PhoneMaker" not in got.content
 
     # The provider answers the photo (threaded): the reply quotes it.
-    _as(browser, pro)
+    browser.switch_to(pro)
     form = browser.get(f"{chat}?reply_to={image_msg['id']}").text
     assert "Replying to" in form and f'name="reply_to" id="reply-to" value="{image_msg["id"]}"' in form
     _location(
@@ -121,7 +104,7 @@ def test_attachments_replies_and_delete_for_me(
         assert cur.fetchone() == (1,)
 
     # The homeowner deletes it too: the row goes.
-    _as(browser, owner)
+    browser.switch_to(owner)
     _location(browser.post_form(chat, f"/market/projects/{pid}/chat/messages/{image_msg['id']}/delete", {}))
     assert f'id="m-{image_msg["id"]}"' not in browser.get(chat).text
     with owner_conn.cursor() as cur:
@@ -140,7 +123,7 @@ def test_a_third_user_cannot_read_post_or_delete(
     client.post(f"{API}/projects/{pid}/messages", json={"text": "Private"}, headers=owner.headers)
     mid = _messages(client, owner, pid)[0]["id"]
     stranger = market.make_user("stranger")
-    _as(browser, stranger)
+    browser.switch_to(stranger)
     assert browser.get(f"/market/projects/{pid}/chat/messages/{mid}").status_code == 404
     assert browser.get(f"/market/projects/{pid}/chat/messages/{mid}/attachments/0").status_code == 404
     r = browser.post_form("/market", f"/market/projects/{pid}/chat/messages/{mid}/delete", {})
@@ -157,7 +140,7 @@ def test_the_homeowner_edits_the_review_within_30_days(
     rating = market.rating(owner, pid, 4, review_title="Good").json()
     url = f"/market/projects/{pid}"
 
-    _as(browser, owner)
+    browser.switch_to(owner)
     page = browser.get(url).text
     assert "Edit your review" in page and "You can change your review until" in page
     assert 'name="review_text"' not in page  # the form comes on asking for it
@@ -177,7 +160,7 @@ def test_the_homeowner_edits_the_review_within_30_days(
     assert "Your review was updated." in browser.get(url).text
 
     # The provider sees the review but no edit form.
-    _as(browser, pro)
+    browser.switch_to(pro)
     page = browser.get(url).text
     assert "Even better after a week." in page and "Edit your review" not in page
 
@@ -189,7 +172,7 @@ def test_the_homeowner_edits_the_review_within_30_days(
         cur.execute(
             "UPDATE ratings SET created_at = now() - interval '31 days' WHERE id = %s", (rating["id"],)
         )
-    _as(browser, owner)
+    browser.switch_to(owner)
     page = browser.get(f"{url}?edit_review=true").text
     assert "Edit your review" not in page and 'id="review-edit"' not in page
     locked = re.search(r'<p class="muted" id="rating-locked">([^<]*)</p>', page)
@@ -208,7 +191,7 @@ def test_edit_without_a_review(browser: Browser, market: Market) -> None:
     owner, pro, project = market.project()
     market.complete(pro, project["id"], actual_cost="850.00")
     url = f"/market/projects/{project['id']}"
-    _as(browser, owner)
+    browser.switch_to(owner)
     r = browser.post_form(url, f"{url}/rating/edit", {"overall_rating": "5"})
     assert r.status_code == 422 and "This project has no review yet." in r.text
     assert uuid.UUID(project["id"])

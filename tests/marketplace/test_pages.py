@@ -7,31 +7,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import ApiUser
 from tests.marketplace.conftest import API, Market, photo
 from tests.web.conftest import Browser, csrf_of
-
-
-@pytest.fixture
-def browser(client: TestClient) -> Iterator[Browser]:
-    """One browser on the shared test client (its cookies cleared before and after)."""
-    client.cookies.clear()
-    try:
-        yield Browser(client)
-    finally:
-        client.cookies.clear()
-
-
-def _as(browser: Browser, user: ApiUser) -> Browser:
-    """The browser, signed in as ``user`` (whoever was signed in before is forgotten)."""
-    browser.client.cookies.clear()
-    browser.sign_in(user)
-    return browser
 
 
 def _quote_form(total: str = "850.00", **extra: str) -> dict[str, str]:
@@ -61,7 +41,7 @@ def test_scenario_1_through_the_pages(browser: Browser, market: Market, client: 
     pro, profile = market.provider("pro")
 
     # A photo diagnostic, then a request from it.
-    _as(browser, owner)
+    browser.switch_to(owner)
     r = browser.post_form(
         "/market/diagnostics/new",
         "/market/diagnostics",
@@ -96,7 +76,7 @@ def test_scenario_1_through_the_pages(browser: Browser, market: Market, client: 
     assert "Kitchen pipe leaking" in page.text and "No quote yet" in page.text
 
     # The provider sees it among its matching requests (without the address), and quotes.
-    _as(browser, pro)
+    browser.switch_to(pro)
     home = browser.get("/business")
     assert "Kitchen pipe leaking" in home.text
     view = browser.get(request_url)
@@ -113,7 +93,7 @@ def test_scenario_1_through_the_pages(browser: Browser, market: Market, client: 
     # The homeowner compares (a second provider quotes too) and accepts.
     other, _ = market.provider("other")
     market.quote(other, request_id, 990.0)
-    _as(browser, owner)
+    browser.switch_to(owner)
     assert "2 quotes to compare" in browser.get("/").text  # the dashboard says so
     page = browser.get(request_url)
     assert page.text.count('action="/market/quotes/') >= 4  # accept + decline for each of the two quotes
@@ -132,7 +112,7 @@ def test_scenario_1_through_the_pages(browser: Browser, market: Market, client: 
         chat_url, f"/market/projects/{project_id}/chat", {"text": "Can you come on Sunday?"}
     )
     assert _location(r).startswith(chat_url)
-    _as(browser, pro)
+    browser.switch_to(pro)
     page = browser.get(chat_url)
     assert "Can you come on Sunday?" in page.text
     browser.post_form(chat_url, f"/market/projects/{project_id}/chat", {"text": "Yes, at 10."})
@@ -157,7 +137,7 @@ def test_scenario_1_through_the_pages(browser: Browser, market: Market, client: 
     assert "Pipe replaced." in browser.get(project_url).text
 
     # The homeowner rates; the provider answers the review.
-    _as(browser, owner)
+    browser.switch_to(owner)
     page = browser.get(project_url)
     assert "Rate the work" in page.text and "Yes, at 10." in browser.get(chat_url).text
     rating = {f"{d}_rating": "5" for d in ("overall", "quality", "timeliness", "professionalism", "value")}
@@ -169,7 +149,7 @@ def test_scenario_1_through_the_pages(browser: Browser, market: Market, client: 
     page = browser.get(project_url)
     assert "Quick and tidy." in page.text and "Rate the work" not in page.text
 
-    _as(browser, pro)
+    browser.switch_to(pro)
     reviews = browser.get("/business/reviews")
     assert "Quick and tidy." in reviews.text
     rating_id = re.search(r"/market/ratings/([0-9a-f-]{36})/response", reviews.text).group(1)  # type: ignore[union-attr]
@@ -186,9 +166,9 @@ def test_another_homeowner_gets_404_on_the_request_project_and_chat(
     owner, _pro, project = market.project()
     intruder = market.make_user("intruder")
     request_id, project_id = project["request_id"], project["id"]
-    _as(browser, owner)
+    browser.switch_to(owner)
     assert browser.get(f"/market/projects/{project_id}/chat").status_code == 200
-    _as(browser, intruder)
+    browser.switch_to(intruder)
     for path in (
         f"/market/requests/{request_id}",
         f"/market/projects/{project_id}",
@@ -221,14 +201,14 @@ def test_a_provider_sees_only_the_requests_that_match_it(browser: Browser, marke
     leak = market.request(owner, problem_title="Leak under the sink")
     wall = market.request(owner, problem_title="Repaint the bedroom wall", problem_category="painting")
 
-    _as(browser, plumber)
+    browser.switch_to(plumber)
     home = browser.get("/business").text
     assert "Leak under the sink" in home and "Repaint the bedroom wall" not in home
     assert browser.get(f"/market/requests/{wall['id']}").status_code == 404
-    _as(browser, painter)
+    browser.switch_to(painter)
     home = browser.get("/business").text
     assert "Repaint the bedroom wall" in home and "Leak under the sink" not in home
-    _as(browser, elsewhere)
+    browser.switch_to(elsewhere)
     home = browser.get("/business").text
     assert "Leak under the sink" not in home and "No open request matches your profile" in home
     assert browser.get(f"/market/requests/{leak['id']}").status_code == 404
@@ -240,7 +220,7 @@ def test_an_unverified_provider_cannot_quote_from_the_page(
     owner = market.make_user("owner")
     request = market.request(owner)
     rookie, _ = market.provider("rookie", verified=False)
-    _as(browser, rookie)
+    browser.switch_to(rookie)
     home = browser.get("/business").text
     assert "waiting for an admin" in home and "Urgent pipe leak" not in home
     token = csrf_of(home)
@@ -260,7 +240,7 @@ def test_forms_without_a_valid_csrf_token_change_nothing(
     browser: Browser, market: Market, client: TestClient
 ) -> None:
     owner, _pro, project = market.project()
-    _as(browser, owner)
+    browser.switch_to(owner)
     project_id = project["id"]
     for token in (None, "forged-token"):
         data = {"text": "Forged message"} | ({"csrf_token": token} if token else {})
@@ -286,7 +266,7 @@ def test_bad_input_is_shown_on_the_form_and_nothing_is_written(
     browser: Browser, market: Market, client: TestClient
 ) -> None:
     owner = market.make_user("owner")
-    _as(browser, owner)
+    browser.switch_to(owner)
     # No photo; then not an image.
     r = browser.post_form("/market/diagnostics/new", "/market/diagnostics", {"description": "leak"})
     assert r.status_code == 422 and "Choose a photo of the problem." in r.text
@@ -316,7 +296,7 @@ def test_provider_profile_portfolio_and_public_page(
     """Scenario 3 through the pages: an engineer registers, creates the profile, adds a portfolio item with a
     photo; once an admin verified it (on the admin page), the public page shows it."""
     engineer = market.make_user("engineer", full_name="Omar Engineer")
-    _as(browser, engineer)
+    browser.switch_to(engineer)
     assert "No provider profile yet" in browser.get("/business").text
     r = browser.post_form(
         "/business/profile",
@@ -353,7 +333,7 @@ def test_provider_profile_portfolio_and_public_page(
         ).status_code
         == 200
     )
-    _as(browser, engineer)  # the role became provider: a fresh session carries it
+    browser.switch_to(engineer)  # the role became provider: a fresh session carries it
     form = browser.get("/business/profile").text
     assert name in form and 'value="hvac" checked' in form
     _location(
@@ -394,15 +374,15 @@ def test_provider_profile_portfolio_and_public_page(
 
     # Not verified yet: not in search; the admin verifies it on the admin page.
     homeowner = market.make_user("browser")
-    _as(browser, homeowner)
+    browser.switch_to(homeowner)
     assert f'href="/market/providers/{mine["id"]}"' not in browser.get(f"/market/providers?q={name}").text
     assert browser.get("/market/admin").status_code == 403
-    _as(browser, market.admin)
+    browser.switch_to(market.admin)
     admin = browser.get("/market/admin").text
     assert name in admin
     _location(browser.post_form("/market/admin", f"/market/admin/providers/{mine['id']}/verify", {}))
     assert name not in browser.get("/market/admin").text
-    _as(browser, homeowner)
+    browser.switch_to(homeowner)
     found = browser.get(f"/market/providers?service=hvac&city={market.city}").text
     assert f'href="/market/providers/{mine["id"]}"' in found
     public = browser.get(f"/market/providers/{mine['id']}").text
@@ -417,13 +397,13 @@ def test_a_dispute_is_resolved_by_an_admin_on_the_project_page(
     owner, _pro, project = market.project()
     project_url = f"/market/projects/{project['id']}"
     status = f"{project_url}/status"
-    _as(browser, owner)
+    browser.switch_to(owner)
     r = browser.post_form(project_url, status, {"status": "disputed"})
     assert r.status_code == 422 and "Add a note saying why." in r.text
     _location(browser.post_form(project_url, status, {"status": "disputed", "note": "Nobody came."}))
     assert "In dispute: Nobody came." in browser.get(project_url).text
     assert "Resolve the dispute" not in browser.get(project_url).text
-    _as(browser, market.admin)
+    browser.switch_to(market.admin)
     assert "Nobody came." in browser.get("/market/admin").text
     # The admin reads the request and its quotes, without the homeowner's buttons.
     seen = browser.get(f"/market/requests/{project['request_id']}")
@@ -453,7 +433,7 @@ def test_the_device_page_offers_a_request_for_the_device(
     )
     assert r.status_code == 201, r.text
     device = r.json()
-    _as(browser, owner)
+    browser.switch_to(owner)
     page = browser.get(f"/devices/{device['id']}").text
     assert f"/market/requests/new?device_id={device['id']}" in page
     form_url = f"/market/requests/new?device_id={device['id']}"
@@ -475,7 +455,7 @@ def test_the_device_page_offers_a_request_for_the_device(
     assert created["city"] == market.city
     # Someone outside the home cannot post a request for its device.
     stranger = market.make_user("stranger")
-    _as(browser, stranger)
+    browser.switch_to(stranger)
     assert browser.get(form_url).status_code == 404
 
 
@@ -483,7 +463,7 @@ def test_photos_on_the_request_and_the_project(browser: Browser, market: Market,
     owner, _pro, project = market.project()
     request_url = f"/market/requests/{project['request_id']}"
     project_url = f"/market/projects/{project['id']}"
-    _as(browser, owner)
+    browser.switch_to(owner)
     # The request is no longer open (a provider was selected): photos go on the project now.
     r = browser.post_form(
         request_url,
@@ -519,13 +499,13 @@ def test_photos_on_the_request_and_the_project(browser: Browser, market: Market,
     assert r.status_code == 403
     assert client.get(f"{API}/projects/{project['id']}", headers=owner.headers).json()["documents"] == []
     # Another homeowner cannot open the photo.
-    _as(browser, market.make_user("intruder"))
+    browser.switch_to(market.make_user("intruder"))
     assert browser.get(f"{project_url}/files/before/0", follow=False).status_code == 404
 
 
 def test_a_request_with_a_photo(browser: Browser, market: Market, client: TestClient) -> None:
     owner = market.make_user("owner")
-    _as(browser, owner)
+    browser.switch_to(owner)
     r = browser.post_form(
         "/market/requests/new",
         "/market/requests",
@@ -548,7 +528,7 @@ def test_the_pages_render_in_arabic(browser: Browser, market: Market, client: Te
     owner, pro, project = market.project()
     market.complete(pro, project["id"])
     assert market.rating(owner, project["id"]).status_code == 201
-    _as(browser, owner)
+    browser.switch_to(owner)
     browser.client.cookies.set("homeops_locale", "ar")
     for path in (
         "/market",
@@ -563,7 +543,7 @@ def test_the_pages_render_in_arabic(browser: Browser, market: Market, client: Te
         r = browser.get(path)
         assert r.status_code == 200, path
         assert 'dir="rtl"' in r.text
-    _as(browser, pro)
+    browser.switch_to(pro)
     browser.client.cookies.set("homeops_locale", "ar")
     for path in ("/business", "/business/profile", "/business/portfolio", "/business/reviews"):
         assert browser.get(path).status_code == 200, path
@@ -572,7 +552,7 @@ def test_the_pages_render_in_arabic(browser: Browser, market: Market, client: Te
 def test_dates_payment_and_helpful_votes(browser: Browser, market: Market, client: TestClient) -> None:
     owner, pro, project = market.project()
     project_url = f"/market/projects/{project['id']}"
-    _as(browser, owner)
+    browser.switch_to(owner)
     r = browser.post_form(
         project_url,
         f"{project_url}/schedule",
@@ -591,7 +571,7 @@ def test_dates_payment_and_helpful_votes(browser: Browser, market: Market, clien
     assert r.status_code == 403
     got = client.get(f"{API}/projects/{project['id']}", headers=owner.headers).json()
     assert (got["scheduled_start_date"], got["payment_status"]) == ("2099-05-10", "pending")
-    _as(browser, pro)
+    browser.switch_to(pro)
     _location(browser.post_form(project_url, f"{project_url}/schedule", {"payment_status": "partial"}))
     assert (
         client.get(f"{API}/projects/{project['id']}", headers=owner.headers).json()["payment_status"]
@@ -601,9 +581,9 @@ def test_dates_payment_and_helpful_votes(browser: Browser, market: Market, clien
     market.complete(pro, project["id"])
     assert market.rating(owner, project["id"]).status_code == 201
     provider_url = f"/market/providers/{project['provider_id']}"
-    _as(browser, owner)
+    browser.switch_to(owner)
     assert "/helpful" not in browser.get(provider_url).text  # one's own review
-    _as(browser, market.make_user("reader"))
+    browser.switch_to(market.make_user("reader"))
     page = browser.get(provider_url).text
     action = re.search(r'action="(/market/ratings/[0-9a-f-]{36}/helpful)"', page).group(1)  # type: ignore[union-attr]
     _location(browser.post_form(provider_url, action, {}))
@@ -615,7 +595,7 @@ def test_withdraw_resubmit_decline_and_cancel(browser: Browser, market: Market, 
     pro, _ = market.provider("pro")
     request = market.request(owner)
     request_url = f"/market/requests/{request['id']}"
-    _as(browser, pro)
+    browser.switch_to(pro)
     _location(browser.post_form(request_url, f"{request_url}/quotes", _quote_form()))
     again = browser.post_form(request_url, f"{request_url}/quotes", _quote_form())
     assert again.status_code == 409 and "withdraw your quote" in again.text
@@ -640,7 +620,7 @@ def test_withdraw_resubmit_decline_and_cancel(browser: Browser, market: Market, 
         client.get(f"{API}/service-requests/{request['id']}", headers=owner.headers).json()["status"]
         != "provider_selected"
     )
-    _as(browser, owner)
+    browser.switch_to(owner)
     _location(
         browser.post_form(request_url, f"/market/quotes/{live[0]['id']}/reject", {"reason": "Too expensive"})
     )
@@ -649,6 +629,6 @@ def test_withdraw_resubmit_decline_and_cancel(browser: Browser, market: Market, 
     page = browser.get(request_url).text
     assert "Fixed it myself" in page and "Cancel the request" not in page
     # A cancelled request takes no quote.
-    _as(browser, pro)
+    browser.switch_to(pro)
     r = browser.post_form(request_url, f"{request_url}/quotes", _quote_form())
     assert r.status_code in (404, 409)

@@ -44,6 +44,12 @@ class Browser:
         assert r.status_code == 303, r.text
         return r
 
+    def switch_to(self, user: ApiUser) -> Browser:
+        """This browser, signed in as ``user`` (whoever was signed in before is forgotten)."""
+        self.client.cookies.clear()
+        self.sign_in(user)
+        return self
+
 
 @pytest.fixture
 def browser(client: TestClient) -> Iterator[Browser]:
