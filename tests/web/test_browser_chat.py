@@ -217,6 +217,13 @@ def test_two_browsers_chat_live(context: Any, other_context: Any, market: Market
     expect(home.locator(".chat .text", has_text="Can you come on Sunday?")).to_be_visible()
     shoot(home, "marketplace-chat-live-homeowner")
 
+    # The same conversation in Arabic (right to left), live again after the language switch.
+    home.get_by_label("Language", exact=True).select_option("ar")
+    home.wait_for_function("document.documentElement.dir === 'rtl'")
+    expect(home.locator("#chat[data-live='true']")).to_have_count(1, timeout=10_000)
+    expect(home.locator(".chat .text", has_text="Yes, at 10 in the morning.")).to_be_visible()
+    shoot(home, "marketplace-chat-live-homeowner-ar")
+
 
 def test_without_javascript_the_form_still_posts(
     chromium: Any, live_server: LiveServer, market: Market
