@@ -327,3 +327,60 @@ def test_a_large_home_is_purged_in_the_background(  # type: ignore[no-untyped-de
         "SELECT count(*) FROM rollup_invalidations WHERE home_id = %s", (a.home_id,)
     ).fetchone()
     assert left == (0,)
+
+
+def test_a_rollup_run_skips_the_rows_of_devices_that_are_gone(  # type: ignore[no-untyped-def]
+    client: TestClient, household, make_worker, owner_conn: psycopg.Connection
+) -> None:
+    """What a background purge leaves for a while (the device's row gone, its raw rows not yet): the roll-up
+    job aggregates none of them, so it re-creates nothing the purge has already deleted."""
+    a = household(tag="a", devices=2)
+    _fill(client, a)
+    gone, kept = a.devices[0]["id"], a.devices[1]["id"]
+    owner_conn.execute("DELETE FROM devices WHERE id = %s", (gone,))
+    rollup(make_worker)
+    rolled = (
+        "device_telemetry_hourly",
+        "device_telemetry_daily",
+        "energy_usage_hourly",
+        "energy_usage_daily",
+    )
+    after_gone, after_kept = _device_counts(owner_conn, gone), _device_counts(owner_conn, kept)
+    assert {t: after_gone[t] for t in rolled} == dict.fromkeys(rolled, 0), after_gone
+    assert all(after_kept[t] > 0 for t in rolled), after_kept
+    assert after_gone["device_telemetry"] == 1  # the raw rows are the purge's to delete
+
+
+def test_a_deletion_waits_for_the_rollup_run_in_flight_and_deletes_what_it_wrote(  # type: ignore[no-untyped-def]
+    client: TestClient, household, owner_conn: psycopg.Connection, test_db
+) -> None:
+    """A roll-up run holds the roll-up lock shared; deleting a device takes it exclusively first, so it waits
+    for the run's commit and then deletes the rows the run wrote (none outlives the device)."""
+    import threading
+
+    from homeops.core.database import libpq_dsn
+
+    a = household(tag="a", devices=2)
+    _fill(client, a)
+    dev = a.devices[0]["id"]
+    at = hour(datetime.now(UTC)) - timedelta(hours=2)
+    with psycopg.connect(libpq_dsn(test_db.owner)) as run:  # stands for a materialize transaction
+        run.execute("SELECT pg_advisory_xact_lock_shared(7215001)")
+        run.execute(
+            "INSERT INTO device_telemetry_hourly (home_id, device_id, metric, bucket, min_value, max_value, "
+            "sum_value, count, last_ts, last_value) VALUES (%s, %s, 'temperature', %s, 1, 1, 1, 1, %s, 1)",
+            (a.home_id, dev, at, at),
+        )
+        result: dict[str, int] = {}
+        deleting = threading.Thread(
+            target=lambda: result.update(
+                status=client.delete(f"/api/v1/devices/{dev}", headers=a.user.headers).status_code
+            )
+        )
+        deleting.start()
+        deleting.join(1.5)
+        assert deleting.is_alive() and not result  # waiting for the run
+        run.commit()
+    deleting.join(30)
+    assert result == {"status": 204}
+    assert _device_counts(owner_conn, dev) == dict.fromkeys(SERIES, 0)

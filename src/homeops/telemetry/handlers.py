@@ -25,6 +25,7 @@ from homeops.telemetry.models import (
     TelemetryDaily,
     TelemetryHourly,
 )
+from homeops.telemetry.rollups import ROLLUP_LOCK
 from homeops.telemetry.tasks import PURGE
 
 _SERIES = (
@@ -39,11 +40,15 @@ _SERIES = (
     NetworkMetric,
     DeviceHealth,
 )
+# Taken before a deletion touches anything: it waits for the ingest batches and roll-up runs in flight, and
+# those after it wait for its commit (then find no token and no device). See ``rollups`` ("Deletions").
+_EXCLUSIVE_LOCK = text(f"SELECT pg_advisory_xact_lock({ROLLUP_LOCK})")
 
 
 async def on_device_removed(uow: UnitOfWork, event: DeviceRemoved) -> None:
     """A device is being deleted: its tokens and every series of it go too (in the deletion's transaction,
     under the member's identity; there is no foreign key to cascade, see ``telemetry.models``)."""
+    await uow.session.execute(_EXCLUSIVE_LOCK)
     await uow.session.execute(
         delete(IngestToken).where(
             IngestToken.home_id == event.home_id, IngestToken.device_id == event.device_id
@@ -79,7 +84,9 @@ async def on_home_removed(uow: UnitOfWork, event: HomeRemoved) -> None:
     A small home's series go in the deletion's transaction, under the owner's identity, before the home's row
     and memberships go: one ``DELETE`` per table naming the home (each partition's primary key leads with
     ``home_id``; on a cluster a single-shard statement). A large one's are left to ``telemetry.purge``, queued
-    in the same transaction (an outbox): until it has run they are invisible (no member is left to read them)."""
+    in the same transaction (an outbox): until it has run they are invisible (no member is left to read them).
+    Either way under the exclusive roll-up lock, so that no roll-up run re-creates a row of the home."""
+    await uow.session.execute(_EXCLUSIVE_LOCK)
     if await _purge_in_background(uow, event.home_id):
         await enqueue(
             uow.session, PURGE, {"home_id": str(event.home_id)}, dedupe_key=f"{PURGE}:{event.home_id}"

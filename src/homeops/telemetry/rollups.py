@@ -14,6 +14,12 @@
    from the late reading now). Days are recomputed from their hours for the touched (device, local day) pairs.
    Every bucket is recomputed whole (``ON CONFLICT DO UPDATE``), so running twice changes nothing.
 
+**Deletions** (a device or a home, ``telemetry.handlers``): ``materialize`` holds the roll-up lock *shared* for
+its transaction and reads only the rows of devices that still exist; a deletion takes the lock *exclusively*
+before it deletes anything. So a run either commits before the deletion's statements (which then delete what
+it wrote) or starts after the deletion's commit (and skips the gone devices' rows, also those a background purge
+has not reached yet): no roll-up row outlives its device.
+
 **Energy**: ``energy_usage`` holds cumulative meter readings. A bucket's consumption is the sum of the steps
 between consecutive readings that end in it (the previous reading may be in an earlier bucket). A step is
 
@@ -46,6 +52,11 @@ MAX_POWER_KW = 50.0
 MIN_STEP_HOURS = 0.1
 JITTER_KWH = 0.05
 GAP = timedelta(hours=1)
+# The advisory lock of ingest batches and roll-up runs (shared) against the threshold advance and deletions
+# (exclusive); the same number as migration p015's ``ROLLUP_LOCK``.
+ROLLUP_LOCK = 7215001
+# The row of ``{alias}`` belongs to a device that still exists (a deleted device's rows are never rolled up).
+LIVE = "EXISTS (SELECT 1 FROM devices dv WHERE dv.home_id = {alias}.home_id AND dv.id = {alias}.device_id)"
 
 _STATS_UPDATE = (
     "min_value = excluded.min_value, max_value = excluded.max_value, sum_value = excluded.sum_value, "
@@ -61,7 +72,7 @@ INSERT INTO device_telemetry_hourly AS h
        (home_id, device_id, metric, bucket, min_value, max_value, sum_value, count, last_ts, last_value)
 SELECT home_id, device_id, metric, date_bin('1 hour', ts, {ORIGIN}), min(value), max(value), sum(value), count(*),
        max(ts), (array_agg(value ORDER BY ts DESC))[1]
-  FROM device_telemetry WHERE ts >= :lo AND ts < :hi
+  FROM device_telemetry t WHERE ts >= :lo AND ts < :hi AND {LIVE.format(alias="t")}
  GROUP BY home_id, device_id, metric, date_bin('1 hour', ts, {ORIGIN})
 ON CONFLICT (home_id, device_id, metric, bucket) DO UPDATE SET {_STATS_UPDATE}
 """
@@ -71,8 +82,8 @@ INSERT INTO device_telemetry_hourly AS h
        (home_id, device_id, metric, bucket, min_value, max_value, sum_value, count, last_ts, last_value)
 SELECT t.home_id, t.device_id, t.metric, i.bucket, min(t.value), max(t.value), sum(t.value), count(*), max(t.ts),
        (array_agg(t.value ORDER BY t.ts DESC))[1]
-  FROM (SELECT DISTINCT home_id, device_id, metric, bucket FROM rollup_invalidations
-         WHERE claim = :claim AND source = 't') i
+  FROM (SELECT DISTINCT home_id, device_id, metric, bucket FROM rollup_invalidations r
+         WHERE claim = :claim AND source = 't' AND {LIVE.format(alias="r")}) i
   JOIN device_telemetry t ON t.home_id = i.home_id AND t.device_id = i.device_id AND t.metric = i.metric
                          AND t.ts >= i.bucket AND t.ts < i.bucket + interval '1 hour'
  GROUP BY t.home_id, t.device_id, t.metric, i.bucket
@@ -115,15 +126,15 @@ _TELEMETRY_DAILY_CLAIMED = _telemetry_daily(
 _ENERGY_WORK_RANGE = f"""
 INSERT INTO rollup_invalidations (home_id, device_id, source, metric, bucket, batch_id, claim)
 SELECT DISTINCT home_id, device_id, 'w', '', date_bin('1 hour', ts, {ORIGIN}), CAST(:work AS uuid), CAST(:work AS uuid)
-  FROM energy_usage
- WHERE ts >= :lo AND ts < :hi
+  FROM energy_usage e
+ WHERE ts >= :lo AND ts < :hi AND {LIVE.format(alias="e")}
 ON CONFLICT DO NOTHING
 """
-_ENERGY_WORK_CLAIMED = """
+_ENERGY_WORK_CLAIMED = f"""
 INSERT INTO rollup_invalidations (home_id, device_id, source, metric, bucket, batch_id, claim)
 SELECT DISTINCT home_id, device_id, 'w', '', bucket, CAST(:work AS uuid), CAST(:work AS uuid)
-  FROM rollup_invalidations
- WHERE claim = :claim AND source = 'e'
+  FROM rollup_invalidations r
+ WHERE claim = :claim AND source = 'e' AND {LIVE.format(alias="r")}
 ON CONFLICT DO NOTHING
 """
 _ENERGY_WORK_NEXT = f"""
@@ -134,7 +145,7 @@ SELECT DISTINCT i.home_id, i.device_id, 'w', '', date_bin('1 hour', n.ts, {ORIGI
   CROSS JOIN LATERAL (SELECT e.ts FROM energy_usage e
                        WHERE e.home_id = i.home_id AND e.device_id = i.device_id
                          AND e.ts >= i.bucket + interval '1 hour' ORDER BY e.ts LIMIT 1) n
- WHERE i.claim = :claim AND i.source = 'e'
+ WHERE i.claim = :claim AND i.source = 'e' AND {LIVE.format(alias="i")}
 ON CONFLICT DO NOTHING
 """
 
@@ -209,6 +220,7 @@ _ENERGY_DAILY = _energy_daily(
     "SELECT home_id, device_id, bucket FROM rollup_invalidations WHERE claim = :work AND source = 'w'"
 )
 
+_SHARE_LOCK = f"SELECT pg_advisory_xact_lock_shared({ROLLUP_LOCK})"
 _CLAIM = "UPDATE rollup_invalidations SET claim = :claim WHERE claim IS NULL"
 _DELETE_CLAIMED = "DELETE FROM rollup_invalidations WHERE claim = :claim OR claim = :work"
 _STATE = "SELECT watermark, threshold FROM telemetry_rollup_state WHERE name = 'hourly'"
@@ -251,7 +263,8 @@ async def advance(session: AsyncSession, now: datetime) -> tuple[datetime, datet
 
 async def materialize(session: AsyncSession) -> RollupReport:
     """Step 2 in the caller's transaction: the range below the threshold (up to ``MAX_CHUNKS_PER_RUN`` chunks)
-    and every invalidation recorded so far."""
+    and every invalidation recorded so far, holding the roll-up lock shared (see "Deletions" above)."""
+    await _run(session, _SHARE_LOCK, {})
     watermark, threshold = (await session.execute(text(_STATE))).one()
     report = RollupReport(watermark=watermark, threshold=threshold)
     ids = {"claim": uuid.uuid4(), "work": uuid.uuid4()}
