@@ -384,3 +384,38 @@ def test_a_deletion_waits_for_the_rollup_run_in_flight_and_deletes_what_it_wrote
     deleting.join(30)
     assert result == {"status": 204}
     assert _device_counts(owner_conn, dev) == dict.fromkeys(SERIES, 0)
+
+
+def test_a_platform_admin_outside_the_home_reads_none_of_its_telemetry(  # type: ignore[no-untyped-def]
+    client: TestClient, household, make_worker, make_staff, owner_conn, app_conn: psycopg.Connection
+) -> None:
+    """Telemetry is the household's (migration p019): a platform admin sees the home and its devices, not what
+    they measured — 404 like a stranger through the API, no rows as the app role. A guest still reads."""
+    a = household(tag="a", devices=2)
+    _fill(client, a)
+    rollup(make_worker)
+    run_jobs(make_worker, "telemetry.health")
+    admin = make_staff("admin")
+    dev = a.devices[0]["id"]
+    assert client.get(f"/api/v1/homes/{a.home_id}", headers=admin.headers).status_code == 200
+    assert client.get(f"/api/v1/devices/{dev}", headers=admin.headers).status_code == 200
+    window = {"metric": "temperature", "from": iso(datetime.now(UTC) - timedelta(days=1))}
+    for url, params in (
+        (f"/api/v1/devices/{dev}/telemetry", window),
+        (f"/api/v1/devices/{dev}/telemetry", {**window, "interval": "1h"}),
+        (f"/api/v1/homes/{a.home_id}/telemetry", {**window, "interval": "1h"}),
+        (f"/api/v1/devices/{dev}/metrics", {}),
+        (f"/api/v1/homes/{a.home_id}/dashboard", {}),
+        (f"/api/v1/homes/{a.home_id}/energy", {}),
+        *((f"/api/v1/devices/{dev}/{path}", {}) for path in RECORDS),
+    ):
+        assert_problem(client.get(url, params=params, headers=admin.headers), 404)
+        assert client.get(url, params=params, headers=a.user.headers).status_code == 200, url
+
+    as_user(app_conn, admin.id)
+    for table in SERIES:
+        assert app_conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,), table
+    app_conn.rollback()
+    as_user(app_conn, a.user.id)
+    for table in SERIES:
+        assert app_conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] > 0, table

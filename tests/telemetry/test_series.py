@@ -24,16 +24,17 @@ def _gaps(body_gaps: list[dict[str, str]]) -> list[tuple[datetime, datetime]]:
 
 
 def test_home_series_share_their_buckets(client: TestClient, household, make_worker) -> None:  # type: ignore[no-untyped-def]
-    h = household(devices=3)
-    a, b, silent = h.devices
+    h = household(devices=4)
+    a, b, silent, late = h.devices
     now = datetime.now(UTC)
     base = hour(now) - timedelta(hours=5)  # hours 0–4 rolled up, hour 5 (the current one) raw
     points = {
         a["id"]: [(base + timedelta(hours=k, minutes=m), 10.0 * k + m) for k in (0, 1, 3) for m in (0, 2)]
         + [(hour(now), 55.0)],
         b["id"]: [(base + timedelta(hours=k), 100.0 + k) for k in range(6)],
+        late["id"]: [(base + timedelta(hours=k), 200.0 + k) for k in range(2, 6)],  # a run from hour 2
     }
-    for dev in (a, b):
+    for dev in (a, b, late):
         token = device_token(client, h, dev)
         items = [{"metric": "temperature", "ts": iso(t), "value": v} for t, v in points[dev["id"]]]
         assert send(client, token, "telemetry", items).status_code == 200
@@ -46,12 +47,14 @@ def test_home_series_share_their_buckets(client: TestClient, household, make_wor
     assert body["source"] == "hourly" and body["interval"] == "1h"
     assert _times(body["ts"]) == buckets
     by_device = {s["device_id"]: s for s in body["series"]}
-    assert set(by_device) == {a["id"], b["id"]}  # the silent device is left out when none are named
+    assert set(by_device) == {a["id"], b["id"], late["id"]}  # the silent one is left out when none are named
     assert by_device[a["id"]]["ts"] is None
     assert by_device[a["id"]]["values"] == [1.0, 11.0, None, 31.0, None, 55.0]  # hour 5: from raw rows
     assert _gaps(by_device[a["id"]]["gaps"]) == [(buckets[2], buckets[3]), (buckets[4], buckets[5])]
     assert by_device[b["id"]]["values"] == [100.0, 101.0, 102.0, 103.0, 104.0, 105.0]
     assert by_device[b["id"]]["gaps"] == []
+    assert by_device[late["id"]]["values"] == [None, None, 202.0, 203.0, 204.0, 205.0]
+    assert _gaps(by_device[late["id"]]["gaps"]) == [(buckets[0], buckets[2])]
 
     # Named devices are all listed, a silent one as nothing but gaps.
     named = client.get(

@@ -17,6 +17,7 @@ from typing import Any
 from homeops.core.pagination import InvalidCursor, PageParams
 from homeops.core.uow import UnitOfWork
 from homeops.devices.service import DeviceNotFound
+from homeops.telemetry.access import household_homes
 from homeops.telemetry.models import Severity
 from homeops.telemetry.repository import RecordsReader
 from homeops.telemetry.service import BadSeriesQuery
@@ -80,9 +81,9 @@ class RecordsService:
         self.reader = RecordsReader(driver)
 
     async def _home(self, device_id: uuid.UUID) -> uuid.UUID:
-        """The device's home when the caller sees the device (guests and platform admins read), else 404."""
-        homes = None if self.uow.actor.is_admin else self.uow.actor.home_ids()
-        home_id = await self.reader.device_home(device_id, homes) if homes is None or homes else None
+        """The device's home when the caller belongs to it (guests read; see ``telemetry.access``), else 404."""
+        homes = household_homes(self.uow)
+        home_id = await self.reader.device_home(device_id, homes) if homes else None
         if home_id is None:
             raise DeviceNotFound()
         return home_id

@@ -39,6 +39,7 @@ from homeops.core.uow import UnitOfWork
 from homeops.devices.models import Device
 from homeops.devices.service import DeviceNotFound
 from homeops.homes.access import HomeNotFound, load_in_home, require_home
+from homeops.telemetry.access import household_homes, require_household
 from homeops.telemetry.ingest import TOKEN_PREFIX, hash_token
 from homeops.telemetry.models import IngestToken
 from homeops.telemetry.repository import DashboardReader, SeriesReader, TokenRepository
@@ -253,13 +254,13 @@ def _placed(
     rows: list[tuple[Any, ...]], devices: list[uuid.UUID], count: int
 ) -> dict[uuid.UUID, list[float | None]]:
     """Each device's value of every bucket (``None`` where nothing was measured), from the repository's
-    ``(device_id, positions, values)`` rows."""
+    ``(device_id, positions, values)`` rows (positions: a list, or a ``range`` for a run in order)."""
     values: dict[uuid.UUID, list[float | None]] = {d: [None] * count for d in devices}
     for device, positions, found in rows:
         line = values[device]
         first = positions[0] if positions else 0
-        if positions == list(range(first, first + len(positions))):  # a run of buckets in order: one copy
-            line[first : first + len(found)] = found
+        if isinstance(positions, range) or positions == list(range(first, first + len(positions))):
+            line[first : first + len(found)] = found  # a run of buckets in order: one copy
             continue
         for i, value in zip(positions, found, strict=True):
             line[i] = value
@@ -291,12 +292,12 @@ class SeriesService:
         self.uow = uow
         self.reader = SeriesReader(driver)
 
-    def _homes(self) -> list[uuid.UUID] | None:
-        return None if self.uow.actor.is_admin else self.uow.actor.home_ids()
+    def _homes(self) -> list[uuid.UUID]:
+        return household_homes(self.uow)
 
     async def device_series(self, device_id: uuid.UUID, query: SeriesQuery) -> dict[str, Any]:
         homes = self._homes()
-        found = await self.reader.device(device_id, homes) if homes is None or homes else None
+        found = await self.reader.device(device_id, homes) if homes else None
         if found is None:
             raise DeviceNotFound()
         home_id, timezone, _ = found
@@ -322,7 +323,7 @@ class SeriesService:
         """The metric's series of several devices of a home: those given, else every device of the home that
         measured it in the range. Bucketed series share the response's ``ts`` (the bucket starts); raw series
         have their own."""
-        await require_home(self.uow, home_id, HomeRole.guest)
+        require_household(self.uow, home_id)
         timezone = await self.reader.home_timezone(home_id)
         if timezone is None:
             raise HomeNotFound()
@@ -350,7 +351,7 @@ class SeriesService:
     async def metrics(self, device_id: uuid.UUID) -> list[dict[str, Any]]:
         """The metrics a device reported in the last 30 days, with the newest value of each."""
         homes = self._homes()
-        found = await self.reader.device(device_id, homes) if homes is None or homes else None
+        found = await self.reader.device(device_id, homes) if homes else None
         if found is None:
             raise DeviceNotFound()
         return await self.reader.metrics(found[0], device_id, self.uow.now())
@@ -458,7 +459,7 @@ class DashboardService:
         self.reader = DashboardReader(driver)
 
     async def _timezone(self, home_id: uuid.UUID) -> str:
-        await require_home(self.uow, home_id, HomeRole.guest)
+        require_household(self.uow, home_id)
         timezone = await self.series.home_timezone(home_id)
         if timezone is None:
             raise HomeNotFound()
