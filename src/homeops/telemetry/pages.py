@@ -19,11 +19,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import Locale
+from babel.dates import format_time
 from fastapi import Response
 from markupsafe import Markup
 
-from homeops.core.pagination import PageParams
+from homeops.core.pagination import InvalidCursor, PageParams
 from homeops.core.web import N_, NO_FORM, FormError, FormState, Page, Pages, Panel, _, form_model, page_router
+from homeops.core.web.i18n import current_locale, fmt_date
 from homeops.core.web.page import safe_next
 from homeops.devices.pages import render_device_page
 from homeops.devices.schemas import DeviceOut
@@ -31,6 +34,8 @@ from homeops.devices.service import DeviceService
 from homeops.homes.schemas import HomeOut
 from homeops.homes.service import HomeService
 from homeops.identity.web import SignedInPage
+from homeops.telemetry.models import Severity
+from homeops.telemetry.records import SEVERITIES, RecordsService
 from homeops.telemetry.schemas import TokenCreated, TokenIn, TokenOut
 from homeops.telemetry.service import (
     BadSeriesQuery,
@@ -44,6 +49,9 @@ router = page_router()
 
 DASHBOARD_METRIC = "temperature"
 RAW_TABLE_ROWS = 300  # the newest raw points listed in a table (a chart shows them all)
+ERROR_LOG_ROWS = 10  # error log entries per page of the device page ("Older" pages on with the cursor)
+NETWORK_SPAN = timedelta(hours=24)  # the connectivity samples shown: the newest of this span ...
+NETWORK_ROWS = 48  # ... at most this many
 
 
 @dataclass(frozen=True)
@@ -251,8 +259,11 @@ def _labels() -> dict[str, Any]:
 
 # --- the device panel ----------------------------------------------------------------------------------------
 async def device_panel(page: Page, device: DeviceOut) -> Markup:
-    """The device's metrics (newest value of each) and the chart of one of them over the chosen range, then its
-    ingest tokens for those who may manage them."""
+    """The device's metrics (newest value of each) and the chart of one of them over the chosen range, its
+    current state, error log and connectivity samples, then its ingest tokens for those who may manage them
+    (nothing for a platform admin outside the household: ``telemetry.access``)."""
+    if page.uow.actor.home_role(device.home_id) is None:
+        return Markup("")
     driver = await page.uow.driver()
     series_service = SeriesService(page.uow, driver)
     metrics = await series_service.metrics(device.id)
@@ -280,6 +291,7 @@ async def device_panel(page: Page, device: DeviceOut) -> Markup:
         )
     write = page.can(device.home_id, "member")
     tokens = await TokenService(page.uow).list_for_device(device.id) if write else []
+    records = await _device_records(page, device)
     return page.fragment(
         "telemetry/device_panel.html",
         device=device,
@@ -291,7 +303,14 @@ async def device_panel(page: Page, device: DeviceOut) -> Markup:
         ranges=RANGES.values(),
         metric_label=metric_label,
         link=lambda **params: page.url(
-            f"/devices/{device.id}", **{"metric": metric, "range": chosen.key, **params}
+            f"/devices/{device.id}",
+            **{
+                "metric": metric,
+                "range": chosen.key,
+                "min_severity": records["min_severity"],
+                "error_cursor": records["error_cursor"],
+                **params,
+            },
         ),
         write=write,
         tokens=[t for t in tokens if t.revoked_at is None],
@@ -299,13 +318,72 @@ async def device_panel(page: Page, device: DeviceOut) -> Markup:
         created=getattr(page.request.state, "telemetry_token", None),
         form=page.state,
         back=f"/devices/{device.id}#ingest-tokens",
+        **records,
         **_labels(),
     )
 
 
+def local_clock(ts: datetime, timezone: str) -> tuple[str, str]:
+    """The day and the time of ``ts`` in the home's time zone, each short and in the page's language (a
+    narrow table shows them on two lines)."""
+    local = ts.astimezone(ZoneInfo(timezone))
+    return fmt_date(local, "short"), format_time(local, "short", locale=Locale.parse(current_locale()))
+
+
+def _min_severity(page: Page) -> Severity | None:
+    """The error log's filter (``?min_severity=``): None (every entry) when absent or not a severity."""
+    try:
+        return Severity(page.request.query_params.get("min_severity") or "")
+    except ValueError:
+        return None
+
+
+async def _device_records(page: Page, device: DeviceOut) -> dict[str, Any]:
+    """The device's current state, a page of its error log (newest first, from ``?min_severity=`` up, the page
+    after ``?error_cursor=``) and its newest connectivity samples: the ``RecordsService`` calls of the API."""
+    records = RecordsService(page.uow, await page.uow.driver())
+    at_least = _min_severity(page)
+    cursor = (page.request.query_params.get("error_cursor") or "")[:512] or None
+    bad_cursor = False
+    try:
+        errors = await records.error_logs(
+            device.id, PageParams(limit=ERROR_LOG_ROWS, cursor=cursor), min_severity=at_least
+        )
+    except InvalidCursor:  # a link altered or from elsewhere: the first page, saying so
+        bad_cursor, cursor = True, None
+        errors = await records.error_logs(device.id, PageParams(limit=ERROR_LOG_ROWS), min_severity=at_least)
+    network = await records.network_metrics(
+        device.id, PageParams(limit=NETWORK_ROWS), start=page.uow.now() - NETWORK_SPAN
+    )
+    samples = network["items"]
+    timezone = (await HomeService(page.uow).get(device.home_id)).timezone
+    return {
+        "current": await records.current_state(device.id),
+        "timezone": timezone,
+        "local_clock": lambda ts: local_clock(ts, timezone),
+        "errors": errors["items"],
+        "errors_next": errors["next_cursor"],
+        "error_cursor": cursor,
+        "bad_cursor": bad_cursor,
+        "min_severity": at_least.value if at_least else None,
+        "severities": [s.value for s in SEVERITIES],
+        "samples": samples,
+        "samples_more": network["next_cursor"] is not None,
+        # The columns of the connectivity table: those some sample has a value for.
+        "network_columns": [
+            c
+            for c in ("connected", "rssi_dbm", "link_quality", "latency_ms", "packet_loss_pct")
+            if any(s[c] is not None for s in samples)
+        ],
+    }
+
+
 # --- the home panel and the home's tokens --------------------------------------------------------------------
 async def home_panel(page: Page, home: HomeOut) -> Markup:
-    """The home's figures with a link to its dashboard, then its ingest tokens for those who may manage them."""
+    """The home's figures with a link to its dashboard, then its ingest tokens for those who may manage them
+    (nothing for a platform admin outside the household: ``telemetry.access``)."""
+    if page.uow.actor.home_role(home.id) is None:
+        return Markup("")
     summary = await DashboardService(page.uow, await page.uow.driver()).dashboard(home.id)
     write = page.can(home.id, "member")
     tokens = await TokenService(page.uow).list_for_home(home.id) if write else []
