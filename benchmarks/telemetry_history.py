@@ -755,6 +755,10 @@ def explain(
     except ImportError:  # older code (one row per bucket): not explained here
         print("\nSQL: not explained (the code has no _HOURLY_ROWS: older than the columns)")
         return
+    try:  # since the runs statement: what a 1-hour chart of sensors without holes sends
+        from homeops.telemetry.repository import _HOURLY_RUNS as hourly_sql
+    except ImportError:
+        hourly_sql = _HOURLY_ROWS
 
     end = datetime.now(UTC)
     start = datetime.fromtimestamp((end - timedelta(days=30)).timestamp() // 3600 * 3600, UTC)
@@ -784,7 +788,7 @@ def explain(
             conn.execute("SELECT set_config('homeops.role', 'homeowner', false)")
         who = "as the API role, under the row policies" if as_api else "as the owner"
         for name, sql, params in (
-            ("30-day hourly, 50 sensors", _HOURLY_ROWS["avg"], hourly),
+            ("30-day hourly, 50 sensors", hourly_sql["avg"], hourly),
             ("24-hour raw, one sensor", _RAW_POINTS, raw),
         ):
             times, plan = [], []
@@ -806,7 +810,7 @@ def explain(
                     t = time.perf_counter()
                     rows = conn.execute(sql, params, prepare=prepare, binary=True).fetchall()  # type: ignore[arg-type]
                     runs[label].append((time.perf_counter() - t) * 1000)
-            n = sum(len(r[1]) for r in rows)
+            n = sum(len(r[-1]) for r in rows)
             print()
             print(
                 f"SQL {name}: {len(rows)} rows, {n:,} values; execution + fetch over psycopg (binary), "

@@ -109,24 +109,29 @@ _HOURLY_ROWS = {
     )
     for agg, row in _ROLLUP_ROW.items()
 }
-# 1-hour buckets, first try: per device (an index walk each) its values in time order with the first and last
-# bucket and their number. A device with a value in every hour between its first and last — a live sensor —
-# needs no positions (its values are one run): the positions (a computed integer per row, ~30 % of the
-# statement) are read only for the devices with holes, by ``_HOURLY_ROWS``.
+# 1-hour buckets, first try: per device its values in time order, with the first and last bucket and their
+# number — the roll-up rows by an index-only walk of the primary key (its INCLUDE columns hold the statistics,
+# migration p020; the partitions come in time order, so there is nothing to sort), then the hour in progress
+# from raw rows. A device with a value in every hour between its first and last — a live sensor — needs no
+# positions (its values are one run): the positions (a computed integer per row, ~30 % of the statement) are
+# read only for the devices with holes, by ``_HOURLY_ROWS``.
 _HOURLY_RUNS = {
     agg: f"""
-SELECT d.id, s.first, s.last, s.n, s.v FROM unnest(%(devices)s::uuid[]) AS d(id)
-CROSS JOIN LATERAL (
+SELECT d.id, coalesce(r.first, w.first), coalesce(w.last, r.last), coalesce(r.n, 0) + coalesce(w.n, 0),
+       coalesce(r.v, '{{}}') || coalesce(w.v, '{{}}')
+  FROM unnest(%(devices)s::uuid[]) AS d(id)
+ CROSS JOIN LATERAL (
+  SELECT min(bucket) AS first, max(bucket) AS last, count(*) AS n, array_agg({row} ORDER BY bucket) AS v
+    FROM device_telemetry_hourly
+   WHERE home_id = %(home)s AND device_id = d.id AND metric = %(metric)s
+     AND bucket >= %(start)s AND bucket < %(rollup_end)s) r
+ CROSS JOIN LATERAL (
   SELECT min(b) AS first, max(b) AS last, count(*) AS n, array_agg(v ORDER BY b) AS v FROM (
-    SELECT bucket AS b, {row} AS v FROM device_telemetry_hourly
-     WHERE home_id = %(home)s AND device_id = d.id AND metric = %(metric)s
-       AND bucket >= %(start)s AND bucket < %(rollup_end)s
-    UNION ALL
-    SELECT date_bin('1 hour', ts, {ORIGIN}), {_RAW_AGG[agg]} FROM device_telemetry
+    SELECT date_bin('1 hour', ts, {ORIGIN}) AS b, {_RAW_AGG[agg]} AS v FROM device_telemetry
      WHERE home_id = %(home)s AND device_id = d.id AND metric = %(metric)s
        AND ts >= %(raw_start)s AND ts < %(end)s
-     GROUP BY 1) x
-) s WHERE s.n > 0"""
+     GROUP BY 1) x) w
+ WHERE coalesce(r.n, 0) + coalesce(w.n, 0) > 0"""
     for agg, row in _ROLLUP_ROW.items()
 }
 _HOURLY_BUCKETS = {
