@@ -45,6 +45,18 @@ def household(client: TestClient, make_user, make_home) -> Callable[..., Househo
     return _make
 
 
+def invite_guest(client: TestClient, h: Household, make_user: Callable[..., ApiUser]) -> ApiUser:
+    """A new user made a guest of the household (reads, writes nothing)."""
+    guest = make_user("guest")
+    r = client.post(
+        f"/api/v1/homes/{h.home_id}/members",
+        json={"email": guest.email, "role": "guest"},
+        headers=h.user.headers,
+    )
+    assert r.status_code == 201, r.text
+    return guest
+
+
 def device_token(client: TestClient, h: Household, device: dict[str, Any]) -> str:
     r = client.post(
         f"/api/v1/devices/{device['id']}/ingest-tokens", json={"name": "t"}, headers=h.user.headers

@@ -9,7 +9,7 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from tests.conftest import as_user, assert_problem, captured_sql
-from tests.telemetry.conftest import ago, device_token, home_token, iso, send
+from tests.telemetry.conftest import ago, device_token, home_token, invite_guest, iso, send
 
 
 def _count(owner_conn: psycopg.Connection, table: str, device_id: str) -> int:
@@ -58,13 +58,7 @@ def test_only_members_manage_tokens_and_other_households_see_nothing(  # type: i
     token_id = client.post(
         f"/api/v1/homes/{h.home_id}/ingest-tokens", json={}, headers=h.user.headers
     ).json()["id"]
-    guest, stranger = make_user("guest"), make_user("stranger")
-    r = client.post(
-        f"/api/v1/homes/{h.home_id}/members",
-        json={"email": guest.email, "role": "guest"},
-        headers=h.user.headers,
-    )
-    assert r.status_code == 201, r.text
+    guest, stranger = invite_guest(client, h, make_user), make_user("stranger")
     assert_problem(client.post(f"/api/v1/devices/{dev['id']}/ingest-tokens", headers=guest.headers), 403)
     assert_problem(client.get(f"/api/v1/homes/{h.home_id}/ingest-tokens", headers=guest.headers), 403)
     assert_problem(client.post(f"/api/v1/devices/{dev['id']}/ingest-tokens", headers=stranger.headers), 404)

@@ -15,7 +15,7 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from tests.conftest import ApiUser
-from tests.telemetry.conftest import Household, device_token, hour, iso, rollup, run_jobs, send
+from tests.telemetry.conftest import Household, device_token, hour, invite_guest, iso, rollup, run_jobs, send
 from tests.web.conftest import Browser, browser, csrf_of  # noqa: F401  (fixture)
 
 _TOKEN_RE = re.compile(r'id="new-token" type="text" readonly value="(hit_[^"]+)"')
@@ -221,13 +221,7 @@ def test_a_guest_sees_the_readings_but_manages_no_token(
 ) -> None:
     h = household()
     _fill(client, h, make_worker)
-    guest = make_user("guest")
-    r = client.post(
-        f"/api/v1/homes/{h.home_id}/members",
-        json={"email": guest.email, "role": "guest"},
-        headers=h.user.headers,
-    )
-    assert r.status_code == 201, r.text
+    guest = invite_guest(client, h, make_user)
     [(token_id, *_rest)] = _tokens(owner_conn, h.home_id)
     browser.sign_in(guest)
     device = f"/devices/{h.devices[0]['id']}"

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from homeops.telemetry.pages import ERROR_LOG_ROWS as ROWS
 from tests.conftest import TEST_PASSWORD, ApiUser
-from tests.telemetry.conftest import Household, device_token, iso, send
+from tests.telemetry.conftest import Household, device_token, invite_guest, iso, send
 from tests.web.conftest import (  # noqa: F401  (fixtures)
     DESKTOP,
     PHONE,
@@ -92,17 +92,6 @@ def _older(page: str) -> str | None:
 def _newest_first(errors: list[dict[str, Any]], at_least: str = "debug") -> list[str]:
     kept = [e for e in errors if SEVERITIES.index(e["severity"]) >= SEVERITIES.index(at_least)]
     return [e["code"] for e in reversed(kept)]
-
-
-def _guest(client: TestClient, h: Household, make_user: Callable[..., ApiUser]) -> ApiUser:
-    guest = make_user("guest")
-    r = client.post(
-        f"/api/v1/homes/{h.home_id}/members",
-        json={"email": guest.email, "role": "guest"},
-        headers=h.user.headers,
-    )
-    assert r.status_code == 201, r.text
-    return guest
 
 
 def test_the_device_page_shows_the_state_the_error_log_and_connectivity(
@@ -212,7 +201,7 @@ def test_another_household_gets_404_and_a_guest_reads_the_records(
         assert not _codes(r.text) and "heating" not in r.text and "Fault" not in r.text
         assert 'id="error-log"' not in r.text and 'id="connectivity"' not in r.text
 
-    browser.switch_to(_guest(client, h, make_user))
+    browser.switch_to(invite_guest(client, h, make_user))
     page = browser.get(device).text
     assert '<span class="badge badge-info">heating</span>' in page
     assert _codes(page) == codes[:ROWS] and 'id="connectivity"' in page and '<bdi dir="ltr">-61</bdi>' in page

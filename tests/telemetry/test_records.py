@@ -9,7 +9,17 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from tests.conftest import as_user, assert_problem
-from tests.telemetry.conftest import Household, device_token, home_token, hour, iso, rollup, run_jobs, send
+from tests.telemetry.conftest import (
+    Household,
+    device_token,
+    home_token,
+    hour,
+    invite_guest,
+    iso,
+    rollup,
+    run_jobs,
+    send,
+)
 
 SERIES = (
     "device_telemetry",
@@ -219,13 +229,7 @@ def test_another_household_gets_404_and_the_database_shows_it_nothing(  # type: 
             client.get(f"/api/v1/devices/{dev}/{path}", headers=b.user.headers), 404, "device_not_found"
         )
         assert client.get(f"/api/v1/devices/{dev}/{path}", headers=a.user.headers).status_code == 200
-    guest = make_user("guest")
-    r = client.post(
-        f"/api/v1/homes/{a.home_id}/members",
-        json={"email": guest.email, "role": "guest"},
-        headers=a.user.headers,
-    )
-    assert r.status_code == 201, r.text
+    guest = invite_guest(client, a, make_user)
     assert len(client.get(f"/api/v1/devices/{dev}/error-logs", headers=guest.headers).json()["items"]) == 1
     # As the API's role, with the other household's identity: what a bug in the Python code would see.
     with app_conn.transaction():
