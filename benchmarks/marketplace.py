@@ -47,6 +47,7 @@ from urllib.parse import urlencode
 
 import httpx
 import psycopg
+from _serve import free_port, stop
 from rich.table import Table
 
 from homeops.bootstrap import prepare_database
@@ -73,7 +74,6 @@ from queries import (
     capture,
     console,
     explain,
-    free_port,
     percentile,
     run_sql,
 )
@@ -665,11 +665,7 @@ def http_bench(
                     f"HTTP {label}: p50 {res.p50:.2f} ms, p99 {res.p99:.2f} ms ({sum(res.rows) / len(res.rows):.1f} rows)"
                 )
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         log.close()
     durations: dict[str, int] = {}
     for entry_line in log_path.read_text().splitlines():

@@ -32,13 +32,13 @@ from homeops.core.database import libpq_dsn
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from _serve import free_port
 from queries import (
     BENCH_DOMAIN,
     BENCH_PASSWORD,
     HEAVY_DEVICES,
     WARMUP,
     console,
-    free_port,
     percentile,
 )
 

@@ -30,7 +30,6 @@ import os
 import platform
 import random
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -43,6 +42,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import psycopg
+from _serve import free_port, stop
 from psycopg import sql as pgsql
 from psycopg.types.json import Jsonb
 from rich.console import Console
@@ -590,12 +590,6 @@ def output_name(stem: str, tag: str, ext: str = "txt") -> str:
     return f"{stem}-{tag}.{ext}" if tag else f"{stem}.{ext}"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def http_bench(args: argparse.Namespace, urls: Any, owner_dsn: str) -> list[Result]:
     import httpx
 
@@ -757,11 +751,7 @@ def http_bench(args: argparse.Namespace, urls: Any, owner_dsn: str) -> list[Resu
                 )
                 results.append(res)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         log.close()
     # The API's own view: duration_ms of each timed request (whole milliseconds), matched by X-Request-ID.
     durations: dict[str, int] = {}

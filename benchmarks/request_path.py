@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,15 +33,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _serve import free_port, stop, wait_ready
 
 HERE = Path(__file__).resolve().parent
 BENCH_PASSWORD = "bench-password-1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -280,12 +274,7 @@ def measure_floor(server: Any, seconds: int, connections: int) -> dict[str, floa
         stderr=subprocess.DEVNULL,
     )
     try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/floor", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_ready(f"http://127.0.0.1:{port}/floor", attempts=150)
         url = f"http://127.0.0.1:{port}/floor"
         run_wrk(url, 2, connections, {})
         cpu0 = process_tree_cpu(proc.pid)
@@ -364,12 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_ready(f"{base}/healthz")
         emails = [f"bench-{n}@bench.homeops.org" for n in range(1, args.logins + 1)]
         token = httpx.post(
             f"{base}/api/v1/auth/login", json={"email": emails[0], "password": BENCH_PASSWORD}, timeout=30
@@ -387,11 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         results["healthz_during_logins"] = healthz_under_logins(base, emails, args.seconds)
         results["floor"] = measure_floor(server, args.seconds, args.connections)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         urls.stop()
 
     pg, me, hz, hl = (

@@ -46,6 +46,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from _serve import free_port, stop, wait_ready
 
 HERE = Path(__file__).resolve().parent
 PASSWORD = "bench-password-1"
@@ -601,8 +602,6 @@ def main(argv: list[str] | None = None) -> int:
             email = f"bench-history-{uuid.uuid4().hex[:8]}@bench.homeops.org"
             threshold, days = load(args, owner_dsn, urls, world, email, now, pgss, t_all)
 
-        from telemetry_ingest import free_port
-
         port = free_port()
         proc = subprocess.Popen(
             [sys.executable, __file__, "--serve", str(port), "--workers", str(args.workers)]
@@ -612,12 +611,7 @@ def main(argv: list[str] | None = None) -> int:
             env=os.environ.copy(),
         )
         base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_ready(f"{base}/healthz")
         home, device = world.home_ids[0], world.devices[0][0]
         with httpx.Client(base_url=base, timeout=60) as c:
             r = c.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
@@ -684,12 +678,7 @@ def main(argv: list[str] | None = None) -> int:
         load1 = os.getloadavg()
         print(f"load after {load1[0]:.2f}; total {time.perf_counter() - t_all:.0f} s")
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(proc)
         log.close()
         if proc is not None:
             pauses = sorted(

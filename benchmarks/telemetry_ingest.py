@@ -49,6 +49,7 @@ from typing import Any
 
 import httpx
 import orjson
+from _serve import free_port, stop, wait_ready
 
 HERE = Path(__file__).resolve().parent
 PASSWORD = "bench-password-1"
@@ -56,12 +57,6 @@ DEVICES_PER_HOME = 25
 METRICS = ("temperature", "humidity", "power", "voltage")
 BROKER = ("127.0.0.1", 1883)
 EPOCH_2000 = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def broker_up() -> bool:
@@ -406,12 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_before": load0,
     }
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_ready(f"{base}/healthz")
         senders = setup_senders(base, urls.owner, args.senders)
         import psycopg
 
@@ -528,11 +518,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
         results["load_after"] = os.getloadavg()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         log.close()
         urls.stop()
         if not args.keep and not args.data_dir:
