@@ -3,6 +3,10 @@
 * Text, photos (EXIF stripped) and PDF files through storage, threaded replies (``reply_to_message_id``, a
   message of the same project), read receipts set by the receiving side, per-side delete (the row goes once
   both sides deleted it), system messages on every status change (posted by the services that change it).
+* A system message stores what happened (``system_event``: ``status_changed`` with ``by``/``from``/``to``/
+  ``note``, ``quote_accepted`` with ``cost``) and its English rendering in ``message_text`` (for API clients and
+  as the rows before p021 have it). The pages render the event in the viewer's language
+  (``pages.system_event_text``); an event code they do not know, or none, shows ``message_text``.
 * Every new message, read receipt and deletion is announced with ``NOTIFY homeops_chat`` in its transaction:
   each API process's listener (``realtime.ChatHub``) wakes the WebSockets of that project, which read the
   message again under their own user's row security — so two processes serve one conversation.
@@ -15,6 +19,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from anyio import to_thread
@@ -38,7 +43,7 @@ from homeops.marketplace.common import (
     store,
 )
 from homeops.marketplace.images import sanitize_image
-from homeops.marketplace.models import ChatMessage, ChatMessageType, ChatSide, Project
+from homeops.marketplace.models import ChatMessage, ChatMessageType, ChatSide, Project, ProjectStatus
 from homeops.marketplace.notify import CHAT_OFFLINE_AFTER, Note, queue_notes
 from homeops.marketplace.repository import ChatRepository
 from homeops.marketplace.schemas import ChatAttachmentOut, ChatMessageOut, UnreadOut
@@ -68,8 +73,41 @@ def _receiver(project: Project, side: ChatSide) -> uuid.UUID | None:
     return None
 
 
-async def post_system_message(uow: UnitOfWork, project: Project, side: ChatSide, text: str) -> ChatMessage:
-    """A system message about a status change, on behalf of the side that made it (an admin's: "system")."""
+def status_changed_event(
+    by: ChatSide, old: ProjectStatus, new: ProjectStatus, note: str | None
+) -> dict[str, Any]:
+    """``system_event`` of a status change by a side (an admin's: ``system``), with the change's note."""
+    event: dict[str, Any] = {"code": "status_changed", "by": by.value, "from": old.value, "to": new.value}
+    if note:
+        event["note"] = note
+    return event
+
+
+def quote_accepted_event(cost: Decimal) -> dict[str, Any]:
+    """``system_event`` of the accepted quote that made the project (the platform stores no currency)."""
+    return {"code": "quote_accepted", "cost": f"{Decimal(cost):.2f}"}
+
+
+_ENGLISH_BY = {"requester": "The homeowner", "provider": "The provider"}
+
+
+def system_event_english(event: dict[str, Any]) -> str:
+    """The English rendering of a ``system_event``, stored as the message's ``message_text``."""
+    if event["code"] == "status_changed":
+        old, new = (str(event[k]).replace("_", " ") for k in ("from", "to"))
+        who = _ENGLISH_BY.get(event["by"], "An admin")
+        text = f"{who} changed the project from {old} to {new}."
+        return f"{text} {event['note']}" if event.get("note") else text
+    if event["code"] == "quote_accepted":
+        return f"Quote accepted ({event['cost']}). The project is scheduled."
+    raise ValueError(f"unknown system event {event['code']!r}")
+
+
+async def post_system_message(
+    uow: UnitOfWork, project: Project, side: ChatSide, event: dict[str, Any]
+) -> ChatMessage:
+    """A system message about what happened to the project (``event``, see ``status_changed_event`` and
+    ``quote_accepted_event``), on behalf of the side that did it (an admin's: "system")."""
     message = ChatMessage(
         requester_id=project.requester_id,
         id=uuid.uuid4(),
@@ -79,8 +117,9 @@ async def post_system_message(uow: UnitOfWork, project: Project, side: ChatSide,
         sender_id=uow.actor.user_id,
         receiver_id=_receiver(project, side),
         sender_side=side,
-        message_text=text[:5000],
+        message_text=system_event_english(event)[:5000],
         message_type=ChatMessageType.system,
+        system_event=event,
         is_read=side is ChatSide.system,
     )
     return await ChatRepository(uow.session).add(message)

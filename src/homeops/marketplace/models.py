@@ -578,6 +578,9 @@ class ChatMessage(Base):
         pg_enum(ChatMessageType, "chat_message_type"), server_default=ChatMessageType.text.value
     )
     attachments: Mapped[list[Any]] = mapped_column(server_default=text("'[]'::jsonb"))
+    # p021: what a system message says happened (chat.status_changed_event / quote_accepted_event), so the
+    # pages render it in the viewer's language; NULL for other messages and the system messages before p021.
+    system_event: Mapped[dict[str, Any] | None]
     reply_to_message_id: Mapped[uuid.UUID | None]
     is_read: Mapped[bool] = mapped_column(server_default=text("false"))
     read_at: Mapped[datetime | None]

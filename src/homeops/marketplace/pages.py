@@ -17,8 +17,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import Path, Query, Response
@@ -45,6 +46,7 @@ from homeops.core.web import (
     form_model,
     page_router,
 )
+from homeops.core.web.i18n import fmt_money
 from homeops.core.web.page import safe_next
 from homeops.devices.schemas import DeviceOut
 from homeops.devices.service import DeviceService
@@ -246,6 +248,54 @@ MESSAGES = {
 }
 
 
+# --- system messages of the chat, in the viewer's language ------------------------------------------------------
+def _status_in_sentence(value: Any) -> str:
+    """A project status inside a sentence (the labels above are title case: "In progress")."""
+    words = {
+        "scheduled": _("scheduled"),
+        "in_progress": _("in progress"),
+        "completed": _("completed"),
+        "cancelled": _("cancelled"),
+        "disputed": _("disputed"),
+    }
+    return words.get(str(value), str(value).replace("_", " "))
+
+
+def system_event_text(event: Mapping[str, Any]) -> str | None:
+    """A chat system message's ``system_event`` (``chat.status_changed_event`` / ``quote_accepted_event``) as
+    text in the request's language — in English the same as the ``message_text`` the service stored (amounts
+    with the locale's grouping). ``None`` for a code (or a shape) it does not know: show ``message_text``."""
+    code = event.get("code")
+    if code == "status_changed":
+        old, new = _status_in_sentence(event.get("from")), _status_in_sentence(event.get("to"))
+        by = event.get("by")
+        if by == "requester":
+            text = _("The homeowner changed the project from %(old)s to %(new)s.", old=old, new=new)
+        elif by == "provider":
+            text = _("The provider changed the project from %(old)s to %(new)s.", old=old, new=new)
+        else:
+            text = _("An admin changed the project from %(old)s to %(new)s.", old=old, new=new)
+        note = event.get("note")
+        return f"{text} {note}" if note else text  # the note as it was typed
+    if code == "quote_accepted":
+        try:
+            cost = fmt_money(Decimal(str(event["cost"])))
+        except (KeyError, InvalidOperation):
+            return None
+        return _("Quote accepted (%(cost)s). The project is scheduled.", cost=cost)
+    return None
+
+
+def chat_text(message: ChatMessageOut) -> str | None:
+    """What the conversation shows as a message's text: a system message's event in the viewer's language,
+    else (other messages, system messages from before p021, an unknown event) its ``message_text``."""
+    if message.system_event:
+        rendered = system_event_text(message.system_event)
+        if rendered is not None:
+            return rendered
+    return message.message_text
+
+
 def _labels(mapping: dict[Any, str]) -> list[tuple[str, str]]:
     return [(str(key), _(label)) for key, label in mapping.items()]
 
@@ -265,6 +315,7 @@ def _common() -> dict[str, Any]:
         "line_labels": LINE_CATEGORY_LABELS,
         "dimensions": DIMENSIONS,
         "status_kind": STATUS_KIND,
+        "chat_text": chat_text,
     }
 
 

@@ -35,7 +35,7 @@ from homeops.core.schemas import DownloadOut
 from homeops.core.storage import signed_download
 from homeops.core.uow import UnitOfWork
 from homeops.maintenance.service_events import safe_file_name, sniff_content_type
-from homeops.marketplace.chat import post_system_message
+from homeops.marketplace.chat import post_system_message, status_changed_event, system_event_english
 from homeops.marketplace.common import (
     FileNotFoundProblem,
     InvalidTransition,
@@ -237,11 +237,10 @@ class ProjectService:
                 dedupe_key=f"{SERVICE_EVENTS}:{project.id}",
             )
         actor_side = side if side is not None else ChatSide.system
-        who_text = {ChatSide.requester: "The homeowner", ChatSide.provider: "The provider"}.get(
-            actor_side, "An admin"
+        await post_system_message(
+            self.uow, project, actor_side, status_changed_event(actor_side, old, new, note)
         )
-        text = f"{who_text} changed the project from {old.value.replace('_', ' ')} to {new.value.replace('_', ' ')}."
-        await post_system_message(self.uow, project, actor_side, text + (f" {note}" if note else ""))
+        text = system_event_english(status_changed_event(actor_side, old, new, None))  # the notifications'
         self.uow.record(
             AuditEntry(
                 "project_status_changed",

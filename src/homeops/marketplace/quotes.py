@@ -27,7 +27,7 @@ from homeops.core.audit import AuditEntry
 from homeops.core.errors import Conflict
 from homeops.core.pagination import PageParams, decode_cursor, encode_cursor
 from homeops.core.uow import UnitOfWork
-from homeops.marketplace.chat import post_system_message
+from homeops.marketplace.chat import post_system_message, quote_accepted_event
 from homeops.marketplace.common import (
     NotYourSide,
     ProviderNotVerified,
@@ -240,7 +240,7 @@ class QuoteService:
             self.uow,
             project,
             ChatSide.requester,
-            f"Quote accepted ({quote.estimated_cost}). The project is scheduled.",
+            quote_accepted_event(quote.estimated_cost),
         )
         self.uow.record(
             AuditEntry(

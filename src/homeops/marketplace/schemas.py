@@ -610,6 +610,17 @@ class ChatMessageOut(Out):
     mine: bool
     message_text: str | None
     message_type: ChatMessageType
+    system_event: dict[str, Any] | None = Field(
+        description=(
+            "What a system message says happened, for clients that render it in their own language"
+            " (message_text is its English rendering). Null for other messages and for system messages"
+            " written before this field existed (show their message_text). Codes:"
+            ' {"code": "status_changed", "by": "requester" | "provider" | "system" (an admin),'
+            ' "from": <project status>, "to": <project status>, "note": <optional text, as typed>};'
+            ' {"code": "quote_accepted", "cost": <decimal string, two places; the platform stores no'
+            " currency>}. New codes may come: show message_text for a code you do not know."
+        ),
+    )
     attachments: list[ChatAttachmentOut]
     reply_to_message_id: uuid.UUID | None
     is_read: bool
