@@ -1,7 +1,7 @@
 """Telemetry history reads and retention at scale (issue 12, "Benchmarks").
 
     python benchmarks/telemetry_history.py [--days 365] [--homes 1000] [--sensors 50] [--other-step 240]
-                                           [--requests 200] [--workers 1] [--data-dir DIR] [--keep]
+                                           [--requests 1000] [--workers 1] [--data-dir DIR] [--keep]
 
 Self-contained like ``telemetry_ingest.py``: an embedded PostgreSQL 18 in a throw-away data directory, migrated,
 the API served by uvicorn in a subprocess. Loaded directly as the table OWNER (not through HTTP):
@@ -517,7 +517,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--homes", type=int, default=1000)
     parser.add_argument("--sensors", type=int, default=50)
     parser.add_argument("--other-step", type=int, default=240, help="minutes between the other homes' points")
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=1000,
+        help="per request kind (a p99 of 200 would be the second-slowest request: one pause decides it)",
+    )
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--data-dir", default=None)
