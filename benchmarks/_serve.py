@@ -17,15 +17,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_ready(url: str, attempts: int = 300, pause: float = 0.2) -> bool:
-    """Whether ``url`` answered 200 within ``attempts`` tries, ``pause`` seconds apart after each failure."""
-    for _ in range(attempts):
+def wait_ready(url: str, proc: subprocess.Popen[bytes] | None = None, seconds: float = 90) -> None:
+    """Returns once ``url`` answers 200; raises if ``proc`` (the server) exits first or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited ({proc.returncode}) before {url} answered")
         try:
             if httpx.get(url, timeout=1).status_code == 200:
-                return True
+                return
         except httpx.HTTPError:
-            time.sleep(pause)
-    return False
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer within {seconds:.0f} s")
+        time.sleep(0.2)
 
 
 def stop(proc: subprocess.Popen[bytes] | None, timeout: float = 20) -> None:

@@ -47,7 +47,7 @@ from urllib.parse import urlencode
 
 import httpx
 import psycopg
-from _serve import free_port, stop
+from _serve import free_port, stop, wait_ready
 from rich.table import Table
 
 from homeops.bootstrap import prepare_database
@@ -609,18 +609,7 @@ def http_bench(
                 conn.execute("SELECT id, email FROM users WHERE id = ANY(%s)", (list(all_users),)).fetchall()
             )
         with httpx.Client(base_url=base, timeout=30.0) as client:
-            deadline = time.monotonic() + 90
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"API exited; see {log_path}")
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("API did not start")
-                time.sleep(0.3)
+            wait_ready(f"{base}/healthz", proc)  # see the server's log if it raises
             tokens: dict[uuid.UUID, dict[str, str]] = {}
             start = time.perf_counter()
             for user in all_users:

@@ -32,7 +32,7 @@ from homeops.core.database import libpq_dsn
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _serve import free_port
+from _serve import free_port, wait_ready
 from queries import (
     BENCH_DOMAIN,
     BENCH_PASSWORD,
@@ -136,16 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://127.0.0.1:{port}"
     rows: list[tuple[str, float, float, float, float, int]] = []
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"API did not start; see {log_path}")
-            time.sleep(0.3)
+        wait_ready(f"{base}/healthz", proc)  # see the server's log if it raises
         owners = [sign_in(base, e) for e in heavy]
         support = sign_in(base, SUPPORT_EMAIL)
         pages = [

@@ -42,7 +42,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import psycopg
-from _serve import free_port, stop
+from _serve import free_port, stop, wait_ready
 from psycopg import sql as pgsql
 from psycopg.types.json import Jsonb
 from rich.console import Console
@@ -629,18 +629,7 @@ def http_bench(args: argparse.Namespace, urls: Any, owner_dsn: str) -> list[Resu
     results: list[Result] = []
     try:
         with httpx.Client(base_url=base, timeout=30.0) as client:
-            deadline = time.monotonic() + 90
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"API process exited ({proc.returncode}); see {log.name}")
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("API did not become healthy in 90 s")
-                time.sleep(0.3)
+            wait_ready(f"{base}/healthz", proc)  # see the server's log if it raises
             console.print(f"API up on {base} (pid {proc.pid})")
 
             def login(email: str) -> dict[str, str]:

@@ -274,7 +274,7 @@ def measure_floor(server: Any, seconds: int, connections: int) -> dict[str, floa
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_ready(f"http://127.0.0.1:{port}/floor", attempts=150)
+        wait_ready(f"http://127.0.0.1:{port}/floor", proc, seconds=30)
         url = f"http://127.0.0.1:{port}/floor"
         run_wrk(url, 2, connections, {})
         cpu0 = process_tree_cpu(proc.pid)
@@ -353,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(f"{base}/healthz")
+        wait_ready(f"{base}/healthz", proc)
         emails = [f"bench-{n}@bench.homeops.org" for n in range(1, args.logins + 1)]
         token = httpx.post(
             f"{base}/api/v1/auth/login", json={"email": emails[0], "password": BENCH_PASSWORD}, timeout=30

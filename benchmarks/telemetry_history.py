@@ -616,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
             env=os.environ.copy(),
         )
         base = f"http://127.0.0.1:{port}"
-        wait_ready(f"{base}/healthz")
+        wait_ready(f"{base}/healthz", proc)
         home, device = world.home_ids[0], world.devices[0][0]
         with httpx.Client(base_url=base, timeout=60) as c:
             r = c.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})

@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_before": load0,
     }
     try:
-        wait_ready(f"{base}/healthz")
+        wait_ready(f"{base}/healthz", proc)
         senders = setup_senders(base, urls.owner, args.senders)
         import psycopg
 
