@@ -1377,22 +1377,31 @@ COLUMNS = {
 
 
 def copy_rows(
-    conn: psycopg.Connection, table: str, rows: Iterator[str], progress: Progress, task: object
+    conn: psycopg.Connection,
+    table: str,
+    rows: Iterator[str],
+    progress: Progress | None = None,
+    task: object = None,
+    columns: str | None = None,
 ) -> int:
+    """COPY text rows into ``table`` (its ``COLUMNS`` unless ``columns`` is given) in ``CHUNK_ROWS`` writes."""
     n = 0
-    with conn.cursor() as cur, cur.copy(f"COPY {table} ({COLUMNS[table]}) FROM STDIN") as copy:
+    names = columns if columns is not None else COLUMNS[table]
+    with conn.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
         buf: list[str] = []
         for row in rows:
             buf.append(row)
             if len(buf) >= CHUNK_ROWS:
                 copy.write("".join(buf))
                 n += len(buf)
-                progress.update(task, advance=len(buf))  # type: ignore[arg-type]
+                if progress is not None:
+                    progress.update(task, advance=len(buf))  # type: ignore[arg-type]
                 buf.clear()
         if buf:
             copy.write("".join(buf))
             n += len(buf)
-            progress.update(task, advance=len(buf))  # type: ignore[arg-type]
+            if progress is not None:
+                progress.update(task, advance=len(buf))  # type: ignore[arg-type]
     return n
 
 

@@ -61,10 +61,9 @@ from homeops.core.security import hash_password
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from generate import BENCH_DOMAIN, BENCH_PASSWORD, CITIES, FIRST, LAST, line, new_uuid, ts
+from generate import BENCH_DOMAIN, BENCH_PASSWORD, CITIES, FIRST, LAST, copy_rows, line, new_uuid, ts
 
 PROVIDER_DOMAIN = "providers.bench.homeops.org"
-CHUNK_ROWS = 5000
 console = Console()
 
 # (code, weight of requests): the p014 reference categories, the common trades most asked for.
@@ -1062,22 +1061,6 @@ class Writer:
 # --------------------------------------------------------------------------------------------------------
 
 
-def copy_rows(conn: psycopg.Connection, table: str, rows: Iterator[str]) -> int:
-    n = 0
-    with conn.cursor() as cur, cur.copy(f"COPY {table} ({COLUMNS[table]}) FROM STDIN") as copy:
-        buf: list[str] = []
-        for row in rows:
-            buf.append(row)
-            if len(buf) >= CHUNK_ROWS:
-                copy.write("".join(buf))
-                n += len(buf)
-                buf.clear()
-        if buf:
-            copy.write("".join(buf))
-            n += len(buf)
-    return n
-
-
 def secondary_indexes(conn: psycopg.Connection, table: str) -> list[tuple[str, str]]:
     """(name, definition) of the table's indexes that back no constraint (dropped for the load, rebuilt)."""
     return [
@@ -1263,7 +1246,7 @@ def main(argv: list[str] | None = None) -> int:
             for table in DIRECTORY:
                 start = time.perf_counter()
                 with conn.transaction():
-                    n = copy_rows(conn, table, iter(directory[table]))
+                    n = copy_rows(conn, table, iter(directory[table]), columns=COLUMNS[table])
                 timings.append((table, n, time.perf_counter() - start))
             writer = Writer(plan, {o[0]: o for o in owners})  # type: ignore[misc]
             sources = {
@@ -1287,7 +1270,7 @@ def main(argv: list[str] | None = None) -> int:
                 conn.execute("ALTER TABLE chat_messages DROP CONSTRAINT pk_chat_messages")
                 for table in MARKETPLACE:
                     start = time.perf_counter()
-                    n = copy_rows(conn, table, sources[table]())
+                    n = copy_rows(conn, table, sources[table](), columns=COLUMNS[table])
                     timings.append((table, n, time.perf_counter() - start))
                     console.print(f"  {table}: {n:,} rows in {time.perf_counter() - start:.1f}s")
                 start = time.perf_counter()
