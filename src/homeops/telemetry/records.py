@@ -79,13 +79,17 @@ class RecordsService:
     def __init__(self, uow: UnitOfWork, driver: Any) -> None:
         self.uow = uow
         self.reader = RecordsReader(driver)
+        self._home_of: dict[uuid.UUID, uuid.UUID] = {}  # looked up once per device (a page asks for 3 lists)
 
     async def _home(self, device_id: uuid.UUID) -> uuid.UUID:
         """The device's home when the caller belongs to it (guests read; see ``telemetry.access``), else 404."""
+        if device_id in self._home_of:
+            return self._home_of[device_id]
         homes = household_homes(self.uow)
         home_id = await self.reader.device_home(device_id, homes) if homes else None
         if home_id is None:
             raise DeviceNotFound()
+        self._home_of[device_id] = home_id
         return home_id
 
     def _params(

@@ -231,7 +231,7 @@ class SeriesReader:
     async def hourly_buckets(self, agg: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """``(device_id, positions, values)`` per device (positions: a ``range`` for a run without holes);
         1-hour buckets are the roll-up rows themselves."""
-        if params["interval"] != timedelta(hours=1):
+        if params["interval"] != _HOUR:
             return await self._all(_HOURLY_BUCKETS[agg], params, series=True)
         start, out, holes = params["start"], [], []
         for device, first, last, n, values in await self._all(_HOURLY_RUNS[agg], params, series=True):

@@ -291,16 +291,20 @@ class SeriesService:
     def __init__(self, uow: UnitOfWork, driver: Any) -> None:
         self.uow = uow
         self.reader = SeriesReader(driver)
+        self._devices: dict[uuid.UUID, tuple[uuid.UUID, str, str]] = {}
 
-    def _homes(self) -> list[uuid.UUID]:
-        return household_homes(self.uow)
+    async def _device(self, device_id: uuid.UUID) -> tuple[uuid.UUID, str, str]:
+        """(home_id, timezone, nickname) of a device of the caller's household (once per device), else 404."""
+        if device_id not in self._devices:
+            homes = household_homes(self.uow)
+            found = await self.reader.device(device_id, homes) if homes else None
+            if found is None:
+                raise DeviceNotFound()
+            self._devices[device_id] = found
+        return self._devices[device_id]
 
     async def device_series(self, device_id: uuid.UUID, query: SeriesQuery) -> dict[str, Any]:
-        homes = self._homes()
-        found = await self.reader.device(device_id, homes) if homes else None
-        if found is None:
-            raise DeviceNotFound()
-        home_id, timezone, _ = found
+        home_id, timezone, _ = await self._device(device_id)
         buckets, series = await self._read(home_id, timezone, [device_id], query)
         return {
             "device_id": device_id,
@@ -350,11 +354,8 @@ class SeriesService:
 
     async def metrics(self, device_id: uuid.UUID) -> list[dict[str, Any]]:
         """The metrics a device reported in the last 30 days, with the newest value of each."""
-        homes = self._homes()
-        found = await self.reader.device(device_id, homes) if homes else None
-        if found is None:
-            raise DeviceNotFound()
-        return await self.reader.metrics(found[0], device_id, self.uow.now())
+        home_id, _, _ = await self._device(device_id)
+        return await self.reader.metrics(home_id, device_id, self.uow.now())
 
     async def _read(
         self, home_id: uuid.UUID, timezone: str, devices: list[uuid.UUID], query: SeriesQuery
