@@ -18,7 +18,12 @@ def household_homes(uow: UnitOfWork) -> list[uuid.UUID]:
     return uow.actor.home_ids()
 
 
+def in_household(uow: UnitOfWork, home_id: uuid.UUID) -> bool:
+    """Whether the caller belongs to the home (a guest is enough): the pages leave telemetry out otherwise."""
+    return uow.actor.home_role(home_id) is not None
+
+
 def require_household(uow: UnitOfWork, home_id: uuid.UUID) -> None:
-    """404 unless the caller belongs to the home (a guest is enough)."""
-    if uow.actor.home_role(home_id) is None:
+    """404 unless the caller belongs to the home."""
+    if not in_household(uow, home_id):
         raise HomeNotFound()

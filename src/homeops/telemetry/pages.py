@@ -19,14 +19,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel import Locale
-from babel.dates import format_time
 from fastapi import Response
 from markupsafe import Markup
 
 from homeops.core.pagination import InvalidCursor, PageParams
 from homeops.core.web import N_, NO_FORM, FormError, FormState, Page, Pages, Panel, _, form_model, page_router
-from homeops.core.web.i18n import current_locale, fmt_date
+from homeops.core.web.i18n import fmt_date, fmt_time
 from homeops.core.web.page import safe_next
 from homeops.devices.pages import render_device_page
 from homeops.devices.schemas import DeviceOut
@@ -34,6 +32,7 @@ from homeops.devices.service import DeviceService
 from homeops.homes.schemas import HomeOut
 from homeops.homes.service import HomeService
 from homeops.identity.web import SignedInPage
+from homeops.telemetry.access import in_household
 from homeops.telemetry.models import Severity
 from homeops.telemetry.records import SEVERITIES, RecordsService
 from homeops.telemetry.schemas import TokenCreated, TokenIn, TokenOut
@@ -262,7 +261,7 @@ async def device_panel(page: Page, device: DeviceOut) -> Markup:
     """The device's metrics (newest value of each) and the chart of one of them over the chosen range, its
     current state, error log and connectivity samples, then its ingest tokens for those who may manage them
     (nothing for a platform admin outside the household: ``telemetry.access``)."""
-    if page.uow.actor.home_role(device.home_id) is None:
+    if not in_household(page.uow, device.home_id):
         return Markup("")
     driver = await page.uow.driver()
     series_service = SeriesService(page.uow, driver)
@@ -326,8 +325,7 @@ async def device_panel(page: Page, device: DeviceOut) -> Markup:
 def local_clock(ts: datetime, timezone: str) -> tuple[str, str]:
     """The day and the time of ``ts`` in the home's time zone, each short and in the page's language (a
     narrow table shows them on two lines)."""
-    local = ts.astimezone(ZoneInfo(timezone))
-    return fmt_date(local, "short"), format_time(local, "short", locale=Locale.parse(current_locale()))
+    return fmt_date(ts.astimezone(ZoneInfo(timezone)), "short"), fmt_time(ts, timezone)
 
 
 def _min_severity(page: Page) -> Severity | None:
@@ -382,7 +380,7 @@ async def _device_records(page: Page, device: DeviceOut) -> dict[str, Any]:
 async def home_panel(page: Page, home: HomeOut) -> Markup:
     """The home's figures with a link to its dashboard, then its ingest tokens for those who may manage them
     (nothing for a platform admin outside the household: ``telemetry.access``)."""
-    if page.uow.actor.home_role(home.id) is None:
+    if not in_household(page.uow, home.id):
         return Markup("")
     summary = await DashboardService(page.uow, await page.uow.driver()).dashboard(home.id)
     write = page.can(home.id, "member")

@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
@@ -162,6 +162,14 @@ def fmt_datetime(value: datetime | None, tz: str | None = None, fmt: str = "medi
     code = _CURRENT.get()
     text = format_datetime(value, format=fmt, tzinfo=zone, locale=_babel_locale(code))
     return text if tz else f"{text} UTC"
+
+
+def fmt_time(value: datetime | None, tz: str | None = None, fmt: str = "short") -> str:
+    """The time of day of ``value`` in ``tz`` (UTC when not given), in the request's language."""
+    if value is None:
+        return ""
+    zone = ZoneInfo(tz) if tz else ZoneInfo("UTC")
+    return format_time(value, format=fmt, tzinfo=zone, locale=_babel_locale(_CURRENT.get()))
 
 
 def fmt_number(value: float | Decimal | None, digits: int | None = None) -> str:
